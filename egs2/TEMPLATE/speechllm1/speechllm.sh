@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# Speech-LLM recipe template: data -> LLM -> training -> decoding -> scoring -> packing.
+# Stage numbers and flag names follow ESPnet's asr.sh; every stage is a few lines that
+# call a Python entry point of espnet_speechllm (or ESPnet), and re-running is safe.
+set -euo pipefail
+
+log() {
+    local fname=${BASH_SOURCE[1]##*/}
+    echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*"
+}
+min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
+SECONDS=0
+
+# General
+stage=1                # Processes starts from the specified stage.
+stop_stage=10000       # Processes is stopped at the specified stage.
+skip_data_prep=false   # Skip stages 1-5.
+skip_train=false       # Skip stages 6-11.
+skip_eval=false        # Skip stages 12-13.
+skip_packing=true      # Skip stage 14.
+skip_upload_hf=true    # Skip stage 15.
+ngpu=0                 # GPUs for training (0: CPU).
+nj=4                   # Parallel jobs for data preparation and stats.
+inference_nj=4         # Parallel decoding jobs.
+gpu_inference=false    # Decode on GPU.
+dumpdir=dump
+expdir=exp
+python=python3
+
+# Data preparation
+local_data_opts=""
+speed_perturb_factors=""   # e.g. "0.9 1.0 1.1"
+fs=16000
+min_wav_duration=0.1       # seconds
+max_wav_duration=20        # seconds
+
+# Tokenizer and LLM (stages 5-8)
+token_type=hugging_face
+llm=scratch                # "scratch" (train a small causal LM here) or an HF dir / hub id
+allow_download=false       # Let stage 6 fetch a hub id (this world is offline).
+llm_vocab_size=1000        # BPE size of the from-scratch tokenizer.
+lm_config=conf/train_lm.yaml
+lm_args=""
+lm_tag=""
+lm_train_text=""           # Extra LM text ("id text" lines) besides the training transcripts.
+llm_dir=""                 # Where stage 6/8 puts the LLM (default: ${expdir}/llm).
+
+# Speech-LLM training (stages 10-11)
+speechllm_config=conf/train_speechllm.yaml
+speechllm_args=""
+speechllm_tag=""
+speechllm_exp=""
+speechllm_stats_dir=""
+feats_normalize=global_mvn # global_mvn (stats of stage 10) | utterance_mvn | none
+
+# Decoding and scoring (stages 12-13)
+inference_config=conf/decode_speechllm.yaml
+inference_args=""
+inference_tag=""
+inference_model=valid.acc.ave.pth
+batch_size=1
+scoring_metrics="wer cer"  # any of: wer cer bleu
+cleaner=none               # none | upper | lower_nopunct: normalisation before scoring
+
+# Packing / upload (stages 14-15)
+hf_repo=""
+
+train_set=""
+valid_set=""
+test_sets=""
+
+help_message=$(cat << EOF
+Usage: $0 --train_set <train_set_name> --valid_set <valid_set_name> --test_sets "<test_set_names>"
+
+Stages: 1 local/data.sh, 2 speed perturbation, 3 format audio (dump/raw), 4 filter,
+        5 token list from the LLM tokenizer, 6 LLM import / LM text, 7 LM training (scratch),
+        8 LM perplexity + export, 10 collect stats, 11 training, 12 decoding, 13 scoring,
+        14 packing, 15 upload to the Hugging Face Hub.
+Options (default):
+    --stage (${stage}) --stop_stage (${stop_stage}) --nj (${nj}) --inference_nj (${inference_nj})
+    --ngpu (${ngpu}) --gpu_inference (${gpu_inference})
+    --speed_perturb_factors ("${speed_perturb_factors}") --fs (${fs})
+    --min_wav_duration (${min_wav_duration}) --max_wav_duration (${max_wav_duration})
+    --llm (${llm}): "scratch" or an HF directory / hub id (e.g. a 7B LLaMA)
+    --llm_vocab_size (${llm_vocab_size}) --lm_config (${lm_config}) --lm_args ("")
+    --speechllm_config (${speechllm_config}) --speechllm_args ("") --speechllm_tag ("")
+    --feats_normalize (${feats_normalize})
+    --inference_config (${inference_config}) --inference_args ("") --inference_model (${inference_model})
+    --batch_size (${batch_size}) --scoring_metrics ("${scoring_metrics}") --cleaner (${cleaner})
+    --skip_packing (${skip_packing}) --skip_upload_hf (${skip_upload_hf}) --hf_repo ("")
+EOF
+)
+
+log "$0 $*"
+run_args=$(printf '%q ' "$0" "$@")
+. utils/parse_options.sh
+if [ $# -ne 0 ]; then
+    log "${help_message}"
+    log "Error: no positional arguments are required."
+    exit 2
+fi
+. ./path.sh
+. ./cmd.sh
+
+[ -z "${train_set}" ] && { log "Error: --train_set is required"; exit 2; }
+[ -z "${valid_set}" ] && { log "Error: --valid_set is required"; exit 2; }
+[ -z "${test_sets}" ] && { log "Error: --test_sets is required"; exit 2; }
+
+data_feats=${dumpdir}/raw
+if [ -n "${speed_perturb_factors}" ]; then
+    train_set_sp=${train_set}_sp
+else
+    train_set_sp=${train_set}
+fi
+llm_dir=${llm_dir:-${expdir}/llm}
+token_listdir=data/token_list
+if [ "${llm}" = scratch ]; then
+    tokenizer_dir=${token_listdir}/hf_bpe${llm_vocab_size}
+else
+    tokenizer_dir=${llm}
+fi
+token_list=${token_listdir}/$(basename "${tokenizer_dir}")/tokens.txt
+if [ -z "${lm_tag}" ]; then
+    lm_tag=$(basename "${lm_config}" .yaml)
+fi
+lm_exp=${expdir}/lm_${lm_tag}
+if [ -z "${speechllm_tag}" ]; then
+    speechllm_tag=$(basename "$(readlink -f "${speechllm_config}")" .yaml)
+    speechllm_tag=${speechllm_tag#train_}
+fi
+speechllm_exp=${speechllm_exp:-${expdir}/${speechllm_tag}}
+speechllm_stats_dir=${speechllm_stats_dir:-${expdir}/speechllm_stats_$(basename "${tokenizer_dir}")}
+if [ -z "${inference_tag}" ]; then
+    inference_tag=decode_$(basename "${inference_config}" .yaml)_${inference_model%.pth}
+fi
+
+# ---------------------------------------------------------------- data preparation
+if ! "${skip_data_prep}"; then
+    if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
+        log "Stage 1: Data preparation for data/${train_set}, data/${valid_set}, etc."
+        local/data.sh ${local_data_opts}
+    fi
+
+    if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ] && [ -n "${speed_perturb_factors}" ]; then
+        log "Stage 2: Speed perturbation: data/${train_set} -> data/${train_set_sp}"
+        ${python} -m espnet_speechllm.recipe.speed_perturb \
+            --factors "${speed_perturb_factors}" "data/${train_set}" "data/${train_set_sp}"
+    fi
+
+    if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
+        log "Stage 3: Format wav.scp: data/ -> ${data_feats} (resampled to ${fs} Hz)"
+        for dset in "${train_set_sp}" "${valid_set}" ${test_sets}; do
+            if [ "${dset}" = "${train_set_sp}" ] || [ "${dset}" = "${valid_set}" ]; then
+                _out=${data_feats}/org/${dset}   # stage 4 filters these
+            else
+                _out=${data_feats}/${dset}
+            fi
+            ${python} -m espnet_speechllm.recipe.format_wav_scp \
+                --fs "${fs}" --nj "${nj}" "data/${dset}" "${_out}"
+        done
+    fi
+
+    if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
+        log "Stage 4: Remove short/long utterances and empty text: ${data_feats}/org -> ${data_feats}"
+        for dset in "${train_set_sp}" "${valid_set}"; do
+            ${python} -m espnet_speechllm.recipe.filter_data --fs "${fs}" \
+                --min_wav_duration "${min_wav_duration}" --max_wav_duration "${max_wav_duration}" \
+                "${data_feats}/org/${dset}" "${data_feats}/${dset}"
+        done
+    fi
+
+    if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
+        if [ "${llm}" = scratch ]; then
+            log "Stage 5: Train a ${llm_vocab_size}-token BPE tokenizer on ${data_feats}/${train_set_sp}/text"
+            ${python} -m espnet_speechllm.llm.train_tokenizer --text "${data_feats}/${train_set_sp}/text" \
+                --vocab_size "${llm_vocab_size}" --out_dir "${tokenizer_dir}" --token_list "${token_list}"
+        else
+            log "Stage 5: Token list from the LLM tokenizer ${llm}"
+            ${python} -m espnet_speechllm.llm.train_tokenizer --export_only \
+                --out_dir "${tokenizer_dir}" --token_list "${token_list}"
+        fi
+        log "Token list: ${token_list} ($(wc -l < "${token_list}") tokens)"
+    fi
+else
+    log "Skip the stages for data preparation"
+fi
+
+# ---------------------------------------------------------------- LLM + training
+if ! "${skip_train}"; then
+    if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
+        if [ "${llm}" = scratch ]; then
+            log "Stage 6: LM text for the from-scratch LLM: ${data_feats}/lm_train.txt"
+            mkdir -p "${data_feats}"
+            cat "${data_feats}/${train_set_sp}/text" ${lm_train_text} > "${data_feats}/lm_train.txt"
+            cp "${data_feats}/${valid_set}/text" "${data_feats}/lm_dev.txt"
+        else
+            log "Stage 6: Import the pretrained LLM ${llm} -> ${llm_dir}"
+            ${python} -m espnet_speechllm.llm.import_llm --model_name_or_path "${llm}" \
+                --out_dir "${llm_dir}" --allow_download "${allow_download}"
+        fi
+    fi
+
+    if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ] && [ "${llm}" = scratch ]; then
+        log "Stage 7: LM training: ${lm_config} -> ${lm_exp} (log: ${lm_exp}/train.log)"
+        mkdir -p "${lm_exp}"
+        ${train_cmd} "${lm_exp}/train.log" ${python} -m espnet_speechllm.bin.lm_train \
+            --config "${lm_config}" --ngpu "${ngpu}" --use_preprocessor true \
+            --token_list "${token_list}" --bpemodel "${tokenizer_dir}" \
+            --train_data_path_and_name_and_type "${data_feats}/lm_train.txt,text,text" \
+            --valid_data_path_and_name_and_type "${data_feats}/lm_dev.txt,text,text" \
+            --output_dir "${lm_exp}" ${lm_args}
+    fi
+
+    if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ] && [ "${llm}" = scratch ]; then
+        log "Stage 8: LM perplexity on ${valid_set} and export to ${llm_dir}"
+        ${python} -m espnet_speechllm.bin.lm_calc_perplexity --train_config "${lm_exp}/config.yaml" \
+            --model_file "${lm_exp}/valid.loss.best.pth" --text "${data_feats}/lm_dev.txt" \
+            --output_dir "${lm_exp}/perplexity_${valid_set}"
+        log "LM perplexity (${valid_set}): $(cat "${lm_exp}/perplexity_${valid_set}/ppl")"
+        ${python} -m espnet_speechllm.llm.export_lm --train_config "${lm_exp}/config.yaml" \
+            --model_file "${lm_exp}/valid.loss.best.pth" --out_dir "${llm_dir}"
+    fi
+
+    # Data flags shared by stages 10 and 11.
+    _data_opts=()
+    for s in train valid; do
+        [ ${s} = train ] && _dset=${train_set_sp} || _dset=${valid_set}
+        _data_opts+=(--${s}_data_path_and_name_and_type "${data_feats}/${_dset}/wav.scp,speech,sound"
+                     --${s}_data_path_and_name_and_type "${data_feats}/${_dset}/text,text,text")
+    done
+    _llm_opts=(--token_list "${token_list}" --bpemodel "${llm_dir}"
+               --decoder_conf model_name_or_path="${llm_dir}")
+
+    if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
+        log "Stage 10: Collect stats: ${speechllm_stats_dir}"
+        _logdir=${speechllm_stats_dir}/logdir
+        mkdir -p "${_logdir}"
+        _nj=$(min "${nj}" "$(wc -l < "${data_feats}/${train_set_sp}/wav.scp")")
+        _nj=$(min "${_nj}" "$(wc -l < "${data_feats}/${valid_set}/wav.scp")")
+        utils/split_scp.sh "${data_feats}/${train_set_sp}/wav.scp" "${_nj}" "${_logdir}/train"
+        utils/split_scp.sh "${data_feats}/${valid_set}/wav.scp" "${_nj}" "${_logdir}/valid"
+        ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
+            ${python} -m espnet_speechllm.bin.speechllm_train --collect_stats true \
+                --config "${speechllm_config}" --use_preprocessor true "${_llm_opts[@]}" \
+                "${_data_opts[@]}" --train_shape_file "${_logdir}/train.JOB" \
+                --valid_shape_file "${_logdir}/valid.JOB" --output_dir "${_logdir}/stats.JOB" \
+                ${speechllm_args}
+        _stats_dirs=()
+        for i in $(seq "${_nj}"); do _stats_dirs+=(--input_dir "${_logdir}/stats.${i}"); done
+        ${python} -m espnet2.bin.aggregate_stats_dirs "${_stats_dirs[@]}" --output_dir "${speechllm_stats_dir}"
+    fi
+
+    if [ ${stage} -le 11 ] && [ ${stop_stage} -ge 11 ]; then
+        log "Stage 11: Training: ${speechllm_config} -> ${speechllm_exp} (log: ${speechllm_exp}/train.log)"
+        mkdir -p "${speechllm_exp}"
+        _opts=()
+        if [ "${feats_normalize}" = global_mvn ]; then
+            _opts+=(--normalize global_mvn
+                    --normalize_conf stats_file="${speechllm_stats_dir}/train/feats_stats.npz")
+        else
+            _opts+=(--normalize "${feats_normalize}")
+        fi
+        echo "${run_args} --stage 11 \"\$@\"; exit \$?" > "${speechllm_exp}/run.sh"
+        chmod +x "${speechllm_exp}/run.sh"
+        ${train_cmd} "${speechllm_exp}/train.log" \
+            ${python} -m espnet_speechllm.bin.speechllm_train --config "${speechllm_config}" \
+                --ngpu "${ngpu}" --use_preprocessor true "${_llm_opts[@]}" "${_data_opts[@]}" \
+                --train_shape_file "${speechllm_stats_dir}/train/speech_shape" \
+                --train_shape_file "${speechllm_stats_dir}/train/text_shape" \
+                --valid_shape_file "${speechllm_stats_dir}/valid/speech_shape" \
+                --valid_shape_file "${speechllm_stats_dir}/valid/text_shape" \
+                --fold_length $((fs * 5)) --fold_length 150 --resume true \
+                --output_dir "${speechllm_exp}" "${_opts[@]}" ${speechllm_args}
+        grep "epoch results" "${speechllm_exp}/train.log" | tail -n 1 || true
+    fi
+else
+    log "Skip the training stages"
+fi
+
+# ---------------------------------------------------------------- evaluation
+if ! "${skip_eval}"; then
+    if [ ${stage} -le 12 ] && [ ${stop_stage} -ge 12 ]; then
+        log "Stage 12: Decoding: ${speechllm_exp}/${inference_tag}"
+        _opts=()
+        [ -n "${inference_config}" ] && _opts+=(--config "${inference_config}")
+        "${gpu_inference}" && _ngpu=1 || _ngpu=0
+        for dset in ${test_sets}; do
+            _data=${data_feats}/${dset}
+            _dir=${speechllm_exp}/${inference_tag}/${dset}
+            _logdir=${_dir}/logdir
+            mkdir -p "${_logdir}"
+            _nj=$(min "${inference_nj}" "$(wc -l < "${_data}/wav.scp")")
+            utils/split_scp.sh "${_data}/wav.scp" "${_nj}" "${_logdir}/keys"
+            ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/speechllm_inference.JOB.log" \
+                ${python} -m espnet_speechllm.bin.speechllm_inference --ngpu "${_ngpu}" \
+                    --batch_size "${batch_size}" --key_file "${_logdir}/keys.JOB" \
+                    --data_path_and_name_and_type "${_data}/wav.scp,speech,sound" \
+                    --train_config "${speechllm_exp}/config.yaml" \
+                    --model_file "${speechllm_exp}/${inference_model}" \
+                    --output_dir "${_logdir}/output.JOB" "${_opts[@]}" ${inference_args}
+            for f in text token token_int score; do
+                for i in $(seq "${_nj}"); do
+                    cat "${_logdir}/output.${i}/1best_recog/${f}"
+                done | sort > "${_dir}/${f}"
+            done
+        done
+    fi
+
+    if [ ${stage} -le 13 ] && [ ${stop_stage} -ge 13 ]; then
+        log "Stage 13: Scoring (${scoring_metrics})"
+        for dset in ${test_sets}; do
+            _dir=${speechllm_exp}/${inference_tag}/${dset}
+            for metric in ${scoring_metrics}; do
+                ${python} -m espnet_speechllm.recipe.score --metric "${metric}" --cleaner "${cleaner}" \
+                    --ref "${data_feats}/${dset}/text" --hyp "${_dir}/text" \
+                    --out_dir "${_dir}/score_${metric}"
+            done
+        done
+        ${python} -m espnet_speechllm.recipe.results --exp "${speechllm_exp}" \
+            --out "${speechllm_exp}/RESULTS.md"
+        cat "${speechllm_exp}/RESULTS.md"
+    fi
+else
+    log "Skip the evaluation stages"
+fi
+
+# ---------------------------------------------------------------- packing / upload
+packed_model=${speechllm_exp}/${speechllm_exp##*/}_${inference_model%.*}.zip
+if ! "${skip_packing}" && [ ${stage} -le 14 ] && [ ${stop_stage} -ge 14 ]; then
+    log "Stage 14: Pack model: ${packed_model}"
+    ${python} -m espnet_speechllm.recipe.pack_model --train_config "${speechllm_exp}/config.yaml" \
+        --model_file "${speechllm_exp}/${inference_model}" --llm_dir "${llm_dir}" \
+        --readme "${speechllm_exp}/RESULTS.md" --outpath "${packed_model}"
+fi
+
+if ! "${skip_upload_hf}" && [ ${stage} -le 15 ] && [ ${stop_stage} -ge 15 ]; then
+    log "Stage 15: Upload ${packed_model} to the Hugging Face Hub: ${hf_repo}"
+    ${python} -m espnet_speechllm.recipe.upload_hf --packed_model "${packed_model}" --hf_repo "${hf_repo}"
+fi
+
+log "Successfully finished. [elapsed=${SECONDS}s]"

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Build data/{train,dev,test}: King James Bible clauses read by espeak-ng voices.
+# Needs `apt-get install bible-kjv espeak-ng sox` and espnet_speechllm importable.
+# See local/README.md for the corpus design.
+set -euo pipefail
+
+log() {
+    echo "$(date '+%Y-%m-%dT%H:%M:%S') (local/data.sh) $*" >&2
+}
+
+nj=2                 # parallel synthesis jobs
+seed=0               # same seed -> identical lists and audio
+num_train=3200
+num_dev=200
+num_test=200
+vocab_size=1000      # keep clauses whose words are all among the N most frequent
+min_words=3
+max_words=12
+num_train_spk=32     # speakers = voice + rate + pitch combos
+num_dev_spk=6
+num_test_spk=6
+# Dev and test use espeak-ng variants (m4, f3 / m5, m7, f5) that training never hears.
+train_voices=en-us,en-us+m1,en-us+f1,en-us+m6,en+m2,en+f2,en+f4,en-gb-x-rp+m3,en-gb-x-rp+f4,en-gb-scotland+m6,en-gb-scotland+f1,en-gb-x-gbclan+m1,en-gb-x-gbcwmd+f2,en-029+m3,en-us-nyc+m2
+dev_voices=en-us+m4,en+f3,en-gb-x-rp+m4,en-gb-scotland+f3
+test_voices=en-us+m5,en+f5,en-gb-x-rp+m7,en-gb-scotland+f5,en-us-nyc+m7,en-gb-x-gbclan+f5
+downloads=downloads/espeak_en   # text dump, items and wavs (gitignored)
+data=data
+help_message="Usage: $0 [--nj 2] [--seed 0] [--num_train 3200] [--vocab_size 1000] ...
+Every variable set at the top of local/data.sh (nj, seed, num_*, *_voices, ...) is an option."
+
+if [ -f ./path.sh ]; then . ./path.sh; fi
+. utils/parse_options.sh
+
+if [ $# -ne 0 ]; then
+    echo "${help_message}" >&2
+    exit 1
+fi
+
+for bin in bible espeak-ng sox; do
+    if ! command -v "${bin}" > /dev/null; then
+        pkg=${bin/bible/bible-kjv}
+        log "Error: '${bin}' not found: apt-get install ${pkg}"
+        exit 1
+    fi
+done
+if ! python -c "import espnet_speechllm.recipe.espeak_synth" 2> /dev/null; then
+    log "Error: cannot import espnet_speechllm: pip install -e the project root or set PYTHONPATH"
+    exit 1
+fi
+
+# Everything that decides the output; a finished build with the same settings is kept.
+settings="seed=${seed} num_train=${num_train} num_dev=${num_dev} num_test=${num_test}"
+settings+=" vocab_size=${vocab_size} min_words=${min_words} max_words=${max_words}"
+settings+=" spk=${num_train_spk},${num_dev_spk},${num_test_spk}"
+settings+=" voices=${train_voices}/${dev_voices}/${test_voices} downloads=${downloads}"
+stamp=${data}/.espeak_en_settings
+already_built() {
+    [ -f "${stamp}" ] && [ "$(cat "${stamp}")" = "${settings}" ] || return 1
+    for x in train dev test; do  # also catches deleted wavs
+        python -m espnet_speechllm.recipe.kaldi_dir validate "${data}/${x}" \
+            --need wav.scp text utt2spk spk2utt > /dev/null 2>&1 || return 1
+    done
+}
+if already_built; then
+    log "data already built with these settings (${stamp}); skipping"
+    exit 0
+fi
+rm -rf "${stamp}" "${downloads}/wav" "${downloads}/items" "${data}"/{train,dev,test}
+
+start=${SECONDS}
+mkdir -p "${downloads}" "${data}"
+log "Dumping the King James Bible text with bible-kjv"
+bible -f gen1:1-rev22:21 > "${downloads}/kjv.txt"
+
+log "Selecting sentences and voices"
+python local/prepare_text.py \
+    --source "${downloads}/kjv.txt" --out_dir "${downloads}/items" --seed "${seed}" \
+    --num_train "${num_train}" --num_dev "${num_dev}" --num_test "${num_test}" \
+    --vocab_size "${vocab_size}" --min_words "${min_words}" --max_words "${max_words}" \
+    --train_voices "${train_voices}" --dev_voices "${dev_voices}" --test_voices "${test_voices}" \
+    --num_train_spk "${num_train_spk}" --num_dev_spk "${num_dev_spk}" --num_test_spk "${num_test_spk}"
+
+for x in train dev test; do
+    log "Synthesising ${x} with ${nj} jobs"
+    python -m espnet_speechllm.recipe.espeak_synth --items "${downloads}/items/${x}.tsv" \
+        --wav_dir "${downloads}/wav/${x}" --data_dir "${data}/${x}" --nj "${nj}"
+    log "${x}: $(wc -l < "${data}/${x}/text") utts," \
+        "$(awk '{s += $2} END {printf "%.2f", s / 3600}' "${data}/${x}/utt2dur") hours"
+done
+echo "${settings}" > "${stamp}"
+log "Done in $((SECONDS - start)) s"

@@ -1,0 +1,331 @@
+"""A Hugging Face causal LM as an ESPnet decoder that reads continuous prefixes."""
+
+import logging
+import os
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+import torch
+from typeguard import typechecked
+
+from espnet_speechllm.asr.decoder.sequence_packing import (
+    left_pad,
+    pack_right,
+    padding_mask,
+    positions_from_mask,
+    prefix_lm_mask,
+)
+from espnet_speechllm.utils.compat import AbsDecoder
+
+MODES = ("frozen", "lora", "full")
+PREFIX_ATTENTIONS = ("causal", "noncausal")
+DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+
+def _resolve_local(path: str, local_files_only: bool, key: str) -> None:
+    """Fail early, naming the config key, when an LLM path cannot be found offline."""
+    if os.path.isdir(path) or not local_files_only:
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(path, "config.json")
+    except ValueError:  # not even a valid hub id (e.g. a missing absolute path)
+        cached = None
+    if not isinstance(cached, str):
+        raise FileNotFoundError(
+            f"decoder_conf.{key}={path!r} is neither a local directory nor a hub id "
+            "in the local Hugging Face cache. Pass a local directory, or set "
+            "decoder_conf.local_files_only=false to allow a download."
+        )
+
+
+class HFLLMDecoder(AbsDecoder):
+    """Any ``AutoModelForCausalLM``, fed ``[prefix | text]`` embeddings.
+
+    The prefix (prompt + audio embeddings) comes in continuous form from the
+    model; the decoder appends the target tokens, runs the LLM once and returns
+    logits for ``text + [eos]``. Only one copy of the LLM is held: LoRA wraps it
+    in place (peft), and frozen weights are left out of ``state_dict`` so that
+    checkpoints hold only what was trained; they are reloaded from
+    ``model_name_or_path`` when the model is built.
+
+    Args:
+        model_name_or_path: Local HF directory or hub id of a pretrained LLM.
+        config: Instead of a pretrained LLM, an ``AutoConfig.for_model`` dict
+            (``model_type`` + fields) for a randomly initialised one.
+        tokenizer_name_or_path: Tokenizer location (default: the LLM's).
+        mode: ``frozen`` | ``lora`` | ``full``.
+        lora_conf: peft ``LoraConfig`` fields (r, lora_alpha, lora_dropout,
+            target_modules).
+        prefix_attention: ``causal`` or ``noncausal`` (full attention inside
+            the prompt + audio prefix, causal over the text).
+        dtype: Weights dtype of the LLM (``float32``, ``bfloat16``, ...).
+        local_files_only: Never reach the network (default).
+        attn_implementation: ``sdpa`` or ``eager``.
+        gradient_checkpointing: Trade compute for memory inside the LLM.
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        model_name_or_path: Optional[str] = None,
+        config: Optional[Dict[str, Any]] = None,
+        tokenizer_name_or_path: Optional[str] = None,
+        mode: str = "frozen",
+        lora_conf: Optional[Dict[str, Any]] = None,
+        prefix_attention: str = "causal",
+        dtype: str = "float32",
+        local_files_only: bool = True,
+        attn_implementation: str = "sdpa",
+        gradient_checkpointing: bool = False,
+    ):
+        super().__init__()
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        if mode not in MODES:
+            raise ValueError(f"decoder_conf.mode={mode!r}: choose from {MODES}")
+        if prefix_attention not in PREFIX_ATTENTIONS:
+            raise ValueError(
+                f"decoder_conf.prefix_attention={prefix_attention!r}: "
+                f"choose from {PREFIX_ATTENTIONS}"
+            )
+        if (model_name_or_path is None) == (config is None):
+            raise ValueError(
+                "decoder_conf: give exactly one of model_name_or_path (pretrained) "
+                "or config (from scratch)"
+            )
+        torch_dtype = getattr(torch, dtype)
+        if model_name_or_path is not None:
+            _resolve_local(model_name_or_path, local_files_only, "model_name_or_path")
+            llm = AutoModelForCausalLM.from_pretrained(
+                model_name_or_path,
+                dtype=torch_dtype,
+                local_files_only=local_files_only,
+                attn_implementation=attn_implementation,
+            )
+        else:
+            cfg = dict(config)
+            model_type = cfg.pop("model_type", "llama")
+            hf_config = AutoConfig.for_model(model_type, **cfg)
+            hf_config._attn_implementation = attn_implementation
+            llm = AutoModelForCausalLM.from_config(hf_config, dtype=torch_dtype)
+
+        tok_path = tokenizer_name_or_path or model_name_or_path
+        if tok_path is None:
+            raise ValueError(
+                "decoder_conf.tokenizer_name_or_path is required when the LLM is "
+                "built from decoder_conf.config"
+            )
+        _resolve_local(tok_path, local_files_only, "tokenizer_name_or_path")
+        self.tokenizer = AutoTokenizer.from_pretrained(
+            tok_path, local_files_only=local_files_only
+        )
+        n_emb = llm.get_input_embeddings().weight.size(0)
+        if len(self.tokenizer) > n_emb:
+            raise ValueError(
+                f"Tokenizer {tok_path!r} has {len(self.tokenizer)} tokens but the "
+                f"LLM's embedding table has only {n_emb} rows: they do not belong "
+                "together (check decoder_conf.tokenizer_name_or_path / bpemodel)"
+            )
+        if self.tokenizer.eos_token_id is None:
+            raise ValueError(f"Tokenizer {tok_path!r} defines no eos_token")
+
+        if gradient_checkpointing:
+            llm.gradient_checkpointing_enable()
+        if mode == "lora":
+            from peft import LoraConfig, get_peft_model
+
+            conf = dict(target_modules=DEFAULT_LORA_TARGETS, r=8, lora_alpha=16)
+            conf.update(lora_conf or {})
+            llm = get_peft_model(llm, LoraConfig(task_type="CAUSAL_LM", **conf))
+        elif mode == "frozen":
+            llm.requires_grad_(False)
+        self.llm = llm
+        self.mode = mode
+        self.prefix_attention = prefix_attention
+        self._frozen = self._frozen_keys()
+        self._register_state_dict_hook(_drop_frozen)
+        self.register_load_state_dict_post_hook(_ignore_missing_frozen)
+
+    def _frozen_keys(self) -> Set[str]:
+        """State-dict keys (relative to this module) that are not trained."""
+        if self.mode == "full":
+            return set()
+        trained = {n for n, p in self.named_parameters() if p.requires_grad}
+        return {k for k in super().state_dict().keys() if k not in trained}
+
+    @property
+    def causal_lm(self) -> torch.nn.Module:
+        """The ``*ForCausalLM`` module (inside the peft wrapper if any)."""
+        return self.llm.get_base_model() if self.mode == "lora" else self.llm
+
+    def output_size(self) -> int:
+        """The LLM's hidden size (the width the projector must produce)."""
+        return self.llm.get_input_embeddings().weight.size(1)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.llm.get_input_embeddings().weight.size(0)
+
+    @property
+    def eos(self) -> int:
+        return int(self.tokenizer.eos_token_id)
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token embeddings; negative (padding) ids embed as id 0.  ``(B, L) -> (B, L, D)``"""
+        return self.llm.get_input_embeddings()(ids.clamp(min=0))
+
+    def _mask(self, valid: torch.Tensor, prefix_lens: torch.Tensor, dtype) -> torch.Tensor:
+        t = valid.size(1)
+        if self.prefix_attention == "noncausal":
+            # The last prefix step stays causal: at decoding it is the first
+            # step that generate() runs on top of the pre-filled cache.
+            bidir = padding_mask(prefix_lens - 1, t).bool()
+        else:
+            bidir = torch.zeros_like(valid, dtype=torch.bool)
+        return prefix_lm_mask(valid, bidir, dtype)
+
+    def forward(
+        self,
+        hs_pad: torch.Tensor,
+        hlens: torch.Tensor,
+        ys_in_pad: torch.Tensor,
+        ys_in_lens: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced logits of ``text + [eos]`` after each prefix.
+
+        Args:
+            hs_pad: Prefix embeddings, right padded (B, P, D).
+            hlens: Prefix lengths (B,), each >= 1.
+            ys_in_pad: Target token ids, padded with -1 (B, L).
+            ys_in_lens: Target lengths (B,).
+        Returns:
+            logits (B, L + 1, V) predicting ``ys + [eos]``; lengths ``ys_in_lens + 1``.
+        """
+        if bool((hlens < 1).any()):
+            raise ValueError(f"Every prefix needs >= 1 position, got lengths {hlens}")
+        seq, total = pack_right(hs_pad, hlens, self.embed(ys_in_pad), ys_in_lens)
+        valid = padding_mask(total, seq.size(1))
+        mask = self._mask(valid, hlens, seq.dtype)
+        pos = positions_from_mask(valid)
+        backbone = self.causal_lm.base_model
+        hidden = backbone(
+            inputs_embeds=seq, attention_mask=mask, position_ids=pos, use_cache=False
+        ).last_hidden_state
+        # Only positions prefix_len-1 .. prefix_len-1+L predict targets: gather
+        # them before the LM head so a large vocabulary costs (B, L+1, V), not (B, T, V).
+        steps = torch.arange(ys_in_pad.size(1) + 1, device=seq.device)
+        idx = (hlens[:, None] - 1 + steps[None, :]).clamp(max=seq.size(1) - 1)
+        hidden = torch.gather(hidden, 1, idx[..., None].expand(-1, -1, hidden.size(-1)))
+        logits = self.causal_lm.get_output_embeddings()(hidden)
+        return logits, ys_in_lens + 1
+
+    @torch.no_grad()
+    def generate(
+        self,
+        hs_pad: torch.Tensor,
+        hlens: torch.Tensor,
+        num_beams: int = 1,
+        nbest: int = 1,
+        max_new_tokens: int = 64,
+        **generate_kwargs,
+    ) -> List[List[Tuple[List[int], float]]]:
+        """Decode after each prefix with HF ``generate`` (KV cache, batched).
+
+        Prefixes are left padded; position ids follow the attention mask, so
+        each utterance sees the same positions as it would alone. With a
+        non-causal prefix the prefix (minus its last step) is pre-filled here
+        with the prefix-LM mask and handed to ``generate`` as its cache.
+
+        Args:
+            hs_pad: Prefix embeddings, right padded (B, P, D).
+            hlens: Prefix lengths (B,).
+            num_beams: Beam size (1 = greedy).
+            nbest: Hypotheses returned per utterance (<= num_beams).
+            max_new_tokens: Length cap of the generated text.
+            generate_kwargs: Passed to ``generate`` (no_repeat_ngram_size,
+                length_penalty, repetition_penalty, min_new_tokens, ...).
+        Returns:
+            For each utterance, ``nbest`` (token ids without eos, score) pairs.
+        """
+        if nbest > num_beams:
+            raise ValueError(f"nbest={nbest} needs beam_size >= nbest, got {num_beams}")
+        bsz, p_max = hs_pad.shape[:2]
+        prefix = left_pad(hs_pad, hlens)
+        mask = padding_mask(hlens, p_max, left=True)
+        pos = positions_from_mask(mask)
+        kwargs: Dict[str, Any] = dict(
+            inputs_embeds=prefix,
+            attention_mask=mask,
+            position_ids=pos,
+            num_beams=num_beams,
+            num_return_sequences=nbest,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=self.eos,
+            pad_token_id=self.eos,
+            return_dict_in_generate=True,
+            output_scores=True,
+            use_cache=True,
+        )
+        kwargs.update(generate_kwargs)
+        if self.prefix_attention == "noncausal" and p_max > 1:
+            kwargs["past_key_values"] = self._prefill(prefix, mask, num_beams)
+        out = self.causal_lm.generate(**kwargs)
+        seqs = out.sequences
+        if num_beams > 1:
+            scores = out.sequences_scores
+        else:
+            trans = self.causal_lm.compute_transition_scores(
+                seqs, out.scores, normalize_logits=True
+            )
+            scores = trans.masked_fill(~torch.isfinite(trans), 0.0).sum(-1)
+        results: List[List[Tuple[List[int], float]]] = []
+        for b in range(bsz):
+            hyps = []
+            for k in range(nbest):
+                ids = seqs[b * nbest + k].tolist()
+                if self.eos in ids:
+                    ids = ids[: ids.index(self.eos)]
+                hyps.append((ids, float(scores[b * nbest + k])))
+            results.append(hyps)
+        return results
+
+    def _prefill(self, prefix: torch.Tensor, mask: torch.Tensor, num_beams: int):
+        """KV cache of all prefix steps but the last, under the prefix-LM mask."""
+        from transformers import DynamicCache
+
+        head = prefix[:, :-1]
+        valid = mask[:, :-1]
+        # A left-padded prefix ends at the last column, so "valid" == "in prefix".
+        attn = prefix_lm_mask(valid, valid.bool(), head.dtype)
+        cache = DynamicCache(config=self.causal_lm.config)
+        self.causal_lm.base_model(
+            inputs_embeds=head,
+            attention_mask=attn,
+            position_ids=positions_from_mask(valid),
+            past_key_values=cache,
+            use_cache=True,
+        )
+        if num_beams > 1:
+            cache.batch_repeat_interleave(num_beams)
+        return cache
+
+
+def _drop_frozen(module: HFLLMDecoder, state_dict, prefix: str, local_metadata) -> None:
+    for key in module._frozen:
+        state_dict.pop(prefix + key, None)
+
+
+def _ignore_missing_frozen(module: HFLLMDecoder, incompatible) -> None:
+    # Frozen weights come from model_name_or_path at build time, so a checkpoint
+    # without them is complete. Keys arrive with the parents' prefix.
+    missing = [k for k in incompatible.missing_keys if not _endswith_any(k, module._frozen)]
+    if len(missing) != len(incompatible.missing_keys):
+        logging.debug("HFLLMDecoder: frozen LLM weights taken from the pretrained model")
+    incompatible.missing_keys[:] = missing
+
+
+def _endswith_any(key: str, suffixes: Set[str]) -> bool:
+    parts = key.split(".")
+    return any(".".join(parts[i:]) in suffixes for i in range(len(parts)))

@@ -1,0 +1,224 @@
+"""ESPnetSpeechLLMModel: speech -> encoder -> compressor -> projector -> causal LLM."""
+
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from typeguard import typechecked
+
+from espnet2.asr.encoder.abs_encoder import AbsEncoder
+from espnet2.asr.frontend.abs_frontend import AbsFrontend
+from espnet2.asr.specaug.abs_specaug import AbsSpecAug
+from espnet2.layers.abs_normalize import AbsNormalize
+from espnet2.torch_utils.device_funcs import force_gatherable
+from espnet2.train.abs_espnet_model import AbsESPnetModel
+from espnet_speechllm.asr.projector.abs_projector import AbsProjector
+from espnet_speechllm.asr.compressor.abs_compressor import AbsCompressor
+from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
+from espnet_speechllm.asr.prompt_template import PromptTemplate
+
+IGNORE_ID = -1
+
+
+class ESPnetSpeechLLMModel(AbsESPnetModel):
+    """Speech-LLM trained with next-token CE on the text (+ CTC from the compressor).
+
+    The LLM input of one utterance, after compression (p: prompt before the
+    audio, a: audio embeddings, q: prompt after the audio, t: text, _: pad)::
+
+        input    p p p a a a a q t t t _ _
+        target   . . . . . . . t t t E        (E = eos; '.' is ignored)
+
+    The prefix ``p..q`` has its own length per utterance (compressed audio
+    length varies); the decoder packs prefix and text and masks padding.
+
+    Args:
+        vocab_size: Size of the token list (the LLM tokenizer's).
+        token_list: Tokens in id order.
+        frontend, specaug, normalize, encoder: ESPnet modules (as in ASR).
+        compressor: Shortens the encoder output (e.g. CTC compression).
+        projector: Maps compressed frames to the LLM's hidden size.
+        decoder: The LLM.
+        prompt: One instruction, or a list sampled per utterance in training.
+        eval_prompt: Instruction used at decoding (default: the first prompt).
+        prompt_template: Text with ``{audio}`` and optionally ``{prompt}``.
+        use_chat_template: Render the prompt through the tokenizer's chat template.
+        ctc_weight: Weight of the compressor's auxiliary loss (CTC).
+        lsm_weight: Label smoothing of the LLM loss.
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        vocab_size: int,
+        token_list: Union[Tuple[str, ...], List[str]],
+        frontend: Optional[AbsFrontend],
+        specaug: Optional[AbsSpecAug],
+        normalize: Optional[AbsNormalize],
+        encoder: AbsEncoder,
+        compressor: AbsCompressor,
+        projector: AbsProjector,
+        decoder: HFLLMDecoder,
+        prompt: Union[str, List[str]] = "Transcribe the audio:",
+        eval_prompt: Optional[str] = None,
+        prompt_template: str = "{prompt}{audio}",
+        use_chat_template: bool = False,
+        ctc_weight: float = 0.3,
+        lsm_weight: float = 0.0,
+        extract_feats_in_collect_stats: bool = True,
+    ):
+        super().__init__()
+        if not 0.0 <= ctc_weight <= 1.0:
+            raise ValueError(f"model_conf.ctc_weight={ctc_weight} must be in [0, 1]")
+        self.vocab_size = vocab_size
+        self.token_list = list(token_list)
+        self.frontend = frontend
+        self.specaug = specaug
+        self.normalize = normalize
+        self.encoder = encoder
+        self.compressor = compressor
+        self.projector = projector
+        self.decoder = decoder
+        self.ctc_weight = ctc_weight
+        self.lsm_weight = lsm_weight
+        self.extract_feats_in_collect_stats = extract_feats_in_collect_stats
+        self.prompt = PromptTemplate(
+            decoder.tokenizer,
+            [prompt] if isinstance(prompt, str) else prompt,
+            eval_prompt=eval_prompt,
+            template=prompt_template,
+            use_chat_template=use_chat_template,
+        )
+
+    def forward(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
+        """Loss of one batch.
+
+        Args:
+            speech: Waveforms (B, S) (or features (B, T, F) without frontend).
+            speech_lengths: (B,)
+            text: LLM token ids padded with -1 (B, L).
+            text_lengths: (B,)
+        Returns:
+            loss, stats (loss, loss_att, loss_ctc, acc, compression_ratio), weight.
+        """
+        text = text[:, : int(text_lengths.max())] if text.size(1) else text
+        feats, feats_lens = self._extract_feats(speech, speech_lengths)
+        enc, enc_lens = self._encode_feats(feats, feats_lens)
+        audio, audio_lens = self._to_llm_space(enc, enc_lens)
+        prefix, prefix_lens = self.build_prefix(audio, audio_lens, self.training)
+        logits, _ = self.decoder(prefix, prefix_lens, text, text_lengths)
+
+        target = _append_eos(text, text_lengths, self.decoder.eos)  # (B, L + 1)
+        loss_att = F.cross_entropy(
+            logits.transpose(1, 2).float(),
+            target,
+            ignore_index=IGNORE_ID,
+            label_smoothing=self.lsm_weight,
+        )
+        valid = target != IGNORE_ID
+        acc = (logits.argmax(-1) == target)[valid].float().mean()
+
+        stats = dict(loss_att=loss_att.detach(), acc=acc.detach())
+        loss = loss_att
+        if self.ctc_weight > 0:
+            loss_ctc = self.compressor.aux_loss(enc, enc_lens, text, text_lengths)
+            if loss_ctc is not None:
+                loss = (1 - self.ctc_weight) * loss_att + self.ctc_weight * loss_ctc
+                stats["loss_ctc"] = loss_ctc.detach()
+        # Input frames (after the frontend) per LLM audio position, per utterance.
+        ratio = feats_lens.float() / audio_lens.clamp(min=1).float()
+        stats["compression_ratio"] = ratio.mean().detach()
+        stats["prefix_length"] = prefix_lens.float().mean().detach()
+        stats["loss"] = loss.detach()
+        batch_size = speech.size(0)
+        loss, stats, weight = force_gatherable((loss, stats, batch_size), loss.device)
+        return loss, stats, weight
+
+    def collect_feats(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        text: Optional[torch.Tensor] = None,
+        text_lengths: Optional[torch.Tensor] = None,
+        **kwargs,
+    ) -> Dict[str, torch.Tensor]:
+        feats, feats_lengths = self._extract_feats(speech, speech_lengths)
+        return {"feats": feats, "feats_lengths": feats_lengths}
+
+    def encode(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Audio embeddings in the LLM's space.  ``(B, S) -> (B, T', D_llm), (B,)``"""
+        feats, feats_lens = self._extract_feats(speech, speech_lengths)
+        enc, enc_lens = self._encode_feats(feats, feats_lens)
+        return self._to_llm_space(enc, enc_lens)
+
+    def build_prefix(
+        self,
+        audio: torch.Tensor,
+        audio_lens: torch.Tensor,
+        train: bool,
+        prompts: Optional[Sequence[Tuple[List[int], List[int]]]] = None,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``[pre | audio | post]`` per utterance, right padded.
+
+        Args:
+            audio: Audio embeddings (B, T', D).
+            audio_lens: (B,)
+            train: Sample prompts from the list (else use the eval prompt).
+            prompts: Explicit ``(pre_ids, post_ids)`` per utterance.
+        Returns:
+            prefix (B, P, D), prefix_lens (B,).
+        """
+        bsz = audio.size(0)
+        if prompts is None:
+            prompts = self.prompt.sample(bsz, train)
+        if len(prompts) != bsz:
+            raise ValueError(f"{len(prompts)} prompts for a batch of {bsz}")
+        pieces = []
+        for b, (pre, post) in enumerate(prompts):
+            ids = torch.tensor(pre + post, dtype=torch.long, device=audio.device)
+            emb = self.decoder.embed(ids).to(audio.dtype)  # (len(pre)+len(post), D)
+            pieces.append(
+                torch.cat([emb[: len(pre)], audio[b, : audio_lens[b]], emb[len(pre) :]])
+            )
+        lens = torch.tensor([p.size(0) for p in pieces], device=audio.device)
+        return torch.nn.utils.rnn.pad_sequence(pieces, batch_first=True), lens
+
+    def _extract_feats(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        speech = speech[:, : int(speech_lengths.max())]
+        if self.frontend is None:
+            return speech, speech_lengths
+        return self.frontend(speech, speech_lengths)
+
+    def _encode_feats(
+        self, feats: torch.Tensor, feats_lens: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        if self.specaug is not None and self.training:
+            feats, feats_lens = self.specaug(feats, feats_lens)
+        if self.normalize is not None:
+            feats, feats_lens = self.normalize(feats, feats_lens)
+        enc, enc_lens, _ = self.encoder(feats, feats_lens)
+        return enc, enc_lens
+
+    def _to_llm_space(
+        self, enc: torch.Tensor, enc_lens: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        comp, comp_lens = self.compressor(enc, enc_lens)
+        return self.projector(comp, comp_lens)
+
+
+def _append_eos(ys: torch.Tensor, ys_lens: torch.Tensor, eos: int) -> torch.Tensor:
+    """``[y1..yn, eos]`` padded with IGNORE_ID.  ``(B, L) -> (B, L + 1)``"""
+    out = F.pad(ys, (0, 1), value=IGNORE_ID)
+    out[torch.arange(ys.size(0), device=ys.device), ys_lens] = eos
+    return out

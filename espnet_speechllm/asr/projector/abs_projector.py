@@ -1,0 +1,32 @@
+"""The projector slot: maps compressed speech states into the LLM embedding space.
+
+The papers call it the adapter; ESPnet's AbsTask already owns ``--adapter`` (for
+LoRA/Houlsby adapters), so the slot is ``--projector`` as in SLAM-LLM.
+"""
+
+from abc import ABC, abstractmethod
+from typing import Tuple
+
+import torch
+
+
+class AbsProjector(torch.nn.Module, ABC):
+    """Maps (B, T, Din) to (B, T, Dout), keeping the lengths; padded frames are zero."""
+
+    @abstractmethod
+    def output_size(self) -> int:
+        """Feature size Dout, the LLM hidden size."""
+
+    @abstractmethod
+    def forward(
+        self, hs_pad: torch.Tensor, hlens: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Project a padded batch.
+
+        Args:
+            hs_pad: Compressed states (B, T, Din).
+            hlens: Valid frames per utterance (B,).
+
+        Returns:
+            Adapted states (B, T, Dout), zero past each length, and hlens (B,).
+        """

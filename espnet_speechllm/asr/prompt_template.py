@@ -1,0 +1,92 @@
+"""The instruction prompt around the audio, shared by training and decoding.
+
+One object turns an instruction into the token ids that go before and after
+the audio embeddings, so training and inference can never disagree on the
+prompt (a known cause of hallucinated answers when they do).
+"""
+
+import random
+from typing import List, Optional, Sequence, Tuple
+
+from typeguard import typechecked
+
+AUDIO = "{audio}"
+PROMPT = "{prompt}"
+# A placeholder no tokenizer merges with its neighbours, used to split a
+# rendered chat template around the audio.
+_CHAT_AUDIO = "<<AUDIO_PLACEHOLDER>>"
+
+
+class PromptTemplate:
+    """Renders ``template`` with an instruction into ``(pre_ids, post_ids)``.
+
+    Args:
+        tokenizer: The LLM's HF tokenizer.
+        prompts: Instructions; training samples one per utterance.
+        eval_prompt: The instruction used at decoding (default: ``prompts[0]``).
+        template: Text with exactly one ``{audio}`` and at most one ``{prompt}``.
+        use_chat_template: Wrap the rendered text as a user turn of the
+            tokenizer's chat template, with the assistant turn opened.
+        add_bos: Start with the tokenizer's BOS token (if it has one and the
+            chat template did not add it).
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        tokenizer,
+        prompts: Sequence[str],
+        eval_prompt: Optional[str] = None,
+        template: str = "{prompt}{audio}",
+        use_chat_template: bool = False,
+        add_bos: bool = True,
+    ):
+        if template.count(AUDIO) != 1:
+            raise ValueError(
+                f"model_conf.prompt_template={template!r} must contain exactly one "
+                f"{AUDIO} placeholder, found {template.count(AUDIO)}"
+            )
+        if template.count(PROMPT) > 1:
+            raise ValueError(f"model_conf.prompt_template={template!r}: >1 {PROMPT}")
+        if len(prompts) == 0:
+            raise ValueError("model_conf.prompt: give at least one prompt")
+        if use_chat_template and not getattr(tokenizer, "chat_template", None):
+            raise ValueError(
+                "model_conf.use_chat_template=true but the tokenizer has no chat template"
+            )
+        self.tokenizer = tokenizer
+        self.template = template
+        self.use_chat_template = use_chat_template
+        self.add_bos = add_bos
+        self.prompts = list(prompts)
+        self.eval_prompt = eval_prompt if eval_prompt is not None else self.prompts[0]
+        self._cache = {}
+
+    def ids(self, prompt: str) -> Tuple[List[int], List[int]]:
+        """Token ids before and after the audio for one instruction."""
+        if prompt not in self._cache:
+            self._cache[prompt] = self._render(prompt)
+        return self._cache[prompt]
+
+    def sample(self, n: int, train: bool) -> List[Tuple[List[int], List[int]]]:
+        """``n`` prompts: random from ``prompts`` in training, else ``eval_prompt``."""
+        if not train:
+            return [self.ids(self.eval_prompt)] * n
+        return [self.ids(random.choice(self.prompts)) for _ in range(n)]
+
+    def _render(self, prompt: str) -> Tuple[List[int], List[int]]:
+        text = self.template.replace(PROMPT, prompt)
+        tok = self.tokenizer
+        if self.use_chat_template:
+            text = tok.apply_chat_template(
+                [{"role": "user", "content": text.replace(AUDIO, _CHAT_AUDIO)}],
+                add_generation_prompt=True,
+                tokenize=False,
+            ).replace(_CHAT_AUDIO, AUDIO)
+        pre, post = text.split(AUDIO)
+        pre_ids = tok(pre, add_special_tokens=False).input_ids if pre else []
+        post_ids = tok(post, add_special_tokens=False).input_ids if post else []
+        bos = tok.bos_token_id
+        if self.add_bos and bos is not None and (not pre_ids or pre_ids[0] != bos):
+            pre_ids = [bos] + pre_ids
+        return pre_ids, post_ids

@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Decode speech with a trained speech-LLM into ESPnet's ``Nbest_recog`` layout."""
+
+import argparse
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from typeguard import typechecked
+
+from espnet2.fileio.datadir_writer import DatadirWriter
+from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
+from espnet2.utils import config_argparse
+from espnet2.utils.types import str2bool, str2triple_str, str_or_none
+from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+
+# (text, tokens, token_ids, score)
+Hypothesis = Tuple[str, List[str], List[int], float]
+# Fewer samples than one 25 ms analysis window at 16 kHz: nothing to decode.
+MIN_SAMPLES = 400
+
+
+class Speech2TextLLM:
+    """Speech -> n-best text with a trained ESPnetSpeechLLMModel.
+
+    Example:
+        >>> s2t = Speech2TextLLM("exp/speechllm/config.yaml", "exp/speechllm/valid.acc.ave.pth")
+        >>> s2t(speech)[0][0]   # 1-best text of a (S,) waveform
+
+    Args:
+        train_config: ``config.yaml`` written by training.
+        model_file: Trained parameters (``*.pth``).
+        device: ``cpu`` or ``cuda``.
+        dtype: Inference dtype of the whole model.
+        beam_size: 1 = greedy.
+        nbest: Hypotheses returned per utterance.
+        max_new_tokens: Hard cap on generated tokens.
+        max_tokens_per_second: Cap tied to audio length (ceil(rate * seconds) + 4).
+        min_new_tokens: Minimum generated tokens.
+        no_repeat_ngram_size: Forbid repeating n-grams (0 = off).
+        length_penalty: Exponent of the beam-score length normalisation.
+        repetition_penalty: > 1 discourages repeated tokens.
+        prompt: Override the eval prompt stored in the model config.
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        train_config: Union[Path, str, None] = None,
+        model_file: Union[Path, str, None] = None,
+        device: str = "cpu",
+        dtype: str = "float32",
+        beam_size: int = 1,
+        nbest: int = 1,
+        max_new_tokens: int = 200,
+        max_tokens_per_second: float = 10.0,
+        min_new_tokens: int = 0,
+        no_repeat_ngram_size: int = 0,
+        length_penalty: float = 1.0,
+        repetition_penalty: float = 1.0,
+        prompt: Optional[str] = None,
+    ):
+        model, train_args = SpeechLLMTask.build_model_from_file(
+            train_config, model_file, device
+        )
+        self.model = model.to(dtype=getattr(torch, dtype)).eval()
+        self.train_args = train_args
+        self.device = device
+        self.fs = int((train_args.frontend_conf or {}).get("fs", 16000))
+        self.tokenizer = model.decoder.tokenizer
+        self.prompt = model.prompt.ids(prompt if prompt is not None else model.prompt.eval_prompt)
+        self.nbest = nbest
+        self.max_new_tokens = max_new_tokens
+        self.max_tokens_per_second = max_tokens_per_second
+        self.generate_kwargs = dict(
+            num_beams=beam_size,
+            nbest=nbest,
+            min_new_tokens=min_new_tokens,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+            length_penalty=length_penalty,
+            repetition_penalty=repetition_penalty,
+        )
+        self.context = getattr(model.decoder.causal_lm.config, "max_position_embeddings", None)
+
+    @torch.no_grad()
+    def __call__(self, speech: Union[torch.Tensor, np.ndarray]) -> List[Hypothesis]:
+        """N-best hypotheses of one utterance.  ``(S,) -> [(text, tokens, ids, score)]``"""
+        return self.batch([speech])[0]
+
+    @torch.no_grad()
+    def batch(
+        self,
+        speeches: Sequence[Union[torch.Tensor, np.ndarray]],
+        keys: Optional[Sequence[str]] = None,
+    ) -> List[List[Hypothesis]]:
+        """Decode several utterances in one padded batch (same result as one by one)."""
+        keys = list(keys) if keys is not None else [str(i) for i in range(len(speeches))]
+        wavs = [torch.as_tensor(s, dtype=torch.float32).reshape(-1) for s in speeches]
+        results: List[List[Hypothesis]] = [[("", [], [], 0.0)] for _ in wavs]
+        todo = [i for i, w in enumerate(wavs) if w.numel() >= MIN_SAMPLES]
+        for i in set(range(len(wavs))) - set(todo):
+            logging.warning(f"{keys[i]}: {wavs[i].numel()} samples, too short: empty hypothesis")
+        if not todo:
+            return results
+        lens = torch.tensor([wavs[i].numel() for i in todo], device=self.device)
+        pad = torch.nn.utils.rnn.pad_sequence([wavs[i] for i in todo], batch_first=True)
+        dtype = next(self.model.parameters()).dtype
+        audio, audio_lens = self.model.encode(pad.to(self.device, dtype), lens)
+        prefix, prefix_lens = self.model.build_prefix(
+            audio, audio_lens, train=False, prompts=[self.prompt] * len(todo)
+        )
+        seconds = float(lens.max()) / self.fs
+        max_new = min(
+            self.max_new_tokens, math.ceil(self.max_tokens_per_second * seconds) + 4
+        )
+        if self.context is not None and int(prefix_lens.max()) + max_new > self.context:
+            worst = todo[int(prefix_lens.argmax())]
+            raise ValueError(
+                f"{keys[worst]}: prompt + audio ({int(prefix_lens.max())} positions) + "
+                f"{max_new} new tokens exceed the LLM context of {self.context}; "
+                "use a stronger compressor or split the audio"
+            )
+        hyps = self.model.decoder.generate(
+            prefix, prefix_lens, max_new_tokens=max_new, **self.generate_kwargs
+        )
+        for j, i in enumerate(todo):
+            if int(audio_lens[j]) == 0:
+                # The compressor kept nothing (e.g. all frames CTC blank).
+                logging.info(f"{keys[i]}: no audio left after compression: empty hypothesis")
+                continue
+            results[i] = [self._hypothesis(ids, score) for ids, score in hyps[j]]
+        return results
+
+    def _hypothesis(self, ids: List[int], score: float) -> Hypothesis:
+        tokens = self.tokenizer.convert_ids_to_tokens(ids)
+        text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+        return text, tokens, ids, score
+
+
+@typechecked
+def inference(
+    output_dir: str,
+    data_path_and_name_and_type: Sequence[Tuple[str, str, str]],
+    train_config: Optional[str],
+    model_file: Optional[str],
+    key_file: Optional[str] = None,
+    batch_size: int = 1,
+    ngpu: int = 0,
+    seed: int = 0,
+    num_workers: int = 1,
+    dtype: str = "float32",
+    **kwargs,
+) -> None:
+    """Decode a data set; writes ``output_dir/{N}best_recog/{text,token,token_int,score}``."""
+    set_all_random_seed(seed)
+    device = "cuda" if ngpu > 0 else "cpu"
+    s2t = Speech2TextLLM(train_config, model_file, device=device, dtype=dtype, **kwargs)
+    loader = SpeechLLMTask.build_streaming_iterator(
+        data_path_and_name_and_type,
+        dtype="float32",
+        batch_size=batch_size,
+        key_file=key_file,
+        num_workers=num_workers,
+        preprocess_fn=SpeechLLMTask.build_preprocess_fn(s2t.train_args, False),
+        collate_fn=SpeechLLMTask.build_collate_fn(s2t.train_args, False),
+        inference=True,
+    )
+    n_done = 0
+    with DatadirWriter(output_dir) as writer:
+        for keys, batch in loader:
+            speech, lens = batch["speech"], batch["speech_lengths"]
+            wavs = [speech[i, : lens[i]] for i in range(len(keys))]
+            for key, hyps in zip(keys, s2t.batch(wavs, keys)):
+                for n, (text, tokens, ids, score) in enumerate(hyps, 1):
+                    w = writer[f"{n}best_recog"]
+                    w["text"][key] = text
+                    w["token"][key] = " ".join(tokens)
+                    w["token_int"][key] = " ".join(map(str, ids))
+                    w["score"][key] = str(score)
+            n_done += len(keys)
+            logging.info(f"decoded {n_done} utterances")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = config_argparse.ArgumentParser(
+        description="Speech-LLM decoding", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    parser.add_argument("--output_dir", type=str, required=True)
+    parser.add_argument("--ngpu", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dtype", default="float32", choices=["float16", "bfloat16", "float32"])
+    parser.add_argument("--num_workers", type=int, default=1)
+    group = parser.add_argument_group("Input data related")
+    group.add_argument("--data_path_and_name_and_type", type=str2triple_str, required=True, action="append")
+    group.add_argument("--key_file", type=str_or_none)
+    group.add_argument("--batch_size", type=int, default=1)
+    group = parser.add_argument_group("The model configuration related")
+    group.add_argument("--train_config", type=str, help="config.yaml of the trained model")
+    group.add_argument("--model_file", type=str, help="Trained parameters (*.pth)")
+    group = parser.add_argument_group("Decoding related")
+    group.add_argument("--beam_size", type=int, default=1)
+    group.add_argument("--nbest", type=int, default=1)
+    group.add_argument("--max_new_tokens", type=int, default=200)
+    group.add_argument("--max_tokens_per_second", type=float, default=10.0)
+    group.add_argument("--min_new_tokens", type=int, default=0)
+    group.add_argument("--no_repeat_ngram_size", type=int, default=0)
+    group.add_argument("--length_penalty", type=float, default=1.0)
+    group.add_argument("--repetition_penalty", type=float, default=1.0)
+    group.add_argument("--prompt", type=str_or_none, default=None, help="Override the eval prompt")
+    return parser
+
+
+def main(cmd=None) -> None:
+    print(" ".join(sys.argv), file=sys.stderr)
+    args = get_parser().parse_args(cmd)
+    kwargs = vars(args)
+    kwargs.pop("config", None)
+    logging.basicConfig(
+        level=kwargs.pop("log_level"),
+        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
+    )
+    inference(**kwargs)
+
+
+if __name__ == "__main__":
+    main()

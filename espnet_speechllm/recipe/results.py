@@ -1,0 +1,202 @@
+"""Write an ESPnet-style RESULTS.md section from the score.json files of experiments.
+
+::
+
+    python -m espnet_speechllm.recipe.results --exp exp/DIR [--exp exp/DIR2 ...] \\
+        --out RESULTS.md
+
+For each experiment: its config (``exp/DIR/config.yaml``), its parameter counts (the
+last "Model summary" that ESPnet's model_summary() printed in ``exp/DIR/train.log``) and
+one table per metric from ``exp/DIR/decode_*/<test_set>/score_*/score.json``::
+
+    |dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|      (wer, cer)
+    |dataset|Snt|BLEU|chrF|BP|                        (bleu)
+
+The dataset cell is ``<decode dir>/<test set>``. The environment block comes first.
+"""
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+_ER_KEYS = ("corr", "sub", "del", "ins", "err", "serr")
+_PACKAGES = ("torch", "espnet", "transformers", "peft", "espnet_speechllm")
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        if package == "espnet_speechllm":  # a source checkout, not pip-installed
+            from espnet_speechllm import __version__
+
+            return f"{__version__} (source)"
+        return "not installed"
+
+
+def _run(cmd: List[str]) -> str:
+    """stdout of cmd, or "" when it cannot run or fails."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment() -> List[str]:
+    """Markdown bullet lines describing this machine and software."""
+    now = datetime.datetime.now().astimezone()
+    lines = [
+        f"- date: `{now.strftime('%Y-%m-%d %H:%M:%S %Z')}`",
+        f"- os: `{platform.platform()}`",
+        f"- python version: `{sys.version.split()[0]}`",
+    ]
+    lines += [f"- {p} version: `{_version(p)}`" for p in _PACKAGES]
+    lines.append(f"- CPU: `{_cpu_model()}` ({os.cpu_count()} cores)")
+    if shutil.which("nvidia-smi"):
+        gpus = _run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"])
+        if gpus:
+            lines.append(f"- GPU: `{', '.join(gpus.splitlines())}`")
+    rev = _run(["git", "rev-parse", "HEAD"])
+    if rev:
+        dirty = (
+            " (with uncommitted changes)"
+            if _run(["git", "status", "--porcelain"])
+            else ""
+        )
+        date = _run(["git", "log", "-1", "--format=%cd"])
+        lines.append(f"- git revision: `{rev}`{dirty}")
+        lines.append(f"  - commit date: `{date}`")
+    else:
+        lines.append("- git revision: `none` (not a git checkout, or no commit yet)")
+    return lines
+
+
+def model_params(train_log: Path) -> Optional[Dict[str, str]]:
+    """Class name and parameter counts of the last model summary in train.log."""
+    if not train_log.is_file():
+        return None
+    text = train_log.read_text(encoding="utf-8", errors="replace")
+    found = {}
+    patterns = {
+        "class": r"Class Name: (\S+)",
+        "total": r"Total Number of model parameters: (.+)",
+        "trainable": r"Number of trainable parameters: (.+)",
+    }
+    for key, pattern in patterns.items():
+        matches = re.findall(pattern, text)
+        if matches:
+            found[key] = matches[-1].strip()
+    return found or None
+
+
+def load_scores(exp: Path) -> Dict[str, List[Dict]]:
+    """score.json contents grouped by metric, each with its ``dataset`` cell."""
+    by_metric: Dict[str, List[Dict]] = {}
+    for path in sorted(exp.glob("decode_*/*/score_*/score.json")):
+        score = json.loads(path.read_text())
+        score["dataset"] = f"{path.parent.parent.parent.name}/{path.parent.parent.name}"
+        by_metric.setdefault(score["metric"], []).append(score)
+    return by_metric
+
+
+def score_table(metric: str, scores: List[Dict]) -> List[str]:
+    if metric == "bleu":
+        lines = ["|dataset|Snt|BLEU|chrF|BP|", "|---|---|---|---|---|"]
+        for s in scores:
+            lines.append(
+                f"|{s['dataset']}|{s['n_utt']}|"
+                f"{s['bleu']:.2f}|{s['chrf']:.2f}|{s['bp']:.3f}|"
+            )
+        return lines
+    lines = [
+        "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in scores:
+        cells = "|".join(f"{s[k]:.1f}" for k in _ER_KEYS)
+        lines.append(f"|{s['dataset']}|{s['n_utt']}|{s['n_ref']}|{cells}|")
+    return lines
+
+
+def exp_section(exp: Path, out_dir: Path) -> List[str]:
+    lines = [f"## {exp}"]
+    config = exp / "config.yaml"
+    if config.is_file():
+        rel = os.path.relpath(config, out_dir)
+        lines.append(f"- config: [{rel}]({rel})")
+    else:
+        lines.append(f"- config: `{config}` (missing)")
+    params = model_params(exp / "train.log")
+    if params:
+        lines.append(
+            f"- params: total {params.get('total', '?')}, trainable "
+            f"{params.get('trainable', '?')} (model class `{params.get('class', '?')}`)"
+        )
+    else:
+        lines.append(f"- params: unknown (no model summary in {exp / 'train.log'})")
+    by_metric = load_scores(exp)
+    if not by_metric:
+        logging.warning(f"results: no score.json under {exp}/decode_*/*/score_*/")
+        lines.append(f"- no scores under `{exp}/decode_*/*/score_*/score.json`")
+    for metric in sorted(by_metric):
+        lines += ["", f"### {metric.upper()}", ""] + score_table(
+            metric, by_metric[metric]
+        )
+    return lines
+
+
+def results_md(exps: Sequence[Path], out_dir: Path) -> str:
+    lines = ["# RESULTS", "## Environments"] + environment()
+    for exp in exps:
+        lines += [""] + exp_section(exp, out_dir)
+    return "\n".join(lines) + "\n"
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--exp", type=Path, action="append", required=True, help="exp dir (repeatable)"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="markdown file to (over)write"
+    )
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    args = get_parser().parse_args(argv)
+    missing = [str(e) for e in args.exp if not e.is_dir()]
+    if missing:
+        sys.exit(f"results: not a directory: {' '.join(missing)}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(results_md(args.exp, args.out.parent), encoding="utf-8")
+    print(f"results: wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

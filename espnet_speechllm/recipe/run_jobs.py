@@ -1,0 +1,186 @@
+"""Run a command as N local parallel jobs, one log per job (the role of Kaldi's run.pl).
+
+::
+
+    python -m espnet_speechllm.recipe.run_jobs [--max_jobs M] \\
+        JOB=1:N log/x.JOB.log cmd args...
+    python -m espnet_speechllm.recipe.run_jobs log/x.log cmd args...
+
+The range variable (any name: ``JOB=1:4``, ``SPLIT=2:3``) is replaced in the log path
+and in every argument (with several jobs the log path must contain it). As with run.pl,
+the arguments are joined into one bash command line: an argument without whitespace is
+passed unquoted, so an escaped ``\\|`` or ``\\>`` pipes and redirects, and an argument
+with whitespace is quoted as one word. Each log starts with the command line and start
+time and ends with ``# Accounting: time=..s`` and ``# Ended (code X)``. If a job fails,
+the failed jobs and the tail of their logs go to stderr and the exit status is 1.
+Ctrl-C (or SIGTERM) kills every running job.
+"""
+
+import argparse
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Deque, Dict, List, Optional, Sequence
+
+_TAIL_LINES = 10
+
+
+@dataclass
+class Job:
+    index: int
+    log: Path
+    command: str
+
+
+def make_jobs(spec: Sequence[str]) -> List[Job]:
+    """Expand ``[VAR=a:b] log cmd...`` into jobs."""
+    match = re.fullmatch(r"([A-Za-z_]\w*)=(\d+):(\d+)", spec[0]) if spec else None
+    if match:
+        var, first, last = match.group(1), int(match.group(2)), int(match.group(3))
+        spec = spec[1:]
+        if first > last:
+            raise ValueError(f"empty job range {var}={first}:{last}")
+    else:
+        var, first, last = None, 1, 1
+    if len(spec) < 2:
+        raise ValueError("expected a log path and a command")
+    if var and last > first and var not in spec[0]:
+        raise ValueError(f"log path {spec[0]} must contain {var}: jobs would share it")
+    jobs = []
+    for i in range(first, last + 1):
+        args = [a.replace(var, str(i)) for a in spec] if var else list(spec)
+        command = " ".join(
+            a if a and not re.search(r"\s", a) else shlex.quote(a) for a in args[1:]
+        )
+        jobs.append(Job(index=i, log=Path(args[0]), command=command))
+    return jobs
+
+
+def _start(job: Job) -> subprocess.Popen:
+    job.log.parent.mkdir(parents=True, exist_ok=True)
+    log = open(job.log, "w", encoding="utf-8")
+    log.write(f"# {job.command}\n# Started at {time.strftime('%c')}\n")
+    log.flush()
+    # A new session per job, so Ctrl-C reaches us only and we kill whole job trees.
+    proc = subprocess.Popen(
+        ["bash", "-c", job.command],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    return proc
+
+
+def _finish(job: Job, code: int, elapsed: float) -> None:
+    with open(job.log, "a", encoding="utf-8") as log:
+        log.write(f"# Accounting: time={elapsed:.0f}s threads=1\n")
+        log.write(
+            f"# Ended (code {code}) at {time.strftime('%c')}, "
+            f"elapsed time {elapsed:.0f} seconds\n"
+        )
+
+
+def _kill(running: Dict[int, subprocess.Popen]) -> None:
+    """SIGTERM every job's process group; SIGKILL what is still alive after 5 s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for proc in running.values():
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+        try:
+            for proc in running.values():
+                proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run(jobs: List[Job], max_jobs: Optional[int] = None) -> List[Job]:
+    """Run jobs, at most max_jobs at a time; returns the failed ones."""
+    limit = max_jobs or len(jobs)
+    pending: Deque[Job] = deque(jobs)
+    running: Dict[int, subprocess.Popen] = {}
+    started: Dict[int, float] = {}
+    by_index = {job.index: job for job in jobs}
+    failed = []
+    try:
+        while pending or running:
+            while pending and len(running) < limit:
+                job = pending.popleft()
+                started[job.index] = time.time()
+                running[job.index] = _start(job)
+            for index, proc in list(running.items()):
+                code = proc.poll()
+                if code is not None:
+                    del running[index]
+                    _finish(by_index[index], code, time.time() - started[index])
+                    if code != 0:
+                        failed.append(by_index[index])
+            time.sleep(0.02)
+    except KeyboardInterrupt:
+        _kill(running)
+        for index, proc in running.items():
+            _finish(by_index[index], proc.returncode, time.time() - started[index])
+        raise
+    return sorted(failed, key=lambda job: job.index)
+
+
+def _report(failed: List[Job], n_jobs: int) -> None:
+    ids = " ".join(str(job.index) for job in failed)
+    print(f"run_jobs: {len(failed)} / {n_jobs} job(s) failed: {ids}", file=sys.stderr)
+    for job in failed:
+        lines = job.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        print(f"---- {job.log} (last {_TAIL_LINES} lines) ----", file=sys.stderr)
+        print("\n".join(lines[-_TAIL_LINES:]), file=sys.stderr)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--max_jobs", type=int, default=None, help="default: all at once"
+    )
+    parser.add_argument(
+        "--gpu",
+        type=int,
+        default=0,
+        help="accepted for cmd.sh compatibility; jobs see all local devices",
+    )
+    parser.add_argument(
+        "spec", nargs=argparse.REMAINDER, help="[VAR=a:b] LOG COMMAND..."
+    )
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    try:
+        jobs = make_jobs(args.spec)
+    except ValueError as e:
+        parser.error(str(e))
+    if args.max_jobs is not None and args.max_jobs < 1:
+        parser.error(f"--max_jobs must be >= 1, got {args.max_jobs}")
+    # SIGTERM (e.g. from a parent run_jobs) gets the same cleanup as Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        failed = run(jobs, args.max_jobs)
+    except KeyboardInterrupt:
+        sys.exit("run_jobs: interrupted; running jobs killed")
+    if failed:
+        _report(failed, len(jobs))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

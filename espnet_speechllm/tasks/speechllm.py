@@ -1,0 +1,312 @@
+"""SpeechLLMTask: ESPnet's AbsTask for speech -> LLM models (ASR, ST, spoken QA)."""
+
+import argparse
+import inspect
+import logging
+from typing import Callable, Collection, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from typeguard import typechecked
+
+from espnet2.asr.encoder.abs_encoder import AbsEncoder
+from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
+from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
+from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
+from espnet2.asr.frontend.abs_frontend import AbsFrontend
+from espnet2.asr.frontend.default import DefaultFrontend
+from espnet2.asr.specaug.abs_specaug import AbsSpecAug
+from espnet2.asr.specaug.specaug import SpecAug
+from espnet2.layers.abs_normalize import AbsNormalize
+from espnet2.layers.global_mvn import GlobalMVN
+from espnet2.layers.utterance_mvn import UtteranceMVN
+from espnet2.tasks.abs_task import AbsTask
+from espnet2.torch_utils.initialize import initialize
+from espnet2.train.class_choices import ClassChoices
+from espnet2.train.collate_fn import CommonCollateFn
+from espnet2.train.preprocessor import CommonPreprocessor
+from espnet2.train.trainer import Trainer
+from espnet2.utils.types import float_or_none, int_or_none, str2bool, str_or_none
+from espnet_speechllm.asr.projector.abs_projector import AbsProjector
+from espnet_speechllm.asr.projector.linear_projector import LinearProjector
+from espnet_speechllm.asr.projector.mlp_projector import MLPProjector
+from espnet_speechllm.asr.projector.transformer_projector import TransformerProjector
+from espnet_speechllm.asr.compressor.abs_compressor import AbsCompressor
+from espnet_speechllm.asr.compressor.conv_compressor import ConvCompressor
+from espnet_speechllm.asr.compressor.ctc_compressor import CTCCompressor
+from espnet_speechllm.asr.compressor.identity_compressor import IdentityCompressor
+from espnet_speechllm.asr.compressor.stack_compressor import StackCompressor
+from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
+from espnet_speechllm.asr.espnet_model import ESPnetSpeechLLMModel
+
+frontend_choices = ClassChoices(
+    "frontend",
+    classes=dict(default=DefaultFrontend),
+    type_check=AbsFrontend,
+    default="default",
+    optional=True,
+)
+specaug_choices = ClassChoices(
+    "specaug",
+    classes=dict(specaug=SpecAug),
+    type_check=AbsSpecAug,
+    default=None,
+    optional=True,
+)
+normalize_choices = ClassChoices(
+    "normalize",
+    classes=dict(global_mvn=GlobalMVN, utterance_mvn=UtteranceMVN),
+    type_check=AbsNormalize,
+    default="utterance_mvn",
+    optional=True,
+)
+encoder_choices = ClassChoices(
+    "encoder",
+    classes=dict(
+        conformer=ConformerEncoder,
+        transformer=TransformerEncoder,
+        e_branchformer=EBranchformerEncoder,
+    ),
+    type_check=AbsEncoder,
+    default="conformer",
+)
+compressor_choices = ClassChoices(
+    "compressor",
+    classes=dict(
+        identity=IdentityCompressor,
+        stack=StackCompressor,
+        conv=ConvCompressor,
+        ctc=CTCCompressor,
+    ),
+    type_check=AbsCompressor,
+    # ESPnet reserves the key "none": `compressor: none` selects IdentityCompressor.
+    default=None,
+    optional=True,
+)
+projector_choices = ClassChoices(
+    "projector",
+    classes=dict(
+        linear=LinearProjector, mlp=MLPProjector, transformer=TransformerProjector
+    ),
+    type_check=AbsProjector,
+    default="linear",
+)
+decoder_choices = ClassChoices(
+    "decoder",
+    classes=dict(hf_llm=HFLLMDecoder),
+    type_check=HFLLMDecoder,
+    default="hf_llm",
+)
+model_choices = ClassChoices(
+    "model",
+    classes=dict(speechllm=ESPnetSpeechLLMModel),
+    type_check=ESPnetSpeechLLMModel,
+    default="speechllm",
+)
+
+
+class SpeechLLMTask(AbsTask):
+    """Speech in, LLM text out. Text is tokenized with the LLM's own tokenizer."""
+
+    num_optimizers: int = 1
+    class_choices_list = [
+        frontend_choices,
+        specaug_choices,
+        normalize_choices,
+        encoder_choices,
+        compressor_choices,
+        projector_choices,
+        decoder_choices,
+        model_choices,
+    ]
+    trainer = Trainer
+
+    @classmethod
+    def add_task_arguments(cls, parser: argparse.ArgumentParser):
+        group = parser.add_argument_group(description="Task related")
+        # NOTE: not argparse's required=True, so that --print_config works alone.
+        required = parser.get_default("required")
+        required += ["token_list"]
+        group.add_argument(
+            "--token_list",
+            type=str_or_none,
+            default=None,
+            help="The LLM tokenizer's tokens, one per line in id order",
+        )
+        group.add_argument(
+            "--init",
+            type=lambda x: str_or_none(x.lower()),
+            default=None,
+            choices=["xavier_uniform", "xavier_normal", "kaiming_uniform", None],
+            help="Initialization of the non-LLM parts (keep none for pretrained parts)",
+        )
+        group.add_argument(
+            "--input_size",
+            type=int_or_none,
+            default=None,
+            help="Input feature dimension when there is no frontend",
+        )
+
+        group = parser.add_argument_group(description="Preprocess related")
+        group.add_argument("--use_preprocessor", type=str2bool, default=True)
+        group.add_argument(
+            "--token_type",
+            type=str,
+            default="hugging_face",
+            choices=["hugging_face"],
+            help="Text is tokenized by the LLM's tokenizer",
+        )
+        group.add_argument(
+            "--bpemodel",
+            type=str_or_none,
+            default=None,
+            help="The LLM tokenizer's directory or hub id (also the decoder's "
+            "tokenizer unless decoder_conf.tokenizer_name_or_path is set)",
+        )
+        group.add_argument(
+            "--cleaner",
+            type=str_or_none,
+            default=None,
+            choices=[None, "tacotron", "jaconv", "vietnamese", "whisper_en"],
+        )
+        group.add_argument("--rir_scp", type=str_or_none, default=None)
+        group.add_argument("--rir_apply_prob", type=float, default=1.0)
+        group.add_argument("--noise_scp", type=str_or_none, default=None)
+        group.add_argument("--noise_apply_prob", type=float, default=1.0)
+        group.add_argument("--noise_db_range", type=str, default="13_15")
+        group.add_argument("--short_noise_thres", type=float, default=0.5)
+        group.add_argument(
+            "--speech_volume_normalize", type=float_or_none, default=None
+        )
+        for class_choices in cls.class_choices_list:
+            class_choices.add_arguments(group)
+
+    @classmethod
+    def build_collate_fn(cls, args: argparse.Namespace, train: bool) -> Callable[
+        [Collection[Tuple[str, Dict[str, np.ndarray]]]],
+        Tuple[List[str], Dict[str, torch.Tensor]],
+    ]:
+        return CommonCollateFn(float_pad_value=0.0, int_pad_value=-1)
+
+    @classmethod
+    @typechecked
+    def build_preprocess_fn(
+        cls, args: argparse.Namespace, train: bool
+    ) -> Optional[Callable[[str, Dict[str, np.array]], Dict[str, np.ndarray]]]:
+        if not args.use_preprocessor:
+            return None
+        return CommonPreprocessor(
+            train=train,
+            token_type=args.token_type,
+            token_list=args.token_list,
+            bpemodel=_tokenizer_path(args),
+            text_cleaner=args.cleaner,
+            rir_scp=args.rir_scp,
+            rir_apply_prob=args.rir_apply_prob,
+            noise_scp=args.noise_scp,
+            noise_apply_prob=args.noise_apply_prob,
+            noise_db_range=args.noise_db_range,
+            short_noise_thres=args.short_noise_thres,
+            speech_volume_normalize=args.speech_volume_normalize,
+        )
+
+    @classmethod
+    def required_data_names(
+        cls, train: bool = True, inference: bool = False
+    ) -> Tuple[str, ...]:
+        return ("speech",) if inference else ("speech", "text")
+
+    @classmethod
+    def optional_data_names(
+        cls, train: bool = True, inference: bool = False
+    ) -> Tuple[str, ...]:
+        return ()
+
+    @classmethod
+    @typechecked
+    def build_model(cls, args: argparse.Namespace) -> ESPnetSpeechLLMModel:
+        token_list = _read_token_list(args)
+
+        if args.input_size is None:
+            frontend_class = frontend_choices.get_class(args.frontend)
+            frontend = frontend_class(**args.frontend_conf)
+            input_size = frontend.output_size()
+        else:
+            args.frontend, args.frontend_conf, frontend = None, {}, None
+            input_size = args.input_size
+        specaug = _optional(specaug_choices, args.specaug, args.specaug_conf)
+        normalize = _optional(normalize_choices, args.normalize, args.normalize_conf)
+
+        encoder_class = encoder_choices.get_class(args.encoder)
+        encoder = encoder_class(input_size=input_size, **args.encoder_conf)
+
+        decoder_conf = dict(args.decoder_conf)
+        if decoder_conf.get("tokenizer_name_or_path") is None and args.bpemodel:
+            decoder_conf["tokenizer_name_or_path"] = args.bpemodel
+        decoder = decoder_choices.get_class(args.decoder)(**decoder_conf)
+        if len(token_list) != len(decoder.tokenizer):
+            raise ValueError(
+                f"--token_list has {len(token_list)} tokens but the LLM tokenizer "
+                f"({decoder_conf.get('tokenizer_name_or_path') or decoder_conf.get('model_name_or_path')}) "
+                f"has {len(decoder.tokenizer)}: regenerate the token list from this tokenizer"
+            )
+
+        compressor_class = compressor_choices.get_class(args.compressor or "identity")
+        compressor_conf = dict(args.compressor_conf)
+        if "vocab_size" in inspect.signature(compressor_class).parameters:
+            compressor_conf.setdefault("vocab_size", decoder.vocab_size)
+        compressor = compressor_class(encoder.output_size(), **compressor_conf)
+
+        projector = projector_choices.get_class(args.projector)(
+            compressor.output_size(), decoder.output_size(), **args.projector_conf
+        )
+
+        model = model_choices.get_class(args.model)(
+            vocab_size=len(token_list),
+            token_list=token_list,
+            frontend=frontend,
+            specaug=specaug,
+            normalize=normalize,
+            encoder=encoder,
+            compressor=compressor,
+            projector=projector,
+            decoder=decoder,
+            **args.model_conf,
+        )
+        if args.init is not None:
+            # NOTE: re-initialising would wipe pretrained parts; only the speech
+            # side is touched.
+            for part in (encoder, compressor, projector):
+                initialize(part, args.init)
+        return model
+
+
+def _tokenizer_path(args: argparse.Namespace) -> Optional[str]:
+    conf = getattr(args, "decoder_conf", {}) or {}
+    return args.bpemodel or conf.get("tokenizer_name_or_path") or conf.get(
+        "model_name_or_path"
+    )
+
+
+def _read_token_list(args: argparse.Namespace) -> List[str]:
+    if isinstance(args.token_list, str):
+        try:
+            with open(args.token_list, encoding="utf-8") as f:
+                token_list = [line.rstrip("\n") for line in f]
+        except OSError as e:
+            raise FileNotFoundError(f"--token_list {args.token_list}: {e}") from e
+        # Keep the list in config.yaml so the model is portable (as ESPnet does).
+        args.token_list = list(token_list)
+    elif isinstance(args.token_list, (tuple, list)):
+        token_list = list(args.token_list)
+    else:
+        raise RuntimeError("--token_list is required")
+    logging.info(f"Vocabulary size: {len(token_list)}")
+    return token_list
+
+
+def _optional(choices: ClassChoices, name: Optional[str], conf: dict):
+    if name is None:
+        return None
+    return choices.get_class(name)(**conf)
+

@@ -1,0 +1,141 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from espnet_speechllm.recipe.run_jobs import make_jobs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_jobs(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "espnet_speechllm.recipe.run_jobs", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        **kwargs,
+    )
+
+
+def test_make_jobs_substitutes_and_quotes():
+    jobs = make_jobs(
+        ["JOB=2:3", "log/x.JOB.log", "echo", "keys.JOB.scp", "a  b", "\\|", "cat"]
+    )
+    assert [j.index for j in jobs] == [2, 3]
+    assert jobs[0].log == Path("log/x.2.log")
+    assert jobs[1].command == "echo keys.3.scp 'a  b' \\| cat"
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (["JOB=3:1", "log", "true"], "empty job range"),
+        (["JOB=1:2", "log"], "a log path"),
+        (["JOB=1:2", "x.log", "true"], "log path x.log must contain JOB"),
+    ],
+)
+def test_make_jobs_rejects_bad_spec(spec, message):
+    with pytest.raises(ValueError, match=message):
+        make_jobs(spec)
+
+
+def test_jobs_write_logs_with_header_and_footer(tmp_path):
+    log = tmp_path / "log" / "echo.JOB.log"
+    out = run_jobs(
+        "JOB=1:3", str(log), "echo", "job JOB of", "3", "|", "tr", "a-z", "A-Z"
+    )
+    assert out.returncode == 0, out.stderr
+    for i in (1, 2, 3):
+        lines = (tmp_path / "log" / f"echo.{i}.log").read_text().splitlines()
+        assert lines[0] == f"# echo 'job {i} of' 3 | tr a-z A-Z"
+        assert lines[1].startswith("# Started at")
+        assert lines[2] == f"JOB {i} OF 3"
+        assert lines[-2].startswith("# Accounting: time=") and lines[-2].endswith(
+            "threads=1"
+        )
+        assert lines[-1].startswith("# Ended (code 0)")
+
+
+def test_single_job_without_range(tmp_path):
+    out = run_jobs(str(tmp_path / "one.log"), "echo", "JOB")  # no range: JOB stays
+    assert out.returncode == 0
+    assert "JOB" in (tmp_path / "one.log").read_text().splitlines()[2]
+
+
+def test_failure_names_jobs_and_shows_log_tail(tmp_path):
+    out = run_jobs(
+        "JOB=1:3",
+        str(tmp_path / "t.JOB.log"),
+        "echo",
+        "marker-JOB",
+        ";",
+        "test",
+        "JOB",
+        "-ne",
+        "2",
+    )
+    assert out.returncode == 1
+    assert "1 / 3 job(s) failed: 2" in out.stderr
+    assert "marker-2" in out.stderr and "marker-1" not in out.stderr
+    assert (
+        (tmp_path / "t.2.log")
+        .read_text()
+        .splitlines()[-1]
+        .startswith("# Ended (code 1)")
+    )
+
+
+def test_max_jobs_limits_concurrency(tmp_path):
+    t0 = time.time()
+    assert (
+        run_jobs("JOB=1:3", str(tmp_path / "a.JOB.log"), "sleep", "0.4").returncode == 0
+    )
+    parallel = time.time() - t0
+    t0 = time.time()
+    out = run_jobs(
+        "--max_jobs", "1", "JOB=1:3", str(tmp_path / "b.JOB.log"), "sleep", "0.4"
+    )
+    assert out.returncode == 0
+    sequential = time.time() - t0
+    assert sequential >= 1.2 > parallel, (sequential, parallel)
+
+
+def test_interrupt_kills_running_jobs(tmp_path):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "espnet_speechllm.recipe.run_jobs",
+            "JOB=1:2",
+            str(tmp_path / "s.JOB.log"),
+            "echo",
+            "$$",
+            ">",
+            str(tmp_path / "pid.JOB"),
+            ";",
+            "exec",
+            "sleep",
+            "60",
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
+    deadline = time.time() + 10
+    while not all(p.is_file() and p.read_text().strip() for p in pid_files):
+        assert time.time() < deadline, "jobs did not start"
+        time.sleep(0.05)
+    pids = [int(p.read_text()) for p in pid_files]
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 1 and "interrupted" in err
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert "# Ended (code -15)" in (tmp_path / "s.1.log").read_text()

@@ -1,0 +1,138 @@
+import json
+import logging
+
+import pytest
+
+from espnet_speechllm.recipe.score import (
+    clean,
+    find_sclite,
+    main,
+    parse_sum_avg,
+    score,
+    sum_avg_line,
+    tokens,
+)
+
+# Hand-aligned: u1 has SAT->SIT (S) and a dropped THE (D); u2 an inserted BIG (I);
+# u3 is exact. N = 6 + 2 + 1 = 9 words; 2 of 3 sentences have errors.
+REF = "u1 THE CAT SAT ON THE MAT\nu2 HELLO WORLD\nu3 YES\n"
+HYP = "u1 THE CAT SIT ON MAT\nu2 HELLO BIG WORLD\nu3 YES\n"
+EXPECTED = {
+    "metric": "wer",
+    "n_utt": 3,
+    "n_ref": 9,
+    "corr": round(100 * 7 / 9, 1),
+    "sub": round(100 * 1 / 9, 1),
+    "del": round(100 * 1 / 9, 1),
+    "ins": round(100 * 1 / 9, 1),
+    "err": round(100 * 3 / 9, 1),
+    "serr": round(100 * 2 / 3, 1),
+}
+BACKENDS = [
+    pytest.param(
+        "sclite", marks=pytest.mark.skipif(find_sclite() is None, reason="needs sclite")
+    ),
+    "jiwer",
+]
+
+
+@pytest.fixture
+def texts(tmp_path):
+    (tmp_path / "ref").write_text(REF)
+    (tmp_path / "hyp").write_text(HYP)
+    return tmp_path / "ref", tmp_path / "hyp"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_wer_matches_hand_counts(texts, tmp_path, backend):
+    result = score("wer", *texts, tmp_path / "out", backend=backend)
+    assert result == EXPECTED
+    assert json.loads((tmp_path / "out" / "score.json").read_text()) == EXPECTED
+    assert (tmp_path / "out" / "ref.trn").read_text().splitlines()[0] == (
+        "THE CAT SAT ON THE MAT\t(u1-u1)"
+    )
+    assert "Sum/Avg" in (tmp_path / "out" / "result.txt").read_text()
+
+
+def test_jiwer_report_says_so(texts, tmp_path):
+    score("wer", *texts, tmp_path / "out", backend="jiwer")
+    assert "sclite not used" in (tmp_path / "out" / "result.txt").read_text()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_missing_hypothesis_counts_as_deletions(tmp_path, backend, caplog):
+    (tmp_path / "ref").write_text("a-1 ONE TWO\na-2 THREE FOUR FIVE\n")
+    (tmp_path / "hyp").write_text("a-1 ONE TWO\n")
+    with caplog.at_level(logging.WARNING):
+        result = score(
+            "wer", tmp_path / "ref", tmp_path / "hyp", tmp_path / "o", backend=backend
+        )
+    assert "missing in" in caplog.text and "'a-2'" in caplog.text
+    assert (result["n_ref"], result["del"], result["err"], result["serr"]) == (
+        5,
+        60.0,
+        60.0,
+        50.0,
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cer_uses_characters_with_space_token(tmp_path, backend):
+    (tmp_path / "ref").write_text("u1 ab cd\n")
+    (tmp_path / "hyp").write_text("u1 abcd\n")
+    result = score(
+        "cer", tmp_path / "ref", tmp_path / "hyp", tmp_path / "o", backend=backend
+    )
+    assert (tmp_path / "o" / "ref.trn").read_text() == "a b <space> c d\t(u1-u1)\n"
+    assert (result["n_ref"], result["del"], result["err"]) == (5, 20.0, 20.0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_case_counts_unless_cleaned(tmp_path, backend):
+    (tmp_path / "ref").write_text("u1 Hello world\n")
+    (tmp_path / "hyp").write_text("u1 hello world\n")
+    args = ("wer", tmp_path / "ref", tmp_path / "hyp", tmp_path / "o")
+    assert score(*args, backend=backend)["sub"] == 50.0
+    assert score(*args, cleaner="upper", backend=backend)["err"] == 0.0
+
+
+def test_cleaners_and_tokens():
+    assert (
+        clean("  Don't  stop, well-known! ", "lower_nopunct") == "dont stop well known"
+    )
+    assert clean("Hi there", "upper") == "HI THERE"
+    assert clean("a\tb ", "none") == "a b"
+    assert tokens("ab c", "cer") == ["a", "b", "<space>", "c"]
+    assert tokens("ab c", "wer") == ["ab", "c"]
+
+
+def test_sum_avg_line_round_trips():
+    line = sum_avg_line(3, 9, [77.8, 11.1, 11.1, 11.1, 33.3, 66.7])
+    assert parse_sum_avg(f"header\n{line}\n") == {
+        k: v for k, v in EXPECTED.items() if k != "metric"
+    }
+
+
+def test_bleu(tmp_path, capsys):
+    (tmp_path / "ref").write_text(
+        "u1 the cat sat on the mat\nu2 hello there my friend\n"
+    )
+    (tmp_path / "hyp").write_text(
+        "u1 the cat sat on the mat\nu2 hello there my friend\n"
+    )
+    main(
+        [
+            "--metric",
+            "bleu",
+            "--ref",
+            str(tmp_path / "ref"),
+            "--hyp",
+            str(tmp_path / "hyp"),
+            "--out_dir",
+            str(tmp_path / "o"),
+        ]
+    )
+    result = json.loads((tmp_path / "o" / "score.json").read_text())
+    assert (result["bleu"], result["chrf"], result["n_utt"]) == (100.0, 100.0, 2)
+    assert "BLEU = 100.00" in (tmp_path / "o" / "result.txt").read_text()
+    assert "score: bleu 100.0" in capsys.readouterr().out
