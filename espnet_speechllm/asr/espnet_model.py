@@ -104,10 +104,14 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             speech: Waveforms (B, S) (or features (B, T, F) without frontend).
             speech_lengths: (B,)
             text: LLM token ids padded with -1 (B, L).
-            text_lengths: (B,)
+            text_lengths: (B,); 0 is allowed: the target is then just eos.
+            kwargs: ``utt_id`` (list of keys, passed by ESPnet's Trainer) names
+                the utterance in input errors.
         Returns:
-            loss, stats (loss, loss_att, loss_ctc, acc, compression_ratio), weight.
+            loss, stats (loss, loss_att, loss_ctc, acc, compression_ratio,
+            prefix_length), weight.
         """
+        self._check_text(text, text_lengths, kwargs.get("utt_id"))
         text = text[:, : int(text_lengths.max())] if text.size(1) else text
         feats, feats_lens = self._extract_feats(speech, speech_lengths)
         enc, enc_lens = self._encode_feats(feats, feats_lens)
@@ -141,6 +145,36 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         loss, stats, weight = force_gatherable((loss, stats, batch_size), loss.device)
         return loss, stats, weight
 
+    def _check_text(
+        self,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        utt_id: Optional[Sequence[str]],
+    ) -> None:
+        """Fail naming the utterance, instead of an IndexError inside the LLM."""
+
+        def name(b: int) -> str:
+            return str(utt_id[b]) if utt_id is not None else f"batch index {b}"
+
+        too_long = (text_lengths > text.size(1)).nonzero()
+        if too_long.numel():
+            b = int(too_long[0])
+            raise ValueError(
+                f"{name(b)}: text_lengths={int(text_lengths[b])} > "
+                f"{text.size(1)} padded text columns"
+            )
+        steps = torch.arange(text.size(1), device=text.device)
+        bad = (steps[None, :] < text_lengths[:, None]) & (
+            (text < 0) | (text >= self.decoder.vocab_size)
+        )
+        if bool(bad.any()):
+            b = int(bad.any(1).nonzero()[0])
+            raise ValueError(
+                f"{name(b)}: text token id {int(text[b][bad[b]][0])} is outside the "
+                f"LLM vocabulary [0, {self.decoder.vocab_size}); was the text "
+                "tokenized with another --token_list / --bpemodel?"
+            )
+
     def collect_feats(
         self,
         speech: torch.Tensor,
@@ -155,9 +189,28 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
     def encode(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Audio embeddings in the LLM's space.  ``(B, S) -> (B, T', D_llm), (B,)``"""
-        feats, feats_lens = self._extract_feats(speech, speech_lengths)
-        enc, enc_lens = self._encode_feats(feats, feats_lens)
+        """Audio embeddings in the LLM's space.  ``(B, S) -> (B, T', D_llm), (B,)``
+
+        Used for decoding. The frontend and encoder run on each utterance alone:
+        on a padded batch the centred STFT and the encoder's subsampling let the
+        padding into the last frames (and the subsampled lengths round up), so
+        a batch would not decode as its utterances do one by one. The
+        compressor and projector mask by length and run on the batch.
+        """
+        if bool((speech_lengths == speech_lengths.max()).all()):
+            feats, feats_lens = self._extract_feats(speech, speech_lengths)
+            enc, enc_lens = self._encode_feats(feats, feats_lens)
+        else:
+            one = [
+                self._encode_feats(
+                    *self._extract_feats(speech[b : b + 1, :n], speech_lengths[b : b + 1])
+                )
+                for b, n in enumerate(speech_lengths.tolist())
+            ]
+            enc_lens = torch.cat([lens for _, lens in one])
+            enc = torch.nn.utils.rnn.pad_sequence(
+                [e[0, :n] for (e, _), n in zip(one, enc_lens.tolist())], batch_first=True
+            )
         return self._to_llm_space(enc, enc_lens)
 
     def build_prefix(

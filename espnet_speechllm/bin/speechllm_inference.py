@@ -20,8 +20,7 @@ from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 
 # (text, tokens, token_ids, score)
 Hypothesis = Tuple[str, List[str], List[int], float]
-# Fewer samples than one 25 ms analysis window at 16 kHz: nothing to decode.
-MIN_SAMPLES = 400
+EMPTY: Hypothesis = ("", [], [], 0.0)
 
 
 class Speech2TextLLM:
@@ -85,6 +84,7 @@ class Speech2TextLLM:
             repetition_penalty=repetition_penalty,
         )
         self.context = getattr(model.decoder.causal_lm.config, "max_position_embeddings", None)
+        self.min_samples = _shortest_input(self.model, self.fs) if model.frontend else 1
 
     @torch.no_grad()
     def __call__(self, speech: Union[torch.Tensor, np.ndarray]) -> List[Hypothesis]:
@@ -97,12 +97,18 @@ class Speech2TextLLM:
         speeches: Sequence[Union[torch.Tensor, np.ndarray]],
         keys: Optional[Sequence[str]] = None,
     ) -> List[List[Hypothesis]]:
-        """Decode several utterances in one padded batch (same result as one by one)."""
+        """Decode several utterances in one padded batch (same result as one by one).
+
+        Audio shorter than the encoder accepts gives ``nbest`` empty hypotheses.
+        Utterances are generated together when they share the length cap
+        ``ceil(max_tokens_per_second * seconds) + 4``: a longer cap could change
+        another utterance's hypotheses (beam search) or lengthen them (greedy).
+        """
         keys = list(keys) if keys is not None else [str(i) for i in range(len(speeches))]
         wavs = [torch.as_tensor(s, dtype=torch.float32).reshape(-1) for s in speeches]
-        results: List[List[Hypothesis]] = [[("", [], [], 0.0)] for _ in wavs]
-        todo = [i for i, w in enumerate(wavs) if w.numel() >= MIN_SAMPLES]
-        for i in set(range(len(wavs))) - set(todo):
+        results: List[List[Hypothesis]] = [[EMPTY] * self.nbest for _ in wavs]
+        todo = [i for i, w in enumerate(wavs) if w.numel() >= self.min_samples]
+        for i in sorted(set(range(len(wavs))) - set(todo)):
             logging.warning(f"{keys[i]}: {wavs[i].numel()} samples, too short: empty hypothesis")
         if not todo:
             return results
@@ -113,32 +119,68 @@ class Speech2TextLLM:
         prefix, prefix_lens = self.model.build_prefix(
             audio, audio_lens, train=False, prompts=[self.prompt] * len(todo)
         )
-        seconds = float(lens.max()) / self.fs
-        max_new = min(
-            self.max_new_tokens, math.ceil(self.max_tokens_per_second * seconds) + 4
-        )
-        if self.context is not None and int(prefix_lens.max()) + max_new > self.context:
-            worst = todo[int(prefix_lens.argmax())]
-            raise ValueError(
-                f"{keys[worst]}: prompt + audio ({int(prefix_lens.max())} positions) + "
-                f"{max_new} new tokens exceed the LLM context of {self.context}; "
-                "use a stronger compressor or split the audio"
-            )
-        hyps = self.model.decoder.generate(
-            prefix, prefix_lens, max_new_tokens=max_new, **self.generate_kwargs
-        )
+        caps = [
+            min(self.max_new_tokens, math.ceil(self.max_tokens_per_second * int(n) / self.fs) + 4)
+            for n in lens
+        ]
         for j, i in enumerate(todo):
-            if int(audio_lens[j]) == 0:
-                # The compressor kept nothing (e.g. all frames CTC blank).
-                logging.info(f"{keys[i]}: no audio left after compression: empty hypothesis")
-                continue
-            results[i] = [self._hypothesis(ids, score) for ids, score in hyps[j]]
+            if self.context is not None and int(prefix_lens[j]) + caps[j] > self.context:
+                raise ValueError(
+                    f"{keys[i]}: prompt + audio ({int(prefix_lens[j])} positions) + "
+                    f"{caps[j]} new tokens exceed the LLM context of {self.context}; "
+                    "use a stronger compressor or split the audio"
+                )
+        for cap in sorted(set(caps)):
+            group = [j for j, c in enumerate(caps) if c == cap]
+            group_lens = prefix_lens[group]
+            hyps = self.model.decoder.generate(
+                prefix[group, : int(group_lens.max())],
+                group_lens,
+                max_new_tokens=cap,
+                **self.generate_kwargs,
+            )
+            for j, nbest in zip(group, hyps):
+                if int(audio_lens[j]) == 0:
+                    # The compressor kept nothing (e.g. all frames CTC blank).
+                    logging.info(
+                        f"{keys[todo[j]]}: no audio left after compression: empty hypothesis"
+                    )
+                    continue
+                results[todo[j]] = [self._hypothesis(ids, score) for ids, score in nbest]
         return results
 
     def _hypothesis(self, ids: List[int], score: float) -> Hypothesis:
         tokens = self.tokenizer.convert_ids_to_tokens(ids)
         text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
         return text, tokens, ids, score
+
+
+def _shortest_input(model, limit: int) -> int:
+    """Fewest samples that the frontend and encoder turn into >= 1 encoder frame.
+
+    Shorter audio makes the frontend (STFT padding) or the encoder's
+    subsampling fail, or leaves no frame. Lengths do not depend on the
+    signal, so zeros are bisected once, in ``[1, limit]``.
+    """
+    param = next(model.parameters())
+
+    def encodes(n: int) -> bool:
+        x = torch.zeros(1, n, dtype=param.dtype, device=param.device)
+        n_ = torch.tensor([n], device=param.device)
+        try:
+            with torch.no_grad():
+                _, enc_lens = model._encode_feats(*model._extract_feats(x, n_))
+        except Exception:  # whichever error a too-short input raises in this model
+            return False
+        return int(enc_lens[0]) > 0
+
+    if not encodes(limit):
+        raise ValueError(f"The model's frontend + encoder cannot encode {limit} samples")
+    lo, hi = 1, limit
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if encodes(mid) else (mid + 1, hi)
+    return lo
 
 
 @typechecked

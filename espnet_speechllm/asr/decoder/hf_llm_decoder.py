@@ -279,7 +279,11 @@ class HFLLMDecoder(AbsDecoder):
             trans = self.causal_lm.compute_transition_scores(
                 seqs, out.scores, normalize_logits=True
             )
-            scores = trans.masked_fill(~torch.isfinite(trans), 0.0).sum(-1)
+            # A sequence that ended before the others is padded with pad = eos:
+            # those steps are not part of it (HF masks them for beams only).
+            is_eos = (seqs[:, -trans.size(1) :] == self.eos).long()
+            after_eos = (is_eos.cumsum(-1) - is_eos) > 0
+            scores = trans.masked_fill(after_eos | ~torch.isfinite(trans), 0.0).sum(-1)
         results: List[List[Tuple[List[int], float]]] = []
         for b in range(bsz):
             hyps = []

@@ -81,6 +81,38 @@ def test_greedy_matches_teacher_forcing(tiny_tokenizer, attn):
             assert best[len(ids)] == dec.eos
 
 
+class _EosAtStep:
+    """Forces eos for batch row 0 after ``step`` generated tokens (with
+    inputs_embeds, ``input_ids`` holds the generated tokens only)."""
+
+    def __init__(self, step: int, eos: int):
+        self.at, self.eos = step, eos
+
+    def __call__(self, input_ids, scores):
+        if input_ids.size(1) == self.at:
+            scores = scores.clone()
+            scores[0] = float("-inf")
+            scores[0, self.eos] = 0.0
+        return scores
+
+
+def test_greedy_score_ends_at_eos_in_a_batch(tiny_tokenizer):
+    """A sequence that stops early scores the same as alone (pad steps excluded)."""
+    from transformers import LogitsProcessorList
+
+    dec = _decoder(tiny_tokenizer, mode="full")
+    hs, hl, _, _ = _batch()
+    stop = LogitsProcessorList([_EosAtStep(2, dec.eos)])
+    batch = dec.generate(hs, hl, max_new_tokens=6, logits_processor=stop)
+    assert len(batch[0][0][0]) == 2 and len(batch[1][0][0]) > 2
+    for b in range(B):
+        n = int(hl[b])
+        one = dec.generate(hs[b : b + 1, :n], hl[b : b + 1], max_new_tokens=6,
+                           logits_processor=stop if b == 0 else None)
+        assert one[0][0][0] == batch[b][0][0]
+        assert one[0][0][1] == pytest.approx(batch[b][0][1], abs=1e-4)
+
+
 @pytest.mark.parametrize("mode", ["frozen", "lora"])
 def test_state_dict_holds_only_trained_parts(tiny_tokenizer, mode):
     dec = _decoder(tiny_tokenizer, mode=mode)

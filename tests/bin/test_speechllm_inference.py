@@ -1,0 +1,202 @@
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from espnet_speechllm.bin.speechllm_inference import Speech2TextLLM, main
+
+EMPTY = ("", [], [], 0.0)
+# The tiny conformer's conv2d input layer needs 7 frames; frames = samples // 160 + 1.
+TOO_SHORT = 959
+
+
+def _scp(path):
+    rows = [line.split(maxsplit=1) for line in path.read_text().splitlines()]
+    return {key: value for key, value in rows}
+
+
+def _rows(path):
+    """``key value`` lines in file order; an empty value is ''."""
+    rows = [line.split(" ", 1) for line in path.read_text().splitlines()]
+    return {r[0]: r[1] if len(r) > 1 else "" for r in rows}
+
+
+@pytest.fixture(scope="module")
+def wavs(an4_dirs):
+    """Test utterances first, then the (shorter) train ones: 0.7 s to 2.9 s."""
+    out = {}
+    for split in ("test", "train"):
+        for key, path in _scp(an4_dirs / split / "wav.scp").items():
+            wav, fs = soundfile.read(path, dtype="float32")
+            assert fs == 16000
+            out[key] = wav
+    return out
+
+
+def _s2t(exp, **kw) -> Speech2TextLLM:
+    return Speech2TextLLM(exp / "config.yaml", exp / "valid.acc.ave.pth", **kw)
+
+
+@pytest.fixture(scope="module")
+def greedy(trained_exp):
+    # The 2-epoch model ends at once; two forced tokens make the ids worth comparing.
+    return _s2t(trained_exp, min_new_tokens=2)
+
+
+@pytest.fixture(scope="module")
+def greedy_to_cap(trained_exp):
+    """Never stops before its length cap, which differs per utterance."""
+    return _s2t(trained_exp, min_new_tokens=1000)
+
+
+@pytest.fixture(scope="module")
+def beam(trained_exp):
+    return _s2t(trained_exp, beam_size=3, nbest=2)
+
+
+def _assert_same(a, b):
+    assert [(h[0], h[1], h[2]) for h in a] == [(h[0], h[1], h[2]) for h in b]
+    assert [h[3] for h in a] == pytest.approx([h[3] for h in b], abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "decoder",
+    [
+        "greedy",
+        pytest.param("greedy_to_cap", marks=pytest.mark.filterwarnings("ignore:Unfeasible length")),
+        "beam",
+    ],
+)
+def test_batch_equals_one_by_one(request, wavs, decoder):
+    s2t = request.getfixturevalue(decoder)
+    keys = list(wavs)
+    batch = s2t.batch([wavs[k] for k in keys], keys)
+    assert len(batch) == len(keys)
+    for key, hyps in zip(keys, batch):
+        assert len(hyps) == s2t.nbest
+        assert all(ids for _, _, ids, _ in hyps)  # not trivially equal empties
+        _assert_same(hyps, s2t.batch([wavs[key]], [key])[0])
+    if decoder == "greedy_to_cap":
+        caps = [int(np.ceil(10.0 * len(wavs[k]) / 16000)) + 4 for k in keys]
+        assert [len(hyps[0][2]) for hyps in batch] == caps
+
+
+def test_call_returns_text_tokens_ids_score(beam, wavs):
+    hyps = beam(torch.as_tensor(wavs["fcaw-cen8-b"]))
+    assert len(hyps) == 2
+    tok = beam.tokenizer
+    for text, tokens, ids, score in hyps:
+        assert isinstance(text, str) and isinstance(score, float)
+        assert all(isinstance(i, int) for i in ids) and beam.model.decoder.eos not in ids
+        assert tokens == tok.convert_ids_to_tokens(ids)
+        assert text == tok.decode(ids, skip_special_tokens=True).strip()
+    assert hyps[0][3] >= hyps[1][3]
+    assert hyps[0][2] != hyps[1][2]
+
+
+def test_greedy_score_is_the_log_probability_of_the_hypothesis(greedy, wavs):
+    """Teacher-forced log p(ids + eos | eval prompt + audio), with eos barred from
+    the first min_new_tokens=2 steps as generate() does."""
+    model = greedy.model
+    wav = torch.as_tensor(wavs["mmxg-cen8-b"])[None]
+    [(_, _, ids, score)] = greedy(wav[0])
+    with torch.no_grad():
+        audio, audio_lens = model.encode(wav, torch.tensor([wav.size(1)]))
+        prefix, prefix_lens = model.build_prefix(audio, audio_lens, train=False)
+        ids_ = torch.tensor([ids], dtype=torch.long)
+        logits, _ = model.decoder(prefix, prefix_lens, ids_, torch.tensor([len(ids)]))
+    eos = model.decoder.eos
+    logits = logits[0].clone()
+    logits[:2, eos] = float("-inf")
+    logp = logits.log_softmax(-1)
+    cap = int(np.ceil(greedy.max_tokens_per_second * wav.size(1) / greedy.fs)) + 4
+    assert 2 <= len(ids) < cap  # it stopped at eos
+    target = ids + [eos]
+    expected = float(logp[torch.arange(len(target)), torch.tensor(target)].sum())
+    assert score == pytest.approx(expected, abs=1e-4)
+    assert logp.argmax(-1).tolist() == target
+
+
+def test_decoding_uses_the_eval_prompt(greedy, trained_exp):
+    assert greedy.prompt == greedy.model.prompt.ids("Transcribe:")
+    other = _s2t(trained_exp, prompt="Write it down:")
+    assert other.prompt == other.model.prompt.ids("Write it down:") != greedy.prompt
+
+
+@pytest.mark.parametrize("n", [0, 1, 399, 400, TOO_SHORT])
+def test_short_audio_gives_an_empty_hypothesis(beam, wavs, n):
+    assert beam.min_samples == TOO_SHORT + 1
+    rng = np.random.default_rng(0)
+    short = (0.1 * rng.standard_normal(n)).astype(np.float32)
+    assert beam(short) == [EMPTY, EMPTY]
+    long = wavs["fcaw-cen8-b"]
+    batch = beam.batch([long, short, long[:TOO_SHORT + 1]], ["a", "b", "c"])
+    assert batch[1] == [EMPTY, EMPTY]
+    _assert_same(batch[0], beam(long))
+    # One sample more than too short is decoded (as it is alone).
+    _assert_same(batch[2], beam(long[:TOO_SHORT + 1]))
+    assert batch[2][0][2] or batch[2][0][3] != 0.0
+
+
+def test_prompt_and_audio_beyond_the_context_name_the_utterance(greedy, wavs, monkeypatch):
+    """A prompt that leaves room for a 1 s utterance but not for a 2.3 s one."""
+    short, long = wavs["fcaw-cen8-b"][:16000], wavs["mmxg-cen8-b"]
+    with torch.no_grad():
+        _, audio_lens = greedy.model.encode(torch.as_tensor(long)[None], torch.tensor([len(long)]))
+    cap = {"short": 10 + 4, "long": int(np.ceil(10.0 * len(long) / 16000)) + 4}
+    assert cap["long"] > cap["short"]
+    n_prompt = 512 - int(audio_lens[0]) - cap["long"] + 1  # one position too many
+    monkeypatch.setattr(greedy, "prompt", ([1] + [42] * (n_prompt - 1), []))
+    assert greedy.batch([short], ["fcaw-cen8-b"])[0][0][2]
+    with pytest.raises(ValueError) as e:
+        greedy.batch([short, long], ["fcaw-cen8-b", "mmxg-cen8-b"])
+    assert str(e.value).startswith(
+        f"mmxg-cen8-b: prompt + audio ({n_prompt + int(audio_lens[0])} positions) + "
+        f"{cap['long']} new tokens exceed the LLM context of 512"
+    )
+
+
+def _write_scp(tmp_path, an4_dirs, extra):
+    scp = dict(_scp(an4_dirs / "test" / "wav.scp"))
+    for key, wav in extra.items():
+        soundfile.write(tmp_path / f"{key}.wav", wav, 16000)
+        scp[key] = str(tmp_path / f"{key}.wav")
+    path = tmp_path / "wav.scp"
+    path.write_text("".join(f"{k} {v}\n" for k, v in sorted(scp.items())))
+    return path, sorted(scp)
+
+
+def _inference_cmd(exp, scp, out, *extra):
+    return [
+        "--output_dir", str(out), "--data_path_and_name_and_type", f"{scp},speech,sound",
+        "--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "valid.acc.ave.pth"),
+        "--num_workers", "0", *extra,
+    ]
+
+
+def test_main_writes_nbest_recog(trained_exp, an4_dirs, beam, wavs, tmp_path):
+    short = np.zeros(200, dtype=np.float32)
+    scp, keys = _write_scp(tmp_path, an4_dirs, {"aaaa-short": short})
+    out = tmp_path / "decode"
+    main(_inference_cmd(trained_exp, scp, out, "--beam_size", "3", "--nbest", "2", "--batch_size", "2"))
+    expected = {k: beam(wavs[k]) for k in keys if k in wavs}
+    expected["aaaa-short"] = [EMPTY, EMPTY]
+    for n in (1, 2):
+        d = out / f"{n}best_recog"
+        files = {name: _rows(d / name) for name in ("text", "token", "token_int", "score")}
+        for name, rows in files.items():
+            assert list(rows) == keys, (n, name)
+        for key in keys:
+            text, tokens, ids, score = expected[key][n - 1]
+            assert files["text"][key] == text
+            assert files["token"][key] == " ".join(tokens)
+            assert files["token_int"][key] == " ".join(map(str, ids))
+            assert float(files["score"][key]) == pytest.approx(score, abs=1e-4)
+    assert not (out / "3best_recog").exists()
+
+
+def test_main_context_overflow_names_the_key(trained_exp, an4_dirs, tmp_path):
+    scp, _ = _write_scp(tmp_path, an4_dirs, {})
+    cmd = _inference_cmd(trained_exp, scp, tmp_path / "decode", "--prompt", "TRANSCRIBE THE AUDIO " * 60)
+    with pytest.raises(ValueError, match="^fcaw-cen8-b: prompt"):
+        main(cmd)
