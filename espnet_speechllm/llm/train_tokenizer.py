@@ -47,7 +47,19 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: str) -> int:
     )
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     fast.save_pretrained(out_dir)
-    return len(fast)
+    n = len(fast)
+    floor = len(SPECIAL_TOKENS) + len(pre_tokenizers.ByteLevel.alphabet())
+    if n > vocab_size:
+        logging.warning(
+            f"vocab_size={vocab_size} is below the byte-level floor of {floor} tokens "
+            f"({len(SPECIAL_TOKENS)} special + 256 bytes): the tokenizer has {n}"
+        )
+    elif n < vocab_size:
+        logging.warning(
+            f"vocab_size={vocab_size}: the text allows only {n - floor} merges, so the "
+            f"tokenizer has {n} tokens (more text, or a smaller --vocab_size)"
+        )
+    return n
 
 
 def export_token_list(tokenizer_dir: str, out_file: str) -> List[str]:

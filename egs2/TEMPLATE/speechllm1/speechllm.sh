@@ -124,6 +124,7 @@ if [ -z "${lm_tag}" ]; then
     lm_tag=$(basename "${lm_config}" .yaml)
 fi
 lm_exp=${expdir}/lm_${lm_tag}
+lm_stats_dir=${expdir}/lm_stats_$(basename "${tokenizer_dir}")
 if [ -z "${speechllm_tag}" ]; then
     speechllm_tag=$(basename "$(readlink -f "${speechllm_config}")" .yaml)
     speechllm_tag=${speechllm_tag#train_}
@@ -131,7 +132,15 @@ fi
 speechllm_exp=${speechllm_exp:-${expdir}/${speechllm_tag}}
 speechllm_stats_dir=${speechllm_stats_dir:-${expdir}/speechllm_stats_$(basename "${tokenizer_dir}")}
 if [ -z "${inference_tag}" ]; then
-    inference_tag=decode_$(basename "${inference_config}" .yaml)_${inference_model%.pth}
+    # conf/decode_speechllm.yaml -> decode_speechllm_valid.acc.ave (stage 13 and
+    # recipe.results look for ${speechllm_exp}/decode_*).
+    if [ -n "${inference_config}" ]; then
+        inference_tag=$(basename "${inference_config}" .yaml)
+        [[ ${inference_tag} == decode* ]] || inference_tag=decode_${inference_tag}
+    else
+        inference_tag=decode
+    fi
+    inference_tag=${inference_tag}_${inference_model%.pth}
 fi
 
 # ---------------------------------------------------------------- data preparation
@@ -189,10 +198,10 @@ fi
 if ! "${skip_train}"; then
     if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
         if [ "${llm}" = scratch ]; then
-            log "Stage 6: LM text for the from-scratch LLM: ${data_feats}/lm_train.txt"
-            mkdir -p "${data_feats}"
-            cat "${data_feats}/${train_set_sp}/text" ${lm_train_text} > "${data_feats}/lm_train.txt"
-            cp "${data_feats}/${valid_set}/text" "${data_feats}/lm_dev.txt"
+            log "Stage 6: LM text for the from-scratch LLM: ${data_feats}/lm_{train,dev}.txt"
+            ${python} -m espnet_speechllm.llm.prepare_lm_text \
+                --train_text "${data_feats}/${train_set_sp}/text" --extra_text ${lm_train_text} \
+                --dev_text "${data_feats}/${valid_set}/text" --out_dir "${data_feats}"
         else
             log "Stage 6: Import the pretrained LLM ${llm} -> ${llm_dir}"
             ${python} -m espnet_speechllm.llm.import_llm --model_name_or_path "${llm}" \
@@ -201,14 +210,20 @@ if ! "${skip_train}"; then
     fi
 
     if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ] && [ "${llm}" = scratch ]; then
-        log "Stage 7: LM training: ${lm_config} -> ${lm_exp} (log: ${lm_exp}/train.log)"
+        _lm_opts=(--config "${lm_config}" --ngpu "${ngpu}" --use_preprocessor true
+                  --token_list "${token_list}" --bpemodel "${tokenizer_dir}"
+                  --train_data_path_and_name_and_type "${data_feats}/lm_train.txt,text,text"
+                  --valid_data_path_and_name_and_type "${data_feats}/lm_dev.txt,text,text")
+        log "Stage 7a: LM stats (token counts for batching): ${lm_stats_dir}"
+        ${train_cmd} "${lm_stats_dir}/stats.log" ${python} -m espnet_speechllm.bin.lm_train \
+            "${_lm_opts[@]}" --collect_stats true --output_dir "${lm_stats_dir}" ${lm_args}
+        log "Stage 7b: LM training: ${lm_config} -> ${lm_exp} (log: ${lm_exp}/train.log)"
         mkdir -p "${lm_exp}"
         ${train_cmd} "${lm_exp}/train.log" ${python} -m espnet_speechllm.bin.lm_train \
-            --config "${lm_config}" --ngpu "${ngpu}" --use_preprocessor true \
-            --token_list "${token_list}" --bpemodel "${tokenizer_dir}" \
-            --train_data_path_and_name_and_type "${data_feats}/lm_train.txt,text,text" \
-            --valid_data_path_and_name_and_type "${data_feats}/lm_dev.txt,text,text" \
+            "${_lm_opts[@]}" --train_shape_file "${lm_stats_dir}/train/text_shape" \
+            --valid_shape_file "${lm_stats_dir}/valid/text_shape" --resume true \
             --output_dir "${lm_exp}" ${lm_args}
+        grep "epoch results" "${lm_exp}/train.log" | tail -n 1 || true
     fi
 
     if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ] && [ "${llm}" = scratch ]; then

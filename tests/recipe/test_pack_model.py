@@ -1,0 +1,240 @@
+"""Stage 14: pack_model archives that espnet2's unpack turns back into a loadable model."""
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+import soundfile
+import yaml
+
+from espnet_speechllm.recipe import pack_model as pm
+
+
+def _decode(train_config, model_file, wav):
+    from espnet_speechllm.bin.speechllm_inference import Speech2TextLLM
+
+    s2t = Speech2TextLLM(train_config, model_file, max_new_tokens=8, min_new_tokens=3)
+    text, _, ids, score = s2t(wav)[0]
+    assert ids, "empty hypothesis: the comparison would prove nothing"
+    return text, ids, round(score, 4)
+
+
+@pytest.fixture(scope="module")
+def wav(an4_dirs):
+    path = (an4_dirs / "test" / "wav.scp").read_text().split()[1]
+    return soundfile.read(path, dtype="float32")[0]
+
+
+def test_round_trip_from_scratch_llm(trained_exp, tiny_tokenizer, wav, tmp_path, monkeypatch):
+    """decoder_conf.config + a tokenizer dir outside the recipe dir: the tokenizer is
+    packed, the original can go, and the unpacked model decodes as the original."""
+    tok = tmp_path / "tok_copy"
+    shutil.copytree(tiny_tokenizer, tok)
+    config = yaml.safe_load((trained_exp / "config.yaml").read_text())
+    config["bpemodel"] = str(tok)
+    exp = tmp_path / "recipe" / "exp" / "speechllm_tiny"
+    exp.mkdir(parents=True)
+    (exp / "config.yaml").write_text(yaml.safe_dump(config))
+    shutil.copy(trained_exp / "valid.acc.ave.pth", exp / "valid.acc.ave.pth")
+    (exp / "RESULTS.md").write_text("# RESULTS\n|dataset|Snt|\n")
+    monkeypatch.chdir(tmp_path / "recipe")
+    expected = _decode("exp/speechllm_tiny/config.yaml", exp / "valid.acc.ave.pth", wav)
+
+    out = Path("exp/speechllm_tiny/packed.zip")
+    pm.main(
+        ["--train_config", "exp/speechllm_tiny/config.yaml"]
+        + ["--model_file", "exp/speechllm_tiny/valid.acc.ave.pth"]
+        + ["--llm_dir", "exp/llm", "--readme", "exp/speechllm_tiny/RESULTS.md"]
+        + ["--outpath", str(out)]
+    )
+    names = set(zipfile.ZipFile(out).namelist())
+    assert {
+        "meta.yaml",
+        "README.md",
+        "exp/speechllm_tiny/config.yaml",
+        "exp/speechllm_tiny/valid.acc.ave.pth",
+        "exp/speechllm_tiny/RESULTS.md",
+        "data/token_list/tok_copy/",
+        "data/token_list/tok_copy/tokenizer.json",
+        "data/token_list/tok_copy/tokens.txt",
+    } <= names
+    assert not any(n.startswith("exp/llm") for n in names)  # not referenced: not packed
+    assert not any(".pack_" in n or n.endswith(".tmp.zip") for n in names)
+    assert not list(out.parent.glob(".*"))  # no staging left behind
+    card = zipfile.ZipFile(out).read("README.md").decode()
+    assert card.startswith("---\n") and "|dataset|Snt|" in card and "packed.zip" in card
+
+    shutil.rmtree(tok)
+    from espnet2.main_funcs.pack_funcs import unpack
+
+    monkeypatch.chdir(tmp_path)
+    files = unpack(tmp_path / "recipe" / out, "unpacked")
+    assert files == {
+        "train_config": "unpacked/exp/speechllm_tiny/config.yaml",
+        "model_file": "unpacked/exp/speechllm_tiny/valid.acc.ave.pth",
+    }
+    unpacked = yaml.safe_load(Path(files["train_config"]).read_text())
+    assert unpacked["bpemodel"] == "unpacked/data/token_list/tok_copy"
+    assert _decode(**files, wav=wav) == expected
+
+
+def test_round_trip_frozen_llm_in_recipe_dir(trained_exp, tiny_llm, wav, tmp_path, monkeypatch):
+    """A frozen base LLM at exp/llm (relative, as speechllm.sh passes it): the checkpoint
+    lacks its weights, so the LLM dir (config, weights, tokenizer) must be packed."""
+    import torch
+
+    from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+
+    recipe = tmp_path / "recipe"
+    shutil.copytree(tiny_llm, recipe / "exp" / "llm")
+    (recipe / "exp" / "llm" / "flax_model.msgpack").write_bytes(b"other framework")
+    stats = recipe / "exp" / "stats" / "train" / "feats_stats.npz"
+    stats.parent.mkdir(parents=True)
+    config = yaml.safe_load((trained_exp / "config.yaml").read_text())
+    config["decoder_conf"] = {"model_name_or_path": "exp/llm", "mode": "frozen"}
+    config["bpemodel"] = "exp/llm"
+    config["normalize"] = "global_mvn"
+    config["normalize_conf"] = {"stats_file": "exp/stats/train/feats_stats.npz"}
+    exp = recipe / "exp" / "speechllm_frozen"
+    exp.mkdir()
+    (exp / "config.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.chdir(recipe)
+    import numpy as np
+
+    n_mels = 80
+    np.savez(stats, count=np.array(100.0), sum=np.zeros(n_mels), sum_square=np.full(n_mels, 100.0))
+    model, _ = SpeechLLMTask.build_model_from_file("exp/speechllm_frozen/config.yaml", None)
+    state = model.state_dict()
+    assert not any(k.startswith("decoder.llm.") for k in state)
+    torch.save(state, exp / "model.pth")
+    expected = _decode("exp/speechllm_frozen/config.yaml", "exp/speechllm_frozen/model.pth", wav)
+
+    packed = pm.pack_model(
+        "exp/speechllm_frozen/config.yaml",
+        "exp/speechllm_frozen/model.pth",
+        "packed/frozen.zip",
+        llm_dir="exp/llm",
+    )
+    assert "exp/llm" in packed and "exp/stats/train/feats_stats.npz" in packed
+    names = set(zipfile.ZipFile("packed/frozen.zip").namelist())
+    assert {
+        "exp/llm/",
+        "exp/llm/config.json",
+        "exp/llm/model.safetensors",
+        "exp/llm/tokenizer.json",
+        "exp/stats/train/feats_stats.npz",
+        "exp/speechllm_frozen/model.pth",
+    } <= names
+    assert "exp/llm/flax_model.msgpack" not in names
+    assert "README.md" in names and "exp/speechllm_frozen/RESULTS.md" not in names
+
+    shutil.rmtree(recipe / "exp")
+    from espnet2.main_funcs.pack_funcs import unpack
+
+    files = unpack(recipe / "packed" / "frozen.zip", tmp_path / "unpacked")
+    unpacked = yaml.safe_load(Path(files["train_config"]).read_text())
+    assert unpacked["decoder_conf"]["model_name_or_path"] == str(tmp_path / "unpacked/exp/llm")
+    assert unpacked["normalize_conf"]["stats_file"] == str(
+        tmp_path / "unpacked/exp/stats/train/feats_stats.npz"
+    )
+    assert _decode(**files, wav=wav) == expected
+
+
+def _fake_exp(tmp_path: Path, config: dict) -> Path:
+    exp = tmp_path / "exp" / "x"
+    exp.mkdir(parents=True)
+    (exp / "config.yaml").write_text(yaml.safe_dump(config))
+    (exp / "model.pth").write_bytes(b"weights")
+    return exp
+
+
+def test_hub_ids_stay_and_are_not_packed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exp = _fake_exp(
+        tmp_path,
+        {
+            "decoder_conf": {"model_name_or_path": "Qwen/Qwen2.5-0.5B", "mode": "lora"},
+            "bpemodel": "Qwen/Qwen2.5-0.5B",
+            "token_list": ["<pad>", "a"],
+        },
+    )
+    pm.pack_model(str(exp / "config.yaml"), str(exp / "model.pth"), "x.zip", llm_dir="exp/llm")
+    with zipfile.ZipFile("x.zip") as zf:
+        assert sorted(zf.namelist()) == [
+            "README.md",
+            "exp/x/config.yaml",
+            "exp/x/model.pth",
+            "meta.yaml",
+        ]
+        config = yaml.safe_load(zf.read("exp/x/config.yaml"))
+    assert config["decoder_conf"]["model_name_or_path"] == "Qwen/Qwen2.5-0.5B"
+    assert config["bpemodel"] == "Qwen/Qwen2.5-0.5B"
+
+
+def test_shared_dir_packed_once_and_weights_left_out_of_tokenizer_dirs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for d in ("exp/llm", "data/tok"):
+        Path(d).mkdir(parents=True)
+        for f in ("config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin"):
+            (Path(d) / f).write_text(f)
+    exp = _fake_exp(
+        tmp_path,
+        {
+            "decoder_conf": {
+                "model_name_or_path": "./exp/llm/",
+                "tokenizer_name_or_path": "data/tok",
+            },
+            "bpemodel": str(tmp_path / "exp" / "llm"),
+        },
+    )
+    pm.pack_model(str(exp / "config.yaml"), str(exp / "model.pth"), "x.zip")
+    with zipfile.ZipFile("x.zip") as zf:
+        names = set(zf.namelist())
+        config = yaml.safe_load(zf.read("exp/x/config.yaml"))
+    # safetensors preferred: the .bin duplicate is dropped
+    assert {n for n in names if n.startswith("exp/llm")} == {
+        "exp/llm/",
+        "exp/llm/config.json",
+        "exp/llm/tokenizer.json",
+        "exp/llm/model.safetensors",
+    }
+    assert {n for n in names if n.startswith("data/tok")} == {
+        "data/tok/",
+        "data/tok/config.json",
+        "data/tok/tokenizer.json",
+    }
+    assert config["decoder_conf"]["model_name_or_path"] == "exp/llm"
+    assert config["bpemodel"] == "exp/llm"
+    assert config["decoder_conf"]["tokenizer_name_or_path"] == "data/tok"
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"decoder_conf": {"model_name_or_path": "exp/llm"}}, "the LLM dir does not exist"),
+        ({"bpemodel": "exp/some/tokenizer"}, "no such file or directory"),
+        ({"normalize_conf": {"stats_file": "stats.npz"}}, "no such file or directory"),
+    ],
+)
+def test_missing_local_paths_fail(tmp_path, monkeypatch, capsys, config, message):
+    monkeypatch.chdir(tmp_path)
+    exp = _fake_exp(tmp_path, config)
+    with pytest.raises(SystemExit) as e:
+        pm.main(
+            ["--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "model.pth")]
+            + ["--llm_dir", "exp/llm", "--outpath", "x.zip"]
+        )
+    assert message in str(e.value)
+    assert not Path("x.zip").exists()
+
+
+def test_bad_arguments(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exp = _fake_exp(tmp_path, {})
+    with pytest.raises(pm.PackError, match="only .zip"):
+        pm.pack_model(str(exp / "config.yaml"), str(exp / "model.pth"), "x.tar.gz")
+    with pytest.raises(pm.PackError, match="--readme"):
+        pm.pack_model(str(exp / "config.yaml"), str(exp / "model.pth"), "x.zip", readme="R.md")
+    with pytest.raises(pm.PackError, match="--model_file"):
+        pm.pack_model(str(exp / "config.yaml"), "nope.pth", "x.zip")
