@@ -45,6 +45,15 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         use_chat_template: Render the prompt through the tokenizer's chat template.
         ctc_weight: Weight of the compressor's auxiliary loss (CTC).
         lsm_weight: Label smoothing of the LLM loss.
+        text_mask_prob: In training, replace this fraction of the LLM's input
+            text tokens (not its targets) by random tokens (text-token masking,
+            arXiv 2307.11795), so it must read the audio rather than lean on
+            its own text history.
+        ctc_embedding: Add to each audio embedding the LLM token embeddings
+            weighted by the CTC compressor's posteriors of that segment (blank
+            mass adds nothing): the LLM then sees its own embeddings of what
+            the CTC head heard, which it learns to copy far sooner than a new
+            modality. Needs ``compressor: ctc``.
     """
 
     @typechecked
@@ -65,11 +74,22 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         use_chat_template: bool = False,
         ctc_weight: float = 0.3,
         lsm_weight: float = 0.0,
+        text_mask_prob: float = 0.0,
+        ctc_embedding: bool = False,
         extract_feats_in_collect_stats: bool = True,
     ):
         super().__init__()
         if not 0.0 <= ctc_weight <= 1.0:
             raise ValueError(f"model_conf.ctc_weight={ctc_weight} must be in [0, 1]")
+        if not 0.0 <= text_mask_prob < 1.0:
+            raise ValueError(f"model_conf.text_mask_prob={text_mask_prob} must be in [0, 1)")
+        self.text_mask_prob = text_mask_prob
+        if ctc_embedding and not hasattr(compressor, "posterior"):
+            raise ValueError(
+                "model_conf.ctc_embedding needs a CTC compressor (compressor: ctc), "
+                f"got {type(compressor).__name__}"
+            )
+        self.ctc_embedding = ctc_embedding
         self.vocab_size = vocab_size
         self.token_list = list(token_list)
         self.frontend = frontend
@@ -117,7 +137,7 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         enc, enc_lens = self._encode_feats(feats, feats_lens)
         audio, audio_lens = self._to_llm_space(enc, enc_lens)
         prefix, prefix_lens = self.build_prefix(audio, audio_lens, self.training)
-        logits, _ = self.decoder(prefix, prefix_lens, text, text_lengths)
+        logits, _ = self.decoder(prefix, prefix_lens, self._mask_text(text), text_lengths)
 
         target = _append_eos(text, text_lengths, self.decoder.eos)  # (B, L + 1)
         loss_att = F.cross_entropy(
@@ -144,6 +164,15 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         batch_size = speech.size(0)
         loss, stats, weight = force_gatherable((loss, stats, batch_size), loss.device)
         return loss, stats, weight
+
+    def _mask_text(self, text: torch.Tensor) -> torch.Tensor:
+        """Text-token masking of the LLM input.  (B, L) -> (B, L)"""
+        if not self.training or self.text_mask_prob == 0.0:
+            return text
+        # Random real tokens rather than a mask id: not every LLM has one.
+        hit = (torch.rand(text.shape, device=text.device) < self.text_mask_prob) & (text >= 0)
+        noise = torch.randint_like(text, self.decoder.vocab_size)
+        return torch.where(hit, noise, text)
 
     def _check_text(
         self,
@@ -267,7 +296,16 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         self, enc: torch.Tensor, enc_lens: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         comp, comp_lens = self.compressor(enc, enc_lens)
-        return self.projector(comp, comp_lens)
+        audio, audio_lens = self.projector(comp, comp_lens)
+        if self.ctc_embedding:
+            audio = audio + self._ctc_token_embedding(comp).to(audio.dtype)
+        return audio, audio_lens
+
+    def _ctc_token_embedding(self, comp: torch.Tensor) -> torch.Tensor:
+        """sum_t p_ctc(token t | segment) * E[t].  (B, T', D) -> (B, T', H)"""
+        post = self.compressor.posterior(comp)[..., 1:]  # drop blank: (B, T', V)
+        table = self.decoder.llm.get_input_embeddings().weight[: post.size(-1)]
+        return post.to(table.dtype) @ table
 
 
 def _append_eos(ys: torch.Tensor, ys_lens: torch.Tensor, eos: int) -> torch.Tensor:

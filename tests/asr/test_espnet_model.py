@@ -243,3 +243,48 @@ def test_text_lengths_longer_than_the_text(model):
     speech, lens = _speech()
     with pytest.raises(ValueError, match=r"utt-a: text_lengths=4 > 3 padded text columns"):
         model(speech, lens, TEXT, torch.tensor([4, 1, 2]), utt_id=["utt-a", "utt-b", "utt-c"])
+
+
+def test_text_mask_replaces_inputs_in_training_only(tmp_path, tiny_tokenizer):
+    model = _build(tmp_path, tiny_tokenizer, text_mask_prob=0.5)
+    text = torch.randint(4, 300, (64, 50))
+    text[:, 40:] = -1  # padding stays padding
+    torch.manual_seed(0)
+    masked = model.train()._mask_text(text)
+    changed = (masked != text)[:, :40].float().mean().item()
+    assert 0.4 < changed < 0.6  # p=0.5, minus random hits on the same token
+    assert bool((masked[:, 40:] == -1).all())
+    assert int(masked.min()) >= -1 and int(masked.max()) < model.decoder.vocab_size
+    assert torch.equal(model.eval()._mask_text(text), text)
+    with pytest.raises(ValueError, match="text_mask_prob"):
+        _build(tmp_path, tiny_tokenizer, text_mask_prob=1.0)
+
+
+def test_ctc_embedding_adds_posterior_weighted_token_embeddings(tmp_path, tiny_tokenizer):
+    plain = _build(tmp_path, tiny_tokenizer).eval()
+    model = _build(tmp_path, tiny_tokenizer, ctc_embedding=True).eval()
+    speech, lens = _speech()
+    with torch.no_grad():
+        enc, enc_lens = model._encode_feats(*model._extract_feats(speech, lens))
+        comp, comp_lens = model.compressor(enc, enc_lens)
+        audio, audio_lens = model._to_llm_space(enc, enc_lens)
+        base, _ = plain._to_llm_space(enc, enc_lens)  # same seed: same projector
+        post = torch.softmax(model.compressor.ctc.ctc_lo(comp), -1)
+        table = model.decoder.llm.get_input_embeddings().weight
+        expect = base + post[..., 1:] @ table[: post.size(-1) - 1]
+    assert torch.equal(audio_lens, comp_lens)
+    assert torch.allclose(audio, expect, atol=1e-5)
+    assert not torch.allclose(audio, base, atol=1e-3)
+    conf = dict(compressor="stack", compressor_conf=dict(stride=2))
+    with pytest.raises(ValueError, match="ctc_embedding needs a CTC compressor"):
+        _build_with(tmp_path, tiny_tokenizer, conf, ctc_embedding=True)
+
+
+def _build_with(tmp_path, tok, top: dict, **model_conf) -> ESPnetSpeechLLMModel:
+    conf = tiny_train_config(tok)
+    conf.update(top)
+    conf["model_conf"].update(model_conf)
+    path = tmp_path / "train_with.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    args = SpeechLLMTask.get_parser().parse_args(["--config", str(path), "--output_dir", "x"])
+    return SpeechLLMTask.build_model(args)

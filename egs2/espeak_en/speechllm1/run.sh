@@ -16,7 +16,7 @@ lm_config=conf/train_lm.yaml
     --nj 2 \
     --inference_nj 2 \
     --llm scratch \
-    --llm_vocab_size 1000 \
+    --llm_vocab_size 500 \
     --lm_config "${lm_config}" \
     --speechllm_config "${speechllm_config}" \
     --inference_config "${inference_config}" \
