@@ -125,6 +125,9 @@ def test_interrupt_kills_running_jobs(tmp_path):
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell's background job (e.g. `bash .ci/run &`) inherits SIGINT ignored,
+        # and Python then installs no KeyboardInterrupt handler: restore the default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
     deadline = time.time() + 60  # generous: CI machines can be loaded
