@@ -40,13 +40,15 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_wavs(data: Path, n: int) -> Dict[str, torch.Tensor]:
-    wavs = {}
+def load_wavs(data: Path, n: int) -> tuple:
+    """The first n utterances of wav.scp and their total duration in seconds."""
+    wavs, seconds = {}, 0.0
     for line in (data / "wav.scp").read_text().splitlines()[:n]:
         key, path = line.split(maxsplit=1)
-        x, _ = soundfile.read(path, dtype="float32")
+        x, fs = soundfile.read(path, dtype="float32")
         wavs[key] = torch.from_numpy(x)
-    return wavs
+        seconds += len(x) / fs
+    return wavs, seconds
 
 
 def run(s2t: Speech2TextLLM, wavs: Dict[str, torch.Tensor], bs: int) -> tuple:
@@ -66,8 +68,7 @@ def main(argv=None) -> None:
     args = get_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     exp = Path(args.exp)
-    wavs = load_wavs(Path(args.data), args.n_utts)
-    audio_s = sum(w.numel() for w in wavs.values()) / 16000
+    wavs, audio_s = load_wavs(Path(args.data), args.n_utts)
     rows = []
     for beam in args.beams:
         s2t = Speech2TextLLM(exp / "config.yaml", exp / args.model, beam_size=beam)

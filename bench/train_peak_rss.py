@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from tiny import tiny_train_config, train_cmd  # noqa: E402  (the tests' tiny model)
 MODES = ("frozen", "lora", "full")
 LLAMA = dict(
     hidden_size=512,
@@ -65,17 +67,19 @@ def prepare(mini_an4: Path, work: Path) -> dict:
     export_token_list(str(tok_dir), str(tok_dir / "tokens.txt"))
     tok = AutoTokenizer.from_pretrained(tok_dir)
 
-    for split in ("train", "test"):
+    for split, stats_split in (("train", "train"), ("test", "valid")):
         d = work / "data" / split
         d.mkdir(parents=True)
+        shapes = work / "stats" / stats_split
+        shapes.mkdir(parents=True)
         sel = [r for r in rows if r["split"] == split]
         wavs = {r["utt_id"]: mini_an4 / r["wav"] for r in sel}
         (d / "wav.scp").write_text("".join(f"{k} {p}\n" for k, p in wavs.items()))
         (d / "text").write_text("".join(f"{r['utt_id']} {r['text']}\n" for r in sel))
-        (d / "speech_shape").write_text(
+        (shapes / "speech_shape").write_text(
             "".join(f"{k} {soundfile.info(str(p)).frames}\n" for k, p in wavs.items())
         )
-        (d / "text_shape").write_text(
+        (shapes / "text_shape").write_text(
             "".join(
                 f"{r['utt_id']} {len(tok(r['text'], add_special_tokens=False).input_ids)}\n"
                 for r in sel
@@ -94,52 +98,18 @@ def prepare(mini_an4: Path, work: Path) -> dict:
     llm_dir = work / "llm"
     AutoModelForCausalLM.from_config(config).save_pretrained(llm_dir)
     tok.save_pretrained(llm_dir)
-    return dict(tokenizer=tok_dir, llm=llm_dir, data=work / "data")
+    return dict(tokenizer=tok_dir, llm=llm_dir, data=work / "data", stats=work / "stats")
 
 
 def train_config(paths: dict, mode: str) -> dict:
     """The tests' tiny speech side (tests/tiny.py) on top of the random LLM."""
-    return dict(
-        frontend_conf=dict(n_fft=512, hop_length=160),
-        encoder="conformer",
-        encoder_conf=dict(
-            output_size=32, attention_heads=2, linear_units=64, num_blocks=1, input_layer="conv2d"
-        ),
-        compressor="ctc",
-        compressor_conf=dict(mode="frame_averaging"),
-        projector="mlp",
-        decoder="hf_llm",
-        decoder_conf=dict(
-            mode=mode, model_name_or_path=str(paths["llm"]), lora_conf=dict(r=8, lora_alpha=16)
-        ),
-        model_conf=dict(prompt=["Transcribe:", "Write it down:"], ctc_weight=0.3),
-        token_list=str(paths["tokenizer"] / "tokens.txt"),
-        bpemodel=str(paths["tokenizer"]),
-        batch_type="folded",
-        batch_size=2,
-        max_epoch=1,
-        optim="adam",
-        optim_conf=dict(lr=0.003),
-        num_att_plot=0,
-        use_tensorboard=False,
-        use_matplotlib=False,
-        num_workers=0,  # one process: its rusage is the whole run
-        seed=0,
-    )
-
-
-def train_cmd(config: Path, data: Path, out: Path) -> list:
-    cmd = [sys.executable, "-m", "espnet_speechllm.bin.speechllm_train"]
-    cmd += ["--config", str(config), "--output_dir", str(out), "--ngpu", "0"]
-    for split, name in (("train", "train"), ("valid", "test")):
-        d = data / name
-        cmd += [
-            f"--{split}_data_path_and_name_and_type", f"{d}/wav.scp,speech,sound",
-            f"--{split}_data_path_and_name_and_type", f"{d}/text,text,text",
-            f"--{split}_shape_file", f"{d}/speech_shape",
-            f"--{split}_shape_file", f"{d}/text_shape",
-        ]
-    return cmd + ["--fold_length", "80000", "--fold_length", "150"]
+    conf = tiny_train_config(
+        paths["tokenizer"], mode=mode, config=None, model_name_or_path=str(paths["llm"]),
+        lora_conf=dict(r=8, lora_alpha=16),
+    )  # fmt: skip
+    # One process (num_workers 0): its rusage is the whole run.
+    conf.update(max_epoch=1, use_matplotlib=False, num_workers=0)
+    return conf
 
 
 def run_mode(paths: dict, mode: str, work: Path, threads: int) -> dict:
@@ -155,7 +125,9 @@ def run_mode(paths: dict, mode: str, work: Path, threads: int) -> dict:
     log = work / f"train_{mode}.log"
     start = time.time()
     with open(log, "w") as f:
-        proc = subprocess.Popen(train_cmd(config, paths["data"], out), stdout=f, stderr=f, env=env)
+        cmd = [sys.executable, "-m", "espnet_speechllm.bin.speechllm_train"]
+        cmd += train_cmd(config, paths["data"], out, paths["stats"])
+        proc = subprocess.Popen(cmd, stdout=f, stderr=f, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
