@@ -72,3 +72,23 @@ def collect_stats_cmd(config: Path, data: Path, out: Path) -> list:
     return cmd + ["--collect_stats", "true"]
 
 
+
+
+# A random 2-layer Whisper whose encoder takes at most 1 s (50 output frames).
+TINY_WHISPER = dict(
+    vocab_size=64,
+    d_model=16,
+    encoder_layers=2,
+    decoder_layers=1,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_dim=32,
+    decoder_ffn_dim=32,
+    num_mel_bins=80,
+    max_source_positions=50,
+    max_target_positions=16,
+    bos_token_id=1,
+    eos_token_id=2,
+    pad_token_id=2,
+    decoder_start_token_id=3,
+)

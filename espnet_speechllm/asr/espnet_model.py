@@ -1,6 +1,6 @@
 """ESPnetSpeechLLMModel: speech -> encoder -> compressor -> projector -> causal LLM."""
 
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +15,9 @@ from espnet2.train.abs_espnet_model import AbsESPnetModel
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
 from espnet_speechllm.asr.compressor.abs_compressor import AbsCompressor
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
+from espnet_speechllm.asr.encoder.encoder_mode import set_encoder_mode
 from espnet_speechllm.asr.prompt_template import PromptTemplate
+from espnet_speechllm.train.speechllm_preprocessor import fields_of
 
 IGNORE_ID = -1
 
@@ -54,6 +56,12 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             mass adds nothing): the LLM then sees its own embeddings of what
             the CTC head heard, which it learns to copy far sooner than a new
             modality. Needs ``compressor: ctc``.
+        ctc_target: What the compressor's CTC learns: ``text`` (the LLM target) or
+            ``src_text`` (the source transcript, a data file ``text.src``: speech
+            translation, whose target is not monotonic with the audio).
+        encoder_mode: ``frozen`` | ``lora`` | ``full`` training of the encoder
+            (the twin of ``decoder_conf.mode``; see encoder/encoder_mode.py).
+        encoder_lora_conf: peft LoRA fields for ``encoder_mode: lora``.
     """
 
     @typechecked
@@ -76,6 +84,9 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         lsm_weight: float = 0.0,
         text_mask_prob: float = 0.0,
         ctc_embedding: bool = False,
+        ctc_target: str = "text",
+        encoder_mode: str = "full",
+        encoder_lora_conf: Optional[Dict[str, Any]] = None,
         extract_feats_in_collect_stats: bool = True,
     ):
         super().__init__()
@@ -90,12 +101,18 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
                 f"got {type(compressor).__name__}"
             )
         self.ctc_embedding = ctc_embedding
+        if ctc_target not in ("text", "src_text"):
+            raise ValueError(
+                f"model_conf.ctc_target={ctc_target!r} must be 'text' or 'src_text'"
+            )
+        self.ctc_target = ctc_target
         self.vocab_size = vocab_size
         self.token_list = list(token_list)
         self.frontend = frontend
         self.specaug = specaug
         self.normalize = normalize
         self.encoder = encoder
+        set_encoder_mode(encoder, encoder_mode, encoder_lora_conf)
         self.compressor = compressor
         self.projector = projector
         self.decoder = decoder
@@ -126,17 +143,23 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             text: LLM token ids padded with -1 (B, L).
             text_lengths: (B,); 0 is allowed: the target is then just eos.
             kwargs: ``utt_id`` (list of keys, passed by ESPnet's Trainer) names
-                the utterance in input errors.
+                the utterance in input errors; ``src_text`` / ``src_text_lengths``
+                (B, L_src) for ``ctc_target: src_text``; ``lang`` / ``lang_lengths``
+                (code points, see train/speechllm_preprocessor.py) fill ``{lang}``
+                in prompts.
         Returns:
             loss, stats (loss, loss_att, loss_ctc, acc, compression_ratio,
-            prefix_length), weight.
+            prefix_length, prefix_ratio), weight.
         """
-        self._check_text(text, text_lengths, kwargs.get("utt_id"))
+        utt_id = kwargs.get("utt_id")
+        self._check_text(text, text_lengths, utt_id)
         text = text[:, : int(text_lengths.max())] if text.size(1) else text
         feats, feats_lens = self._extract_feats(speech, speech_lengths)
         enc, enc_lens = self._encode_feats(feats, feats_lens)
-        audio, audio_lens = self._to_llm_space(enc, enc_lens)
-        prefix, prefix_lens = self.build_prefix(audio, audio_lens, self.training)
+        audio, audio_lens = self.to_llm_space(enc, enc_lens)
+        prefix, prefix_lens = self.build_prefix(
+            audio, audio_lens, self.training, fields=fields_of(kwargs), utt_id=utt_id
+        )
         logits, _ = self.decoder(prefix, prefix_lens, self._mask_text(text), text_lengths)
 
         target = _append_eos(text, text_lengths, self.decoder.eos)  # (B, L + 1)
@@ -152,7 +175,8 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         stats = dict(loss_att=loss_att.detach(), acc=acc.detach())
         loss = loss_att
         if self.ctc_weight > 0:
-            loss_ctc = self.compressor.aux_loss(enc, enc_lens, text, text_lengths)
+            ctc_ys, ctc_lens = self._ctc_target(text, text_lengths, kwargs)
+            loss_ctc = self.compressor.aux_loss(enc, enc_lens, ctc_ys, ctc_lens)
             if loss_ctc is not None:
                 loss = (1 - self.ctc_weight) * loss_att + self.ctc_weight * loss_ctc
                 stats["loss_ctc"] = loss_ctc.detach()
@@ -160,10 +184,28 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         ratio = feats_lens.float() / audio_lens.clamp(min=1).float()
         stats["compression_ratio"] = ratio.mean().detach()
         stats["prefix_length"] = prefix_lens.float().mean().detach()
+        # Input frames per LLM prefix position (prompt included): the CTC
+        # compressor's effect on what the LLM reads, mean over utterances.
+        stats["prefix_ratio"] = (feats_lens.float() / prefix_lens.float()).mean().detach()
         stats["loss"] = loss.detach()
         batch_size = speech.size(0)
         loss, stats, weight = force_gatherable((loss, stats, batch_size), loss.device)
         return loss, stats, weight
+
+    def _ctc_target(
+        self, text: torch.Tensor, text_lengths: torch.Tensor, kwargs: Dict
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The CTC labels: the LLM target, or the source transcript.  (B, L), (B,)"""
+        if self.ctc_target == "text":
+            return text, text_lengths
+        if kwargs.get("src_text") is None:
+            raise ValueError(
+                "model_conf.ctc_target=src_text but the batch has no 'src_text': "
+                "give --train_data_path_and_name_and_type .../text.src,src_text,text"
+            )
+        src, src_lens = kwargs["src_text"], kwargs["src_text_lengths"]
+        self._check_text(src, src_lens, kwargs.get("utt_id"))
+        return src[:, : int(src_lens.max())] if src.size(1) else src, src_lens
 
     def _mask_text(self, text: torch.Tensor) -> torch.Tensor:
         """Text-token masking of the LLM input.  (B, L) -> (B, L)"""
@@ -218,7 +260,13 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
     def encode(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Audio embeddings in the LLM's space.  ``(B, S) -> (B, T', D_llm), (B,)``
+        """Audio embeddings in the LLM's space.  ``(B, S) -> (B, T', D_llm), (B,)``"""
+        return self.to_llm_space(*self.encode_frames(speech, speech_lengths))
+
+    def encode_frames(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Encoder states before compression.  ``(B, S) -> (B, T, D_enc), (B,)``
 
         Used for decoding. The frontend and encoder run on each utterance alone:
         on a padded batch the centred STFT and the encoder's subsampling let the
@@ -240,7 +288,7 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             enc = torch.nn.utils.rnn.pad_sequence(
                 [e[0, :n] for (e, _), n in zip(one, enc_lens.tolist())], batch_first=True
             )
-        return self._to_llm_space(enc, enc_lens)
+        return enc, enc_lens
 
     def build_prefix(
         self,
@@ -248,6 +296,8 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         audio_lens: torch.Tensor,
         train: bool,
         prompts: Optional[Sequence[Tuple[List[int], List[int]]]] = None,
+        fields: Optional[Sequence[Dict[str, str]]] = None,
+        utt_id: Optional[Sequence[str]] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """``[pre | audio | post]`` per utterance, right padded.
 
@@ -256,12 +306,14 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             audio_lens: (B,)
             train: Sample prompts from the list (else use the eval prompt).
             prompts: Explicit ``(pre_ids, post_ids)`` per utterance.
+            fields: Per utterance, values of the prompts' ``{name}`` fields.
+            utt_id: Names the utterance in errors.
         Returns:
             prefix (B, P, D), prefix_lens (B,).
         """
         bsz = audio.size(0)
         if prompts is None:
-            prompts = self.prompt.sample(bsz, train)
+            prompts = self.prompt.sample(bsz, train, fields=fields, utt_id=utt_id)
         if len(prompts) != bsz:
             raise ValueError(f"{len(prompts)} prompts for a batch of {bsz}")
         pieces = []
@@ -292,9 +344,10 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         enc, enc_lens, _ = self.encoder(feats, feats_lens)
         return enc, enc_lens
 
-    def _to_llm_space(
+    def to_llm_space(
         self, enc: torch.Tensor, enc_lens: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Compress and project encoder states.  ``(B, T, D_enc) -> (B, T', D_llm), (B,)``"""
         comp, comp_lens = self.compressor(enc, enc_lens)
         audio, audio_lens = self.projector(comp, comp_lens)
         if self.ctc_embedding:

@@ -6,7 +6,8 @@ prompt (a known cause of hallucinated answers when they do).
 """
 
 import random
-from typing import List, Optional, Sequence, Tuple
+import re
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from typeguard import typechecked
 
@@ -68,11 +69,30 @@ class PromptTemplate:
             self._cache[prompt] = self._render(prompt)
         return self._cache[prompt]
 
-    def sample(self, n: int, train: bool) -> List[Tuple[List[int], List[int]]]:
-        """``n`` prompts: random from ``prompts`` in training, else ``eval_prompt``."""
-        if not train:
-            return [self.ids(self.eval_prompt)] * n
-        return [self.ids(random.choice(self.prompts)) for _ in range(n)]
+    def sample(
+        self,
+        n: int,
+        train: bool,
+        fields: Optional[Sequence[Dict[str, str]]] = None,
+        utt_id: Optional[Sequence[str]] = None,
+    ) -> List[Tuple[List[int], List[int]]]:
+        """``n`` prompts: random from ``prompts`` in training, else ``eval_prompt``.
+
+        Args:
+            n: Batch size.
+            train: Sample from ``prompts`` (else ``eval_prompt``).
+            fields: Per utterance, values for the prompts' ``{name}`` fields
+                (e.g. ``{"lang": "German"}`` from an ``utt2lang`` data file).
+            utt_id: Names the utterance in errors.
+        """
+        if fields is not None and len(fields) != n:
+            raise ValueError(f"{len(fields)} prompt field sets for a batch of {n}")
+        out = []
+        for b in range(n):
+            prompt = random.choice(self.prompts) if train else self.eval_prompt
+            utt = str(utt_id[b]) if utt_id is not None else f"batch index {b}"
+            out.append(self.ids(fill_fields(prompt, fields[b] if fields else {}, utt)))
+        return out
 
     def _render(self, prompt: str) -> Tuple[List[int], List[int]]:
         text = self.template.replace(PROMPT, prompt)
@@ -90,3 +110,25 @@ class PromptTemplate:
         if self.add_bos and bos is not None and (not pre_ids or pre_ids[0] != bos):
             pre_ids = [bos] + pre_ids
         return pre_ids, post_ids
+
+
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def fill_fields(prompt: str, fields: Dict[str, str], utt: str = "") -> str:
+    """``"Translate the {lang} audio."`` + ``{"lang": "German"}`` -> the German prompt.
+
+    Raises ValueError naming the utterance when a field has no value (give the data
+    file, e.g. ``utt2lang`` for ``{lang}``).
+    """
+
+    def value(m: "re.Match") -> str:
+        if m.group(1) not in fields:
+            raise ValueError(
+                f"{utt}: prompt {prompt!r} needs the field '{m.group(1)}' but the "
+                f"utterance has {sorted(fields) or 'none'} (for {{lang}} give a "
+                "'lang' data file, utt2lang in the recipe data dirs)"
+            )
+        return fields[m.group(1)]
+
+    return _FIELD.sub(value, prompt)

@@ -10,12 +10,14 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from transformers import LogitsProcessorList
 from typeguard import typechecked
 
 from espnet2.fileio.datadir_writer import DatadirWriter
 from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
 from espnet2.utils import config_argparse
 from espnet2.utils.types import str2bool, str2triple_str, str_or_none
+from espnet_speechllm.asr.decoder.ctc_prefix_logits_processor import CTCPrefixLogitsProcessor
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 
 # (text, tokens, token_ids, score)
@@ -43,6 +45,10 @@ class Speech2TextLLM:
         no_repeat_ngram_size: Forbid repeating n-grams (0 = off).
         length_penalty: Exponent of the beam-score length normalisation.
         repetition_penalty: > 1 discourages repeated tokens.
+        ctc_weight: Joint CTC/LLM decoding weight of the CTC compressor's head
+            (0 = LLM only); see ``CTCPrefixLogitsProcessor``.
+        ctc_pre_beam: LLM candidates per hypothesis that CTC rescores
+            (0: ``max(4, int(1.5 * beam_size))``).
         prompt: Override the eval prompt stored in the model config.
     """
 
@@ -61,6 +67,8 @@ class Speech2TextLLM:
         no_repeat_ngram_size: int = 0,
         length_penalty: float = 1.0,
         repetition_penalty: float = 1.0,
+        ctc_weight: float = 0.0,
+        ctc_pre_beam: int = 0,
         prompt: Optional[str] = None,
     ):
         model, train_args = SpeechLLMTask.build_model_from_file(
@@ -83,6 +91,15 @@ class Speech2TextLLM:
             length_penalty=length_penalty,
             repetition_penalty=repetition_penalty,
         )
+        if not 0.0 <= ctc_weight <= 1.0:
+            raise ValueError(f"--ctc_weight {ctc_weight} must be in [0, 1]")
+        if ctc_weight > 0 and not hasattr(model.compressor, "ctc"):
+            raise ValueError(
+                f"--ctc_weight {ctc_weight} needs a model with a CTC head (compressor: ctc); "
+                f"{train_config} uses {type(model.compressor).__name__}"
+            )
+        self.ctc_weight = ctc_weight
+        self.ctc_pre_beam = ctc_pre_beam or max(4, int(1.5 * beam_size))
         self.context = getattr(model.decoder.causal_lm.config, "max_position_embeddings", None)
         self.min_samples = _shortest_input(self.model, self.fs) if model.frontend else 1
 
@@ -115,7 +132,11 @@ class Speech2TextLLM:
         lens = torch.tensor([wavs[i].numel() for i in todo], device=self.device)
         pad = torch.nn.utils.rnn.pad_sequence([wavs[i] for i in todo], batch_first=True)
         dtype = next(self.model.parameters()).dtype
-        audio, audio_lens = self.model.encode(pad.to(self.device, dtype), lens)
+        enc, enc_lens = self.model.encode_frames(pad.to(self.device, dtype), lens)
+        audio, audio_lens = self.model.to_llm_space(enc, enc_lens)
+        ctc_logp = (
+            self.model.compressor.ctc.log_softmax(enc) if self.ctc_weight > 0 else None
+        )
         prefix, prefix_lens = self.model.build_prefix(
             audio, audio_lens, train=False, prompts=[self.prompt] * len(todo)
         )
@@ -133,11 +154,16 @@ class Speech2TextLLM:
         for cap in sorted(set(caps)):
             group = [j for j, c in enumerate(caps) if c == cap]
             group_lens = prefix_lens[group]
+            kwargs = dict(self.generate_kwargs)
+            if ctc_logp is not None:
+                kwargs["logits_processor"] = self._ctc_scorer(
+                    [ctc_logp[j, : enc_lens[j]] for j in group]
+                )
             hyps = self.model.decoder.generate(
                 prefix[group, : int(group_lens.max())],
                 group_lens,
                 max_new_tokens=cap,
-                **self.generate_kwargs,
+                **kwargs,
             )
             for j, nbest in zip(group, hyps):
                 if int(audio_lens[j]) == 0:
@@ -148,6 +174,19 @@ class Speech2TextLLM:
                     continue
                 results[todo[j]] = [self._hypothesis(ids, score) for ids, score in nbest]
         return results
+
+    def _ctc_scorer(self, ctc_logp: List[torch.Tensor]) -> LogitsProcessorList:
+        return LogitsProcessorList(
+            [
+                CTCPrefixLogitsProcessor(
+                    ctc_logp,
+                    eos=self.model.decoder.eos,
+                    ctc_weight=self.ctc_weight,
+                    num_beams=self.generate_kwargs["num_beams"],
+                    pre_beam=self.ctc_pre_beam,
+                )
+            ]
+        )
 
     def _hypothesis(self, ids: List[int], score: float) -> Hypothesis:
         tokens = self.tokenizer.convert_ids_to_tokens(ids)
@@ -253,6 +292,8 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--no_repeat_ngram_size", type=int, default=0)
     group.add_argument("--length_penalty", type=float, default=1.0)
     group.add_argument("--repetition_penalty", type=float, default=1.0)
+    group.add_argument("--ctc_weight", type=float, default=0.0, help="Joint CTC/LLM weight")
+    group.add_argument("--ctc_pre_beam", type=int, default=0, help="LLM candidates CTC rescores")
     group.add_argument("--prompt", type=str_or_none, default=None, help="Override the eval prompt")
     return parser
 

@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 _ER_KEYS = ("corr", "sub", "del", "ins", "err", "serr")
 _PACKAGES = ("torch", "espnet", "transformers", "peft", "espnet_speechllm")
@@ -167,6 +167,66 @@ def exp_section(exp: Path, out_dir: Path) -> List[str]:
     return lines
 
 
+def prefix_ratio(train_log: Path) -> Optional[float]:
+    """Mean input frames per LLM prefix position on valid, last epoch of train.log."""
+    if not train_log.is_file():
+        return None
+    text = train_log.read_text(encoding="utf-8", errors="replace")
+    found = re.findall(r"epoch results: .*\[valid\].*?prefix_ratio=([0-9.eE+-]+)", text)
+    return float(found[-1]) if found else None
+
+
+def _seconds(path: Path) -> Optional[float]:
+    try:
+        return float(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _fmt(value: Optional[float], spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def ablation_table(rows: Sequence[Tuple[str, Path]]) -> List[str]:
+    """One table comparing systems; a row is (label, decode dir ``exp/X/decode_*``).
+
+    The exp dir (the decode dir's parent) gives params (train.log), training time
+    (``train_time``, seconds, written by the ablation runner), decoding time
+    (``decode_time``; ``+ N``: ``<decode dir>/<test set>/rescore_time`` of lm_rescore)
+    and the mean prefix ratio (input frames per LLM prefix position, valid set).
+    """
+    lines = [
+        "|system|exp / decode dir / test set|Snt|Wrd|WER|Sub|Del|Ins|params (trainable)|"
+        "train s|decode s|prefix ratio|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, ddir in rows:
+        exp = ddir.parent
+        params = model_params(exp / "train.log") or {}
+        ratio = prefix_ratio(exp / "train.log")
+        wers = sorted(ddir.glob("*/score_wer/score.json"))
+        if not wers:
+            logging.warning(f"results: no {ddir}/*/score_wer/score.json")
+        for path in wers or [None]:
+            s = json.loads(path.read_text()) if path else {}
+            cells = [
+                s.get("n_utt", "-"),
+                s.get("n_ref", "-"),
+                *(_fmt(s.get(k), ".1f") for k in ("err", "sub", "del", "ins")),
+            ]
+            dset = path.parent.parent.name if path else "-"
+            decode = _fmt(_seconds(exp / "decode_time"), ".0f")
+            rescore = _seconds(path.parent.parent / "rescore_time") if path else None
+            if rescore is not None:
+                decode += f" + {rescore:.0f}"
+            lines.append(
+                f"|{label}|{exp.name}/{ddir.name}/{dset}|" + "|".join(map(str, cells))
+                + f"|{params.get('total', '?')} ({params.get('trainable', '?')})|"
+                f"{_fmt(_seconds(exp / 'train_time'), '.0f')}|{decode}|{_fmt(ratio, '.2f')}|"
+            )
+    return lines
+
+
 def results_md(exps: Sequence[Path], out_dir: Path) -> str:
     lines = ["# RESULTS", "## Environments"] + environment()
     for exp in exps:
@@ -178,8 +238,12 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--exp", type=Path, action="append", help="exp dir (repeatable)")
     parser.add_argument(
-        "--exp", type=Path, action="append", required=True, help="exp dir (repeatable)"
+        "--row",
+        action="append",
+        default=[],
+        help="LABEL=exp/X/decode_dir: one row of a single comparison table (repeatable)",
     )
     parser.add_argument(
         "--out", type=Path, required=True, help="markdown file to (over)write"
@@ -190,6 +254,18 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     args = get_parser().parse_args(argv)
+    if args.row:
+        rows = [(label, Path(d)) for label, _, d in (r.partition("=") for r in args.row)]
+        missing = [str(d) for _, d in rows if not d.is_dir()]
+        if missing:
+            sys.exit(f"results: not a directory: {' '.join(missing)}")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        text = ["# RESULTS", "## Environments"] + environment() + [""] + ablation_table(rows)
+        args.out.write_text("\n".join(text) + "\n", encoding="utf-8")
+        print(f"results: wrote {args.out}")
+        return
+    if not args.exp:
+        sys.exit("results: give --exp (per-experiment sections) or --row (one table)")
     missing = [str(e) for e in args.exp if not e.is_dir()]
     if missing:
         sys.exit(f"results: not a directory: {' '.join(missing)}")

@@ -24,7 +24,6 @@ from espnet2.tasks.abs_task import AbsTask
 from espnet2.torch_utils.initialize import initialize
 from espnet2.train.class_choices import ClassChoices
 from espnet2.train.collate_fn import CommonCollateFn
-from espnet2.train.preprocessor import CommonPreprocessor
 from espnet2.train.trainer import Trainer
 from espnet2.utils.types import float_or_none, int_or_none, str2bool, str_or_none
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
@@ -37,7 +36,9 @@ from espnet_speechllm.asr.compressor.ctc_compressor import CTCCompressor
 from espnet_speechllm.asr.compressor.identity_compressor import IdentityCompressor
 from espnet_speechllm.asr.compressor.stack_compressor import StackCompressor
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
+from espnet_speechllm.asr.encoder.hf_whisper_encoder import HFWhisperEncoder
 from espnet_speechllm.asr.espnet_model import ESPnetSpeechLLMModel
+from espnet_speechllm.train.speechllm_preprocessor import SpeechLLMPreprocessor
 
 frontend_choices = ClassChoices(
     "frontend",
@@ -66,6 +67,7 @@ encoder_choices = ClassChoices(
         conformer=ConformerEncoder,
         transformer=TransformerEncoder,
         e_branchformer=EBranchformerEncoder,
+        hf_whisper=HFWhisperEncoder,
     ),
     type_check=AbsEncoder,
     default="conformer",
@@ -195,7 +197,8 @@ class SpeechLLMTask(AbsTask):
     ) -> Optional[Callable[[str, Dict[str, np.array]], Dict[str, np.ndarray]]]:
         if not args.use_preprocessor:
             return None
-        return CommonPreprocessor(
+        # text + src_text tokenized by the LLM tokenizer; lang as a prompt field.
+        return SpeechLLMPreprocessor(
             train=train,
             token_type=args.token_type,
             token_list=args.token_list,
@@ -220,7 +223,8 @@ class SpeechLLMTask(AbsTask):
     def optional_data_names(
         cls, train: bool = True, inference: bool = False
     ) -> Tuple[str, ...]:
-        return ()
+        # src_text: CTC labels of speech translation; lang: the {lang} prompt field.
+        return () if inference else ("src_text", "lang")
 
     @classmethod
     @typechecked

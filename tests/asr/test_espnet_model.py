@@ -44,7 +44,7 @@ def _speech():
 def _batch_encode(model, speech, lens):
     """What forward() feeds the LLM: the frontend runs on the padded batch."""
     enc, enc_lens = model._encode_feats(*model._extract_feats(speech, lens))
-    return model._to_llm_space(enc, enc_lens)
+    return model.to_llm_space(enc, enc_lens)
 
 
 @torch.no_grad()
@@ -83,7 +83,9 @@ def test_stats_values_match_a_hand_computation(model):
         loss, stats, weight = model(speech, lens, TEXT, TEXT_LENS)
         audio, audio_lens = _batch_encode(model, speech, lens)
     assert int(weight) == 3
-    assert set(stats) == {"loss", "loss_att", "loss_ctc", "acc", "compression_ratio", "prefix_length"}
+    assert set(stats) == {
+        "loss", "loss_att", "loss_ctc", "acc", "compression_ratio", "prefix_length", "prefix_ratio"
+    }
 
     # Frontend frames (centred STFT) per LLM audio position, averaged over utterances.
     frames = torch.tensor([s // HOP + 1 for s in LENS], dtype=torch.float)
@@ -94,6 +96,10 @@ def test_stats_values_match_a_hand_computation(model):
     assert len(post) > 0
     prefix_len = (audio_lens.float() + len(pre) + len(post)).mean()
     assert float(stats["prefix_length"]) == pytest.approx(float(prefix_len), rel=1e-6)
+    # Input frames per LLM prefix position (prompt included), mean of per-utterance ratios.
+    prefix_ratio = (frames / (audio_lens.float() + len(pre) + len(post))).mean()
+    assert float(stats["prefix_ratio"]) == pytest.approx(float(prefix_ratio), rel=1e-6)
+    assert float(stats["prefix_ratio"]) < float(stats["compression_ratio"])
 
     nll, hits, n = _reference_nll(model, speech, lens, TEXT, TEXT_LENS)
     assert n == int(TEXT_LENS.sum()) + 3  # every text token + one eos each, nothing else
@@ -192,7 +198,7 @@ def test_training_samples_the_prompt_list_and_eval_uses_eval_prompt(tmp_path, ti
     # forward() asks for sampled prompts in training mode only.
     calls = []
     sample = model.prompt.sample
-    model.prompt.sample = lambda n, train: calls.append(train) or sample(n, train)
+    model.prompt.sample = lambda n, train, **kw: calls.append(train) or sample(n, train, **kw)
     speech, lens = _speech()
     with torch.no_grad():
         model.train()(speech, lens, TEXT, TEXT_LENS)
@@ -267,8 +273,8 @@ def test_ctc_embedding_adds_posterior_weighted_token_embeddings(tmp_path, tiny_t
     with torch.no_grad():
         enc, enc_lens = model._encode_feats(*model._extract_feats(speech, lens))
         comp, comp_lens = model.compressor(enc, enc_lens)
-        audio, audio_lens = model._to_llm_space(enc, enc_lens)
-        base, _ = plain._to_llm_space(enc, enc_lens)  # same seed: same projector
+        audio, audio_lens = model.to_llm_space(enc, enc_lens)
+        base, _ = plain.to_llm_space(enc, enc_lens)  # same seed: same projector
         post = torch.softmax(model.compressor.ctc.ctc_lo(comp), -1)
         table = model.decoder.llm.get_input_embeddings().weight
         expect = base + post[..., 1:] @ table[: post.size(-1) - 1]
@@ -288,3 +294,54 @@ def _build_with(tmp_path, tok, top: dict, **model_conf) -> ESPnetSpeechLLMModel:
     path.write_text(yaml.safe_dump(conf))
     args = SpeechLLMTask.get_parser().parse_args(["--config", str(path), "--output_dir", "x"])
     return SpeechLLMTask.build_model(args)
+
+
+SRC = torch.tensor([[50, 51, -1, -1], [52, 53, 54, 55], [56, -1, -1, -1]])
+SRC_LENS = torch.tensor([2, 4, 1])
+
+
+def test_ctc_target_src_text_trains_ctc_on_the_source(tmp_path, tiny_tokenizer):
+    model = _build(tmp_path, tiny_tokenizer, ctc_target="src_text").eval()
+    speech, lens = _speech()
+    with torch.no_grad():
+        _, stats, _ = model(speech, lens, TEXT, TEXT_LENS, src_text=SRC, src_text_lengths=SRC_LENS)
+        enc, enc_lens = model._encode_feats(*model._extract_feats(speech, lens))
+        on_src = model.compressor.aux_loss(enc, enc_lens, SRC, SRC_LENS)
+        on_text = model.compressor.aux_loss(enc, enc_lens, TEXT, TEXT_LENS)
+    assert torch.allclose(stats["loss_ctc"], on_src)
+    assert not torch.allclose(on_src, on_text)
+    with pytest.raises(ValueError, match="batch has no 'src_text'"):
+        model(speech, lens, TEXT, TEXT_LENS)
+    bad = SRC.clone()
+    bad[1, 2] = 10**6
+    with pytest.raises(ValueError, match="u2: text token id 1000000"):
+        model(speech, lens, TEXT, TEXT_LENS, src_text=bad, src_text_lengths=SRC_LENS,
+              utt_id=["u1", "u2", "u3"])
+
+
+def test_bad_ctc_target(tmp_path, tiny_tokenizer):
+    with pytest.raises(ValueError, match="ctc_target='source'"):
+        _build(tmp_path, tiny_tokenizer, ctc_target="source")
+
+
+def test_lang_field_fills_the_training_prompt_per_utterance(tmp_path, tiny_tokenizer):
+    from espnet_speechllm.train.speechllm_preprocessor import encode_field
+
+    model = _build(tmp_path, tiny_tokenizer, prompt=["{lang} AUDIO:"], eval_prompt="AUDIO:")
+    langs = ["THE", "TRANSCRIBE THE", "THE"]
+    codes = torch.nn.utils.rnn.pad_sequence(
+        [torch.from_numpy(encode_field(x)) for x in langs], batch_first=True, padding_value=-1
+    )
+    lang_lens = torch.tensor([len(x) for x in langs])
+    speech, lens = _speech()
+    seen = []
+    ids = model.prompt.ids
+    model.prompt.ids = lambda p: seen.append(p) or ids(p)
+    with torch.no_grad():
+        model.train()(speech, lens, TEXT, TEXT_LENS, lang=codes, lang_lengths=lang_lens)
+        assert seen == ["THE AUDIO:", "TRANSCRIBE THE AUDIO:", "THE AUDIO:"]
+        seen.clear()
+        model.eval()(speech, lens, TEXT, TEXT_LENS, lang=codes, lang_lengths=lang_lens)
+        assert seen == ["AUDIO:"] * 3
+        with pytest.raises(ValueError, match="u1: prompt '{lang} AUDIO:' needs the field"):
+            model.train()(speech, lens, TEXT, TEXT_LENS, utt_id=["u1", "u2", "u3"])

@@ -53,3 +53,28 @@ def test_bad_template(tok, template, match):
 def test_chat_template_missing(tok):
     with pytest.raises(ValueError, match="no chat template"):
         PromptTemplate(tok, ["X"], use_chat_template=True)
+
+
+def test_fill_fields():
+    from espnet_speechllm.asr.prompt_template import fill_fields
+
+    assert fill_fields("Translate the {lang} audio.", {"lang": "German"}) == (
+        "Translate the German audio."
+    )
+    assert fill_fields("No fields.", {}) == "No fields."
+    with pytest.raises(ValueError, match="utt7: .*needs the field 'lang'"):
+        fill_fields("Translate the {lang} audio.", {}, "utt7")
+
+
+def test_sample_fills_the_language_of_each_utterance(tok):
+    pt = PromptTemplate(tok, ["SAY {lang}"], eval_prompt="SAY IT")
+    fields = [{"lang": "GERMAN"}, {"lang": "FRENCH"}]
+    assert pt.sample(2, train=True, fields=fields) == [
+        pt.ids("SAY GERMAN"),
+        pt.ids("SAY FRENCH"),
+    ]
+    assert pt.sample(2, train=False, fields=fields) == [pt.ids("SAY IT")] * 2
+    with pytest.raises(ValueError, match="u2: prompt 'SAY {lang}' needs"):
+        pt.sample(2, train=True, fields=[{"lang": "X"}, {}], utt_id=["u1", "u2"])
+    with pytest.raises(ValueError, match="1 prompt field sets for a batch of 2"):
+        pt.sample(2, train=True, fields=[{"lang": "X"}])

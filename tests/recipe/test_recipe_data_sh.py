@@ -112,3 +112,35 @@ def test_espeak_en_data_sh_small_build(tmp_path):
     out = _run(recipe, *opts, "--seed", "1")
     assert out.returncode == 0, out.stderr
     assert wav_scp.read_text() != before
+
+
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+    reason="espeak-ng or sox not installed",
+)
+@pytest.mark.parametrize("corpus,target", [("espeak_st", "en"), ("espeak_ml", "src")])
+def test_espeak_multilingual_data_sh(tmp_path, corpus, target):
+    recipe = _recipe_copy(tmp_path, corpus)
+    opts = ["--target", target, "--langs", "de,fr", "--num_train", "6", "--num_dev", "2",
+            "--num_test", "2", "--num_spk", "2,1,1", "--seed", "5"]  # fmt: skip
+    out = _run(recipe, *opts)
+    assert out.returncode == 0, out.stderr
+    data = recipe / "data"
+    sets = ["train", "dev", "test_de", "test_fr"]
+    for name in sets:
+        validate(data / name, need=["wav.scp", "text", "utt2spk", "spk2utt", "utt2lang"])
+    items = recipe / "downloads/espeak_multi/items"
+    text = read_map(data / "test_fr" / "text")
+    lang = read_map(data / "test_fr" / "utt2lang")
+    assert set(lang.values()) == {"French"}
+    if target == "en":  # English target, spoken French kept as text.src
+        assert text == read_map(items / "test_fr.en")
+        assert read_map(data / "test_fr" / "text.src") == read_map(items / "test_fr.src")
+        assert sorted(text.values()) == sorted(read_map(data / "test_de" / "text").values())
+    else:
+        assert text == read_map(items / "test_fr.src")
+        assert not (data / "test_fr" / "text.src").exists()
+    again = _run(recipe, *opts)
+    assert again.returncode == 0 and "already built" in again.stderr
+    bad = _run(recipe, "--target", "xx")
+    assert bad.returncode != 0 and "--target must be en or src" in bad.stderr

@@ -9,7 +9,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "egs2" / "TEMPLATE" / "speechllm1" / "scripts"
-RECIPES = [ROOT / "egs2" / name / "speechllm1" for name in ("espeak_en", "mini_an4")]
+RECIPES = [
+    ROOT / "egs2" / name / "speechllm1"
+    for name in ("espeak_en", "mini_an4", "espeak_st", "espeak_ml")
+]
 
 
 def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:

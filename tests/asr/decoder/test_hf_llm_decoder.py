@@ -178,3 +178,21 @@ def test_empty_prefix_rejected(tiny_tokenizer):
     hs, hl, ys, yl = _batch()
     with pytest.raises(ValueError, match="prefix"):
         dec(hs, torch.tensor([7, 0, 5]), ys, yl)
+
+
+def test_random_init_takes_architecture_not_weights(tiny_llm):
+    """Decoder-only from scratch: the LLM dir's config and tokenizer, random weights."""
+    from transformers import AutoModelForCausalLM
+
+    pre = AutoModelForCausalLM.from_pretrained(str(tiny_llm)).state_dict()
+    torch.manual_seed(3)
+    dec = HFLLMDecoder(model_name_or_path=str(tiny_llm), mode="full", random_init=True,
+                       config=dict(num_hidden_layers=1))
+    assert dec.llm.config.num_hidden_layers == 1
+    assert dec.output_size() == TINY_LLAMA["hidden_size"] and dec.vocab_size == TINY_LLAMA["vocab_size"]
+    emb = dec.llm.get_input_embeddings().weight
+    assert emb.shape == pre["model.embed_tokens.weight"].shape
+    assert not torch.equal(emb, pre["model.embed_tokens.weight"])
+    assert len(dec.tokenizer) <= dec.vocab_size and dec.eos == TINY_LLAMA["eos_token_id"]
+    with pytest.raises(ValueError, match="random_init=true needs model_name_or_path"):
+        HFLLMDecoder(model_name_or_path=str(tiny_llm), mode="frozen", random_init=True)

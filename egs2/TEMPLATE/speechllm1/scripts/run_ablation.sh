@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Speech-LLaMA ablation (arXiv 2307.03917) from a recipe dir: train, decode and score each
+# system on the same data with a reduced budget, then write ONE table (WER S/D/I, params,
+# train / decode wall time, mean prefix ratio) with espnet_speechllm.recipe.results.
+# Systems (conf/tuning/ of the recipe):
+#   e0 conv compressor | e1 CTC blank_removal | e2 e1 + non-causal prefix
+#   e3 CTC frame_averaging | e4 e3 + LoRA (stage B, --init_param e3) | e5 e3 + non-causal
+#   e6 e5 + LoRA (stage B, --init_param e5) | dec decoder-only from scratch
+#   b1 ESPnet seq2seq (--model_type seq2seq) | b2 b1's n-best rescored by the LLM
+# Usage: scripts/run_ablation.sh [--systems "e0 e1 ..."] [--max_epoch 3]
+#            [--train_subset 1000] [--rescore_weight 0.3] [--prefix abl] [run.sh options]
+# Needs stages 1-8 done (dump/raw, the token list, exp/llm). "train s" is the training
+# job's wall time (train.log), "decode s" stage 12's (python start-up, decoding, and for B1
+# the LLM rescoring too). Times are this machine's, shared with whatever else runs:
+# compare rows of the same run only. A system with exp/<prefix>_<sys>/train_time is not
+# retrained (delete the file to retrain).
+set -euo pipefail
+systems="e3 e1 e0 b1 dec e4 e5 e2 e6"
+max_epoch=3
+train_subset=1000        # first N utterances of the training set (0: all)
+rescore_weight=0.3
+prefix=abl
+train_set=train
+expdir=exp
+rest=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --systems|--max_epoch|--train_subset|--rescore_weight|--prefix|--train_set|--expdir)
+            [ $# -ge 2 ] || { echo "$0: $1 needs a value" >&2; exit 2; }
+            declare "${1#--}=$2"; shift 2 ;;
+        *) rest+=("$1"); shift ;;
+    esac
+done
+. ./path.sh
+log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (run_ablation) $*"; }
+tuning=conf/tuning
+declare -A config=(
+    [e0]=train_speechllm_conformer_conv_frozenlm [e1]=train_speechllm_conformer_ctcblank_frozenlm
+    [e2]=train_speechllm_conformer_ctcblank_frozenlm_noncausal
+    [e3]=train_speechllm_conformer_ctcavg_frozenlm [e4]=train_speechllm_conformer_ctcavg_loralm
+    [e5]=train_speechllm_conformer_ctcavg_frozenlm_noncausal
+    [e6]=train_speechllm_conformer_ctcavg_loralm_noncausal
+    [dec]=train_speechllm_conv2d_identity_randomlm [b1]=train_asr_conformer_transformer
+)
+declare -A stage_a=([e4]=e3 [e6]=e5)
+
+train=${train_set}
+if [ "${train_subset}" -gt 0 ]; then
+    train=${train_set}_sub${train_subset}
+    if [ ! -f dump/raw/${train}/wav.scp ]; then
+        python -m espnet_speechllm.recipe.kaldi_dir subset "dump/raw/${train_set}" \
+            "dump/raw/${train}" --first "${train_subset}"
+    fi
+fi
+stats=${expdir}/${prefix}_stats_${train}
+common=(--train_set "${train}" --expdir "${expdir}" --speechllm_stats_dir "${stats}")
+if [ ! -f "${stats}/train/feats_stats.npz" ]; then
+    log "stats of ${train} -> ${stats}"
+    ./run.sh --stage 10 --stop_stage 10 "${common[@]}" \
+        --speechllm_config "${tuning}/${config[e3]}.yaml" ${rest[@]+"${rest[@]}"}
+fi
+
+rows=()
+run_system() {  # run.sh failures return 1 here, so one failed system leaves the others
+    local sys=$1 tag=${prefix}_$1 sargs="--max_epoch ${max_epoch}" itag=decode_speechllm_valid.acc.ave
+    local opts=("${common[@]}" --speechllm_config "${tuning}/${config[${sys}]}.yaml" --speechllm_tag "${tag}")
+    if [ -n "${stage_a[${sys}]:-}" ]; then
+        local init=${expdir}/${prefix}_${stage_a[${sys}]}/valid.acc.ave.pth
+        [ -f "${init}" ] || { log "${sys}: stage A ${init} missing (run ${stage_a[${sys}]} first)"; return 1; }
+        sargs+=" --init_param ${init}"
+    fi
+    if [ "${sys}" = b1 ]; then
+        opts+=(--model_type seq2seq --inference_config conf/decode_asr.yaml
+               --llm_rescore_weight "${rescore_weight}")
+        itag=decode_asr_valid.acc.ave
+    fi
+    local exp=${expdir}/${tag}
+    if [ ! -f "${exp}/train_time" ]; then  # a finished system is not retrained
+        log "${sys}: train (${max_epoch} epochs on ${train}) -> ${exp}"
+        ./run.sh --stage 11 --stop_stage 11 "${opts[@]}" --speechllm_args "${sargs}" \
+            ${rest[@]+"${rest[@]}"} || log "${sys}: stage 11 exited non-zero"
+        # The training job's own wall time (run_jobs' accounting line), not the shell's.
+        grep -q "Ended (code 0)" "${exp}/train.log" && [ -f "${exp}/valid.acc.ave.pth" ] || return 1
+        sed -n 's/.*elapsed time \([0-9]*\) seconds.*/\1/p' "${exp}/train.log" | tail -n 1 \
+            > "${exp}/train_time"
+    fi
+    log "${sys}: decode"
+    local t0=${SECONDS}
+    # One retry: a stage also fails when speechllm.sh is edited while it runs.
+    ./run.sh --stage 12 --stop_stage 12 "${opts[@]}" ${rest[@]+"${rest[@]}"} \
+        || { t0=${SECONDS}; ./run.sh --stage 12 --stop_stage 12 "${opts[@]}" ${rest[@]+"${rest[@]}"}; } \
+        || return 1
+    echo $((SECONDS - t0)) > "${exp}/decode_time"
+    ./run.sh --stage 13 --stop_stage 13 "${opts[@]}" ${rest[@]+"${rest[@]}"} \
+        || ./run.sh --stage 13 --stop_stage 13 "${opts[@]}" ${rest[@]+"${rest[@]}"} || return 1
+    rows+=(--row "${sys^^}=${expdir}/${tag}/${itag}")
+    [ "${sys}" = b1 ] && rows+=(--row "B2=${expdir}/${tag}/${itag}_llmrescore${rescore_weight}")
+    return 0
+}
+for sys in ${systems}; do
+    [ "${sys}" = b2 ] && continue  # comes with b1
+    [ -n "${config[${sys}]:-}" ] || { echo "$0: unknown system ${sys}" >&2; exit 2; }
+    run_system "${sys}" || { log "${sys}: FAILED (logs under ${expdir}/${prefix}_${sys})"; continue; }
+    python -m espnet_speechllm.recipe.results "${rows[@]}" --out "${expdir}/${prefix}/RESULTS.md"
+done
+[ -f "${expdir}/${prefix}/RESULTS.md" ] && cat "${expdir}/${prefix}/RESULTS.md"

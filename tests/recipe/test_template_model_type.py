@@ -1,0 +1,114 @@
+"""speechllm.sh --model_type seq2seq: stages 10-12 drive ESPnet's own ASR model (B1) and
+--llm_rescore_weight adds the LLM n-best rescoring (B2). Python is a stub that records the
+commands, so this checks the wiring, not training; ESPnet's model is built from the
+recipe's B1 config in test_b1_config_builds_espnet_asr_model."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "egs2" / "TEMPLATE" / "speechllm1"
+RECIPE = ROOT / "egs2" / "espeak_en" / "speechllm1"
+
+STUB = r"""#!/usr/bin/env bash
+echo "$*" >> calls.txt
+out=""; keys=""; prev=""
+for a in "$@"; do
+    [ "$prev" = --output_dir ] && out=$a; [ "$prev" = --key_file ] && keys=$a; prev=$a
+done
+case "$*" in
+  *_inference*) mkdir -p "$out/1best_recog"
+     for f in text token token_int score; do cut -d' ' -f1 "$keys" | sed 's/$/ X/' > "$out/1best_recog/$f"; done ;;
+  *lm_rescore*) mkdir -p "$out" && echo "u1 X" > "$out/text" ;;
+  *) [ -n "$out" ] && mkdir -p "$out" ;;
+esac
+exit 0
+"""
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Path:
+    for name in ("speechllm.sh", "utils", "path.sh", "cmd.sh"):
+        (tmp_path / name).symlink_to(TEMPLATE / name)
+    for dset in ("train", "dev", "test"):
+        d = tmp_path / "dump" / "raw" / dset
+        d.mkdir(parents=True)
+        (d / "wav.scp").write_text("u1 a.wav\nu2 b.wav\n")
+        (d / "text").write_text("u1 A\nu2 B\n")
+    toks = tmp_path / "data" / "token_list" / "hf_bpe500"
+    toks.mkdir(parents=True)
+    (toks / "tokens.txt").write_text("<pad>\n<s>\n</s>\n<unk>\nA\nB\n")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "train_x.yaml").write_text("{}\n")
+    (tmp_path / "conf" / "decode_asr.yaml").write_text("{}\n")
+    (tmp_path / "fakepy").write_text(STUB)
+    (tmp_path / "fakepy").chmod(0o755)
+    return tmp_path
+
+
+def _run(recipe: Path, *opts: str) -> list:
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    # path.sh finds the checkout three levels above the recipe; this one lives in tmp.
+    env["PYTHONPATH"] = str(ROOT)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    out = subprocess.run(
+        ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "10", "--stop_stage", "12",
+         "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
+         "--inference_nj", "1", "--llm_vocab_size", "500", "--speechllm_config",
+         "conf/train_x.yaml", "--inference_config", "conf/decode_asr.yaml", *opts],
+        cwd=recipe, env=env, capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    return (recipe / "calls.txt").read_text().splitlines()
+
+
+def test_seq2seq_uses_espnet_asr_and_rescoring(recipe):
+    calls = _run(recipe, "--model_type", "seq2seq", "--llm_rescore_weight", "0.3")
+    train = [c for c in calls if c.startswith("-m espnet2.bin.asr_train")]
+    assert len(train) == 2 and "--collect_stats true" in train[0]  # stage 10, stage 11
+    for c in train:
+        assert "--token_type hugging_face --bpemodel exp/llm" in c
+        assert "--token_list data/token_list/hf_bpe500/tokens_seq2seq.txt" in c
+        assert "--decoder_conf" not in c
+    tokens = (recipe / "data/token_list/hf_bpe500/tokens_seq2seq.txt").read_text().split()
+    assert tokens == ["<blank>", "<pad>", "<s>", "</s>", "<unk>", "A", "B", "<sos/eos>"]
+    (infer,) = [c for c in calls if "asr_inference" in c]
+    assert "--batch_size 1 --asr_train_config exp/x/config.yaml" in infer
+    assert "--asr_model_file exp/x/valid.acc.ave.pth" in infer
+    (resc,) = [c for c in calls if "lm_rescore" in c]
+    assert resc.startswith("-m espnet_speechllm.bin.lm_rescore --llm exp/llm --weight 0.3")
+    assert "--output_dir exp/x/decode_asr_valid.acc.ave_llmrescore0.3/test" in resc
+    assert (recipe / "exp/x/decode_asr_valid.acc.ave/test/text").read_text() == "u1 X\nu2 X\n"
+    assert not any("speechllm_train" in c or "speechllm_inference" in c for c in calls)
+
+
+def test_default_model_type_is_the_speech_llm(recipe):
+    calls = _run(recipe)
+    assert sum(c.startswith("-m espnet_speechllm.bin.speechllm_train") for c in calls) == 2
+    assert any(c.startswith("-m espnet_speechllm.bin.speechllm_inference") for c in calls)
+    assert not any("espnet2.bin.asr_" in c or "lm_rescore" in c for c in calls)
+    assert all("--decoder_conf model_name_or_path=exp/llm" in c for c in calls if "_train" in c)
+
+
+def test_b1_config_builds_espnet_asr_model(tmp_path, tiny_tokenizer):
+    """The recipe's B1 config + the template's seq2seq token list -> ESPnetASRModel."""
+    from espnet2.asr.espnet_model import ESPnetASRModel
+    from espnet2.tasks.asr import ASRTask
+
+    tokens = ["<blank>"] + (tiny_tokenizer / "tokens.txt").read_text().split("\n")[:-1]
+    (tmp_path / "tokens.txt").write_text("\n".join(tokens + ["<sos/eos>"]) + "\n")
+    args = ASRTask.get_parser().parse_args([
+        "--config", str(RECIPE / "conf/tuning/train_asr_conformer_transformer.yaml"),
+        "--token_list", str(tmp_path / "tokens.txt"), "--token_type", "hugging_face",
+        "--bpemodel", str(tiny_tokenizer), "--output_dir", str(tmp_path / "x"),
+    ])
+    model = ASRTask.build_model(args)
+    assert isinstance(model, ESPnetASRModel)
+    assert model.vocab_size == len(tokens) + 1
+    assert model.blank_id == 0 and model.sos == model.eos == len(tokens)
+    assert type(model.decoder).__name__ == "TransformerDecoder"
+    assert sum(p.numel() for p in model.parameters()) > 0
