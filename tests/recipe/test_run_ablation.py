@@ -73,3 +73,33 @@ def test_run_ablation_runs_systems_and_writes_one_table(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     stages = [c.split()[1] for c in (tmp_path / "calls.txt").read_text().splitlines()]
     assert stages == ["12", "13"]
+
+
+def test_run_ablation_stride_systems_and_ctc_pretraining(tmp_path):
+    (tmp_path / "path.sh").symlink_to(TEMPLATE / "path.sh")
+    (tmp_path / "run.sh").write_text(STUB)
+    (tmp_path / "run.sh").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PYTHONPATH"] = str(ROOT)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    out = subprocess.run(
+        ["bash", str(TEMPLATE / "scripts" / "run_ablation.sh"), "--systems", "s80f s240l e3 dec",
+         "--train_subset", "0", "--max_epoch", "2", "--ctc_pretrain", "true"],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    train = {c.split("--speechllm_tag ")[1].split()[0]: c for c in calls if c.startswith("--stage 11")}
+    stride_conf = "conf/tuning/train_speechllm_conformer80ms_stack_frozenlm.yaml"
+    ctc80 = "--ctc_pretrain_config conf/tuning/train_ctc_conformer80ms.yaml --ctc_pretrain_exp exp/abl_ctc_conformer80ms"
+    assert stride_conf in train["abl_s80f"] and ctc80 in train["abl_s80f"]
+    assert "--speechllm_args --max_epoch 2 --compressor_conf stride=1 " in train["abl_s80f"] + " "
+    assert "mode=lora" not in train["abl_s80f"]
+    assert "--max_epoch 2 --compressor_conf stride=3 --decoder_conf mode=lora" in train["abl_s240l"]
+    assert ctc80 in train["abl_s240l"]
+    ctc60 = "--ctc_pretrain_config conf/tuning/train_ctc_conformer.yaml --ctc_pretrain_exp exp/abl_ctc_conformer"
+    assert ctc60 in train["abl_e3"]
+    assert "--ctc_pretrain_config" not in train["abl_dec"]  # decoder-only is from scratch
+    table = (tmp_path / "exp" / "abl" / "RESULTS.md").read_text()
+    rows = [line.split("|")[1] for line in table.splitlines() if line.startswith("|") and "---" not in line]
+    assert rows == ["system", "S80F", "S240L", "E3", "DEC"]

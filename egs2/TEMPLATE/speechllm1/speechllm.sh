@@ -56,6 +56,8 @@ speechllm_stats_dir=""
 feats_normalize=global_mvn # global_mvn (stats of stage 10) | utterance_mvn | none
 model_type=speechllm       # speechllm | seq2seq (ESPnet's own ASR model: espnet2.bin.asr_train/asr_inference)
 llm_rescore_weight=""      # seq2seq: rescore its n-best with the LLM at this weight (stage 12), score both (13)
+ctc_pretrain_config=""     # Stage 11a (optional): pre-train encoder + CTC head with ESPnet's asr_train (ctc_weight 1),
+ctc_pretrain_exp=""        # then stage 11 starts from it (--init_param). Default exp: ${expdir}/ctc_pretrain_<config>.
 
 # Decoding and scoring (stages 12-13)
 inference_config=conf/decode_speechllm.yaml
@@ -90,6 +92,7 @@ Options (default):
     --llm_vocab_size (${llm_vocab_size}) --lm_config (${lm_config}) --lm_args ("")
     --speechllm_config (${speechllm_config}) --speechllm_args ("") --speechllm_tag ("")
     --feats_normalize (${feats_normalize}) --model_type (${model_type}) --llm_rescore_weight ("")
+    --ctc_pretrain_config ("${ctc_pretrain_config}"): stage 11a, encoder CTC pre-training (ESPnet asr_train)
     --inference_config (${inference_config}) --inference_args ("") --inference_model (${inference_model})
     --batch_size (${batch_size}) --scoring_metrics ("${scoring_metrics}") --cleaner (${cleaner})
     --skip_packing (${skip_packing}) --skip_upload_hf (${skip_upload_hf}) --hf_repo ("")
@@ -148,6 +151,10 @@ if [ -z "${speechllm_tag}" ]; then
 fi
 speechllm_exp=${speechllm_exp:-${expdir}/${speechllm_tag}}
 speechllm_stats_dir=${speechllm_stats_dir:-${expdir}/speechllm_stats_$(basename "${tokenizer_dir}")}
+if [ -n "${ctc_pretrain_config}" ]; then
+    _tag=$(basename "$(readlink -f "${ctc_pretrain_config}")" .yaml)
+    ctc_pretrain_exp=${ctc_pretrain_exp:-${expdir}/ctc_pretrain_${_tag#train_}}
+fi
 if [ -z "${inference_tag}" ]; then
     # conf/decode_speechllm.yaml -> decode_speechllm_valid.acc.ave (stage 13 and
     # recipe.results look for ${speechllm_exp}/decode_*).
@@ -320,7 +327,6 @@ if ! "${skip_train}"; then
     fi
 
     if [ ${stage} -le 11 ] && [ ${stop_stage} -ge 11 ]; then
-        log "Stage 11: Training: ${speechllm_config} -> ${speechllm_exp} (log: ${speechllm_exp}/train.log)"
         mkdir -p "${speechllm_exp}"
         _opts=()
         if grep -qE "^normalize: *(none|null) *$" "${speechllm_config}"; then
@@ -333,13 +339,46 @@ if ! "${skip_train}"; then
         fi
         echo "${run_args} --stage 11 \"\$@\"; exit \$?" > "${speechllm_exp}/run.sh"
         chmod +x "${speechllm_exp}/run.sh"
+        _shape_opts=()
+        for s in train valid; do
+            _shape_opts+=(--${s}_shape_file "${speechllm_stats_dir}/${s}/speech_shape"
+                          --${s}_shape_file "${speechllm_stats_dir}/${s}/text_shape")
+        done
+        if [ -n "${ctc_pretrain_config}" ]; then
+            # ESPnet's CTC-only ASR model on the LLM's tokens: <blank> is class 0 and LLM
+            # token t is class t + 1, the layout of our CTC compressor, so its head and
+            # the encoder load into the speech-LLM as they are (no <sos/eos>: no decoder).
+            log "Stage 11a: Encoder CTC pre-training: ${ctc_pretrain_config} -> ${ctc_pretrain_exp} (log: ${ctc_pretrain_exp}/train.log)"
+            mkdir -p "${ctc_pretrain_exp}"
+            _ctc_tokens=${token_list%.txt}_ctc.txt
+            { echo "<blank>"; cat "${token_list}"; } > "${_ctc_tokens}"
+            _ctc_data_opts=()
+            for s in train valid; do
+                [ ${s} = train ] && _dset=${data_feats}/${train_set_sp} || _dset=${data_feats}/${valid_set}
+                _text=${_dset}/text
+                [ -f "${_dset}/text.src" ] && _text=${_dset}/text.src  # ST: CTC learns the source
+                _ctc_data_opts+=(--${s}_data_path_and_name_and_type "${_dset}/wav.scp,speech,sound"
+                                 --${s}_data_path_and_name_and_type "${_text},text,text")
+            done
+            ${train_cmd} "${ctc_pretrain_exp}/train.log" \
+                ${python} -m espnet2.bin.asr_train --config "${ctc_pretrain_config}" \
+                    --ngpu "${ngpu}" --use_preprocessor true --token_list "${_ctc_tokens}" \
+                    --token_type hugging_face --bpemodel "${llm_dir}" \
+                    "${_ctc_data_opts[@]}" "${_shape_opts[@]}" \
+                    --fold_length $((fs * 5)) --fold_length 150 --resume true \
+                    --output_dir "${ctc_pretrain_exp}" "${_opts[@]}"
+            grep "epoch results" "${ctc_pretrain_exp}/train.log" | tail -n 1 || true
+            _init=${ctc_pretrain_exp}/valid.loss.ave.pth
+            _opts+=(--init_param "${_init}:encoder:encoder")
+            if grep -qE "^compressor: *ctc" "${speechllm_config}"; then
+                _opts+=(--init_param "${_init}:ctc:compressor.ctc")
+            fi
+        fi
+        log "Stage 11: Training: ${speechllm_config} -> ${speechllm_exp} (log: ${speechllm_exp}/train.log)"
         ${train_cmd} "${speechllm_exp}/train.log" \
             ${python} -m ${_train_py} --config "${speechllm_config}" \
                 --ngpu "${ngpu}" --use_preprocessor true "${_llm_opts[@]}" "${_data_opts[@]}" \
-                --train_shape_file "${speechllm_stats_dir}/train/speech_shape" \
-                --train_shape_file "${speechllm_stats_dir}/train/text_shape" \
-                --valid_shape_file "${speechllm_stats_dir}/valid/speech_shape" \
-                --valid_shape_file "${speechllm_stats_dir}/valid/text_shape" \
+                "${_shape_opts[@]}" \
                 --fold_length $((fs * 5)) --fold_length 150 --resume true \
                 --output_dir "${speechllm_exp}" "${_opts[@]}" ${speechllm_args}
         grep "epoch results" "${speechllm_exp}/train.log" | tail -n 1 || true

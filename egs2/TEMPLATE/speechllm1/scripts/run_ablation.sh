@@ -7,8 +7,15 @@
 #   e3 CTC frame_averaging | e4 e3 + LoRA (stage B, --init_param e3) | e5 e3 + non-causal
 #   e6 e5 + LoRA (stage B, --init_param e5) | dec decoder-only from scratch
 #   b1 ESPnet seq2seq (--model_type seq2seq) | b2 b1's n-best rescored by the LLM
+# LLM-ASR by prompting (arXiv 2307.11795): s<ms>f / s<ms>l, <ms> in 80 160 240 480 960:
+#   frame stacking to that stride over an 80 ms conformer, LLM frozen (f) or LoRA (l).
+# CTC pre-training (speechllm.sh stage 11a): the stride systems always start from the
+# 80 ms conformer of conf/tuning/train_ctc_conformer80ms.yaml; with --ctc_pretrain true
+# e0-e3, e5 and b1 start from the 60 ms one of conf/tuning/train_ctc_conformer.yaml
+# (Speech-LLaMA pre-trains its CTC compressor). dec (from scratch) and stage-B systems never.
 # Usage: scripts/run_ablation.sh [--systems "e0 e1 ..."] [--max_epoch 3]
-#            [--train_subset 1000] [--rescore_weight 0.3] [--prefix abl] [run.sh options]
+#            [--train_subset 1000] [--rescore_weight 0.3] [--prefix abl]
+#            [--ctc_pretrain false] [run.sh options]
 # Needs stages 1-8 done (dump/raw, the token list, exp/llm). "train s" is the training
 # job's wall time (train.log), "decode s" stage 12's (python start-up, decoding, and for B1
 # the LLM rescoring too). Times are this machine's, shared with whatever else runs:
@@ -20,12 +27,13 @@ max_epoch=3
 train_subset=1000        # first N utterances of the training set (0: all)
 rescore_weight=0.3
 prefix=abl
+ctc_pretrain=false
 train_set=train
 expdir=exp
 rest=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --systems|--max_epoch|--train_subset|--rescore_weight|--prefix|--train_set|--expdir)
+        --systems|--max_epoch|--train_subset|--rescore_weight|--prefix|--train_set|--expdir|--ctc_pretrain)
             [ $# -ge 2 ] || { echo "$0: $1 needs a value" >&2; exit 2; }
             declare "${1#--}=$2"; shift 2 ;;
         *) rest+=("$1"); shift ;;
@@ -43,6 +51,19 @@ declare -A config=(
     [dec]=train_speechllm_conv2d_identity_randomlm [b1]=train_asr_conformer_transformer
 )
 declare -A stage_a=([e4]=e3 [e6]=e5)
+declare -A sys_args=()     # extra training flags of a system
+declare -A pretrain=()     # its stage-11a CTC pre-training config
+for ms in 80 160 240 480 960; do
+    for llm in f l; do
+        config[s${ms}${llm}]=train_speechllm_conformer80ms_stack_frozenlm
+        sys_args[s${ms}${llm}]="--compressor_conf stride=$((ms / 80))"
+        pretrain[s${ms}${llm}]=${tuning}/train_ctc_conformer80ms.yaml
+    done
+    sys_args[s${ms}l]+=" --decoder_conf mode=lora"
+done
+if "${ctc_pretrain}"; then
+    for sys in e0 e1 e2 e3 e5 b1; do pretrain[${sys}]=${tuning}/train_ctc_conformer.yaml; done
+fi
 
 train=${train_set}
 if [ "${train_subset}" -gt 0 ]; then
@@ -63,7 +84,13 @@ fi
 rows=()
 run_system() {  # run.sh failures return 1 here, so one failed system leaves the others
     local sys=$1 tag=${prefix}_$1 sargs="--max_epoch ${max_epoch}" itag=decode_speechllm_valid.acc.ave
+    [ -n "${sys_args[${sys}]:-}" ] && sargs+=" ${sys_args[${sys}]}"
     local opts=("${common[@]}" --speechllm_config "${tuning}/${config[${sys}]}.yaml" --speechllm_tag "${tag}")
+    if [ -n "${pretrain[${sys}]:-}" ]; then  # one pre-trained encoder per config and prefix
+        local ptag; ptag=$(basename "${pretrain[${sys}]}" .yaml)
+        opts+=(--ctc_pretrain_config "${pretrain[${sys}]}"
+               --ctc_pretrain_exp "${expdir}/${prefix}_${ptag#train_}")
+    fi
     if [ -n "${stage_a[${sys}]:-}" ]; then
         local init=${expdir}/${prefix}_${stage_a[${sys}]}/valid.acc.ave.pth
         [ -f "${init}" ] || { log "${sys}: stage A ${init} missing (run ${stage_a[${sys}]} first)"; return 1; }

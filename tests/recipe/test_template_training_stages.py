@@ -1,7 +1,9 @@
-"""speechllm.sh --model_type seq2seq: stages 10-12 drive ESPnet's own ASR model (B1) and
---llm_rescore_weight adds the LLM n-best rescoring (B2). Python is a stub that records the
-commands, so this checks the wiring, not training; ESPnet's model is built from the
-recipe's B1 config in test_b1_config_builds_espnet_asr_model."""
+"""speechllm.sh stages 10-12 with other models: --model_type seq2seq drives ESPnet's own
+ASR model (B1), --llm_rescore_weight adds the LLM n-best rescoring (B2), and
+--ctc_pretrain_config (stage 11a) pre-trains the encoder + CTC head with ESPnet's CTC-only
+ASR model before stage 11 loads them. Python is a stub that records the commands, so
+these check the wiring, not training; the real configs are built and their weights
+transferred in the *_config_* tests."""
 
 import os
 import subprocess
@@ -112,3 +114,59 @@ def test_b1_config_builds_espnet_asr_model(tmp_path, tiny_tokenizer):
     assert model.blank_id == 0 and model.sos == model.eos == len(tokens)
     assert type(model.decoder).__name__ == "TransformerDecoder"
     assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_stage_11a_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
+    (recipe / "dump/raw/train/text.src").write_text("u1 a\nu2 b\n")
+    (recipe / "conf" / "train_x.yaml").write_text("compressor: ctc\n")
+    (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
+    calls = _run(recipe, "--stage", "11", "--stop_stage", "11",
+                 "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
+    pre, train = calls
+    assert pre.startswith("-m espnet2.bin.asr_train --config conf/train_ctc_small.yaml")
+    assert "--token_list data/token_list/hf_bpe500/tokens_ctc.txt" in pre
+    assert "--token_type hugging_face --bpemodel exp/llm" in pre
+    assert "--output_dir exp/ctc_pretrain_ctc_small" in pre
+    # ST data: CTC learns the source transcript where text.src exists (train), else text.
+    assert "dump/raw/train/text.src,text,text" in pre and "dump/raw/dev/text,text,text" in pre
+    assert "src_text" not in pre and "decoder_conf" not in pre
+    tokens = (recipe / "data/token_list/hf_bpe500/tokens_ctc.txt").read_text().split()
+    assert tokens == ["<blank>", "<pad>", "<s>", "</s>", "<unk>", "A", "B"]
+    assert train.startswith("-m espnet_speechllm.bin.speechllm_train")
+    init = "exp/ctc_pretrain_ctc_small/valid.loss.ave.pth"
+    assert f"--init_param {init}:encoder:encoder --init_param {init}:ctc:compressor.ctc" in train
+
+
+def test_ctc_pretrain_config_loads_into_the_default_speech_llm(tmp_path, tiny_tokenizer, tiny_llm):
+    """conf/tuning/train_ctc_conformer.yaml's encoder + head fit conf/train_speechllm.yaml's."""
+    import torch
+    from espnet2.tasks.asr import ASRTask
+    from espnet2.torch_utils.load_pretrained_model import load_pretrained_model
+
+    from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+
+    llm_tokens = (tiny_tokenizer / "tokens.txt").read_text().split("\n")[:-1]
+    (tmp_path / "ctc_tokens.txt").write_text("\n".join(["<blank>"] + llm_tokens) + "\n")
+    ctc_args = ASRTask.get_parser().parse_args([
+        "--config", str(RECIPE / "conf/tuning/train_ctc_conformer.yaml"),
+        "--token_list", str(tmp_path / "ctc_tokens.txt"), "--token_type", "hugging_face",
+        "--bpemodel", str(tiny_tokenizer), "--output_dir", str(tmp_path / "ctc"),
+    ])  # fmt: skip
+    ctc_model = ASRTask.build_model(ctc_args)
+    assert ctc_model.decoder is None and ctc_model.ctc_weight == 1.0
+    torch.save(ctc_model.state_dict(), tmp_path / "ctc.pth")
+
+    args = SpeechLLMTask.get_parser().parse_args([
+        "--config", str(RECIPE / "conf/train_speechllm.yaml"),
+        "--token_list", str(tiny_tokenizer / "tokens.txt"), "--bpemodel", str(tiny_llm),
+        "--decoder_conf", f"model_name_or_path={tiny_llm}", "--output_dir", str(tmp_path / "x"),
+    ])  # fmt: skip
+    model = SpeechLLMTask.build_model(args)
+    for spec in ("encoder:encoder", "ctc:compressor.ctc"):
+        load_pretrained_model(f"{tmp_path / 'ctc.pth'}:{spec}", model, ignore_init_mismatch=False)
+    src = ctc_model.state_dict()
+    for key, value in model.encoder.state_dict().items():
+        assert torch.equal(value, src[f"encoder.{key}"]), key
+    head = model.compressor.ctc.ctc_lo.weight
+    assert head.shape == (len(llm_tokens) + 1, 128)
+    assert torch.equal(head, src["ctc.ctc_lo.weight"])
