@@ -86,7 +86,7 @@ def analyse(
             rows.append(row)
             tsv.write("\t".join(_fmt(row[c]) for c in COLUMNS) + "\n")
             if len(rows) <= num_plots:
-                tokens = tokenizer.convert_ids_to_tokens(ids.tolist())
+                tokens = [tokenizer.decode([i]).strip() or repr(tokenizer.decode([i])) for i in ids.tolist()]
                 plot_alignment(sim, tokens, out / "png" / f"{key}.png", key, stats)
             if max_utts and len(rows) >= max_utts:
                 break
