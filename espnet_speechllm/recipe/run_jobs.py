@@ -11,7 +11,8 @@ and in every argument (with several jobs the log path must contain it). As with 
 the arguments are joined into one bash command line: an argument without whitespace is
 passed unquoted, so an escaped ``\\|`` or ``\\>`` pipes and redirects, and an argument
 with whitespace is quoted as one word. Each log starts with the command line and start
-time and ends with ``# Accounting: time=..s`` and ``# Ended (code X)``. If a job fails,
+time and ends with ``# Accounting: time=..s threads=1 max_rss=..MiB`` (the peak resident
+memory of the job's largest process) and ``# Ended (code X)``. If a job fails,
 the failed jobs and the tail of their logs go to stderr and the exit status is 1.
 Ctrl-C (or SIGTERM) kills every running job.
 """
@@ -79,9 +80,10 @@ def _start(job: Job) -> subprocess.Popen:
     return proc
 
 
-def _finish(job: Job, code: int, elapsed: float) -> None:
+def _finish(job: Job, code: int, elapsed: float, max_rss_kib: Optional[int] = None) -> None:
+    rss = f" max_rss={max_rss_kib / 1024:.0f}MiB" if max_rss_kib is not None else ""
     with open(job.log, "a", encoding="utf-8") as log:
-        log.write(f"# Accounting: time={elapsed:.0f}s threads=1\n")
+        log.write(f"# Accounting: time={elapsed:.0f}s threads=1{rss}\n")
         log.write(
             f"# Ended (code {code}) at {time.strftime('%c')}, "
             f"elapsed time {elapsed:.0f} seconds\n"
@@ -119,10 +121,13 @@ def run(jobs: List[Job], max_jobs: Optional[int] = None) -> List[Job]:
                 started[job.index] = time.time()
                 running[job.index] = _start(job)
             for index, proc in list(running.items()):
-                code = proc.poll()
-                if code is not None:
+                # wait4 instead of poll: the rusage of the job (bash and the processes
+                # it waited for; Linux reports their largest peak RSS) comes with it.
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid != 0:
+                    code = proc.returncode = os.waitstatus_to_exitcode(status)
                     del running[index]
-                    _finish(by_index[index], code, time.time() - started[index])
+                    _finish(by_index[index], code, time.time() - started[index], usage.ru_maxrss)
                     if code != 0:
                         failed.append(by_index[index])
             time.sleep(0.02)

@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -55,9 +56,7 @@ def test_jobs_write_logs_with_header_and_footer(tmp_path):
         assert lines[0] == f"# echo 'job {i} of' 3 | tr a-z A-Z"
         assert lines[1].startswith("# Started at")
         assert lines[2] == f"JOB {i} OF 3"
-        assert lines[-2].startswith("# Accounting: time=") and lines[-2].endswith(
-            "threads=1"
-        )
+        assert re.fullmatch(r"# Accounting: time=\d+s threads=1 max_rss=\d+MiB", lines[-2])
         assert lines[-1].startswith("# Ended (code 0)")
 
 
@@ -142,3 +141,16 @@ def test_interrupt_kills_running_jobs(tmp_path):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert "# Ended (code -15)" in (tmp_path / "s.1.log").read_text()
+
+
+def test_accounting_reports_the_jobs_peak_memory(tmp_path):
+    """A job that holds ~200 MiB reports at least that; an echo far less."""
+    big, small = tmp_path / "big.log", tmp_path / "small.log"
+    hold = "import time; b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(0.1)"
+    assert run_jobs(str(big), sys.executable, "-c", hold).returncode == 0
+    assert run_jobs(str(small), "echo", "hi").returncode == 0
+
+    def rss(log):
+        return int(re.search(r"max_rss=(\d+)MiB", log.read_text()).group(1))
+
+    assert rss(big) >= 200 > rss(small)

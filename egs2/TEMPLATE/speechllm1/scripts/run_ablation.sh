@@ -15,7 +15,10 @@
 # (Speech-LLaMA pre-trains its CTC compressor). dec (from scratch) and stage-B systems never.
 # Usage: scripts/run_ablation.sh [--systems "e0 e1 ..."] [--max_epoch 3]
 #            [--train_subset 1000] [--rescore_weight 0.3] [--prefix abl]
-#            [--ctc_pretrain false] [run.sh options]
+#            [--ctc_pretrain false] [--inference_config conf/decode_speechllm_greedy.yaml]
+#            [run.sh options]
+# Speech-LLM systems decode with --inference_config (greedy by default: not every system
+# has the CTC head that joint CTC/LLM decoding needs), B1 with conf/decode_asr.yaml.
 # Needs stages 1-8 done (dump/raw, the token list, exp/llm). "train s" is the training
 # job's wall time (train.log), "decode s" stage 12's (python start-up, decoding, and for B1
 # the LLM rescoring too). Times are this machine's, shared with whatever else runs:
@@ -28,12 +31,13 @@ train_subset=1000        # first N utterances of the training set (0: all)
 rescore_weight=0.3
 prefix=abl
 ctc_pretrain=false
+inference_config=conf/decode_speechllm_greedy.yaml
 train_set=train
 expdir=exp
 rest=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --systems|--max_epoch|--train_subset|--rescore_weight|--prefix|--train_set|--expdir|--ctc_pretrain)
+        --systems|--max_epoch|--train_subset|--rescore_weight|--prefix|--train_set|--expdir|--ctc_pretrain|--inference_config)
             [ $# -ge 2 ] || { echo "$0: $1 needs a value" >&2; exit 2; }
             declare "${1#--}=$2"; shift 2 ;;
         *) rest+=("$1"); shift ;;
@@ -85,7 +89,8 @@ rows=()
 run_system() {  # run.sh failures return 1 here, so one failed system leaves the others
     local sys=$1 tag=${prefix}_$1 sargs="--max_epoch ${max_epoch}" itag=decode_speechllm_valid.acc.ave
     [ -n "${sys_args[${sys}]:-}" ] && sargs+=" ${sys_args[${sys}]}"
-    local opts=("${common[@]}" --speechllm_config "${tuning}/${config[${sys}]}.yaml" --speechllm_tag "${tag}")
+    local opts=("${common[@]}" --speechllm_config "${tuning}/${config[${sys}]}.yaml" --speechllm_tag "${tag}"
+                --inference_config "${inference_config}" --inference_tag "${itag}")
     if [ -n "${pretrain[${sys}]:-}" ]; then  # one pre-trained encoder per config and prefix
         local ptag; ptag=$(basename "${pretrain[${sys}]}" .yaml)
         opts+=(--ctc_pretrain_config "${pretrain[${sys}]}"
@@ -97,9 +102,9 @@ run_system() {  # run.sh failures return 1 here, so one failed system leaves the
         sargs+=" --init_param ${init}"
     fi
     if [ "${sys}" = b1 ]; then
-        opts+=(--model_type seq2seq --inference_config conf/decode_asr.yaml
-               --llm_rescore_weight "${rescore_weight}")
         itag=decode_asr_valid.acc.ave
+        opts+=(--model_type seq2seq --inference_config conf/decode_asr.yaml --inference_tag "${itag}"
+               --llm_rescore_weight "${rescore_weight}")
     fi
     local exp=${expdir}/${tag}
     if [ ! -f "${exp}/train_time" ]; then  # a finished system is not retrained
