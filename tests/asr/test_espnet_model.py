@@ -345,3 +345,47 @@ def test_lang_field_fills_the_training_prompt_per_utterance(tmp_path, tiny_token
         assert seen == ["AUDIO:"] * 3
         with pytest.raises(ValueError, match="u1: prompt '{lang} AUDIO:' needs the field"):
             model.train()(speech, lens, TEXT, TEXT_LENS, utt_id=["u1", "u2", "u3"])
+
+
+def test_encoder_autocast_bf16_is_close_to_fp32_and_trains(tmp_path, tiny_tokenizer):
+    ref = _build(tmp_path, tiny_tokenizer).eval()
+    amp = _build(tmp_path, tiny_tokenizer, encoder_autocast="bfloat16").eval()
+    amp.load_state_dict(ref.state_dict())
+    speech, lens = _speech()
+    with torch.no_grad():  # fresh features for each: utterance_mvn normalises in place
+        e32, l32 = ref._encode_feats(*ref._extract_feats(speech, lens))
+        e16, l16 = amp._encode_feats(*amp._extract_feats(speech, lens))
+    assert e16.dtype == torch.float32 and torch.equal(l16, l32)
+    assert torch.isfinite(e16).all()
+    # bf16 keeps 8 mantissa bits: close, not equal (valid frames; padding is arbitrary)
+    valid = torch.arange(e32.size(1))[None, :] < l32[:, None]
+    a, b = e16[valid], e32[valid]
+    assert not torch.equal(a, b)
+    assert (a - b).norm() / b.norm() < 0.05
+    amp.train()
+    loss, _, _ = amp(speech, lens, TEXT, TEXT_LENS)
+    loss.backward()
+    grads = [p.grad for p in amp.encoder.parameters()]
+    assert all(g is not None and g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
+
+
+def test_bad_encoder_autocast(tmp_path, tiny_tokenizer):
+    with pytest.raises(ValueError, match=r"model_conf.encoder_autocast='fp8'"):
+        _build(tmp_path, tiny_tokenizer, encoder_autocast="fp8")
+
+
+def test_encoder_autocast_falls_back_to_fp32_without_native_kernels(tmp_path, tiny_tokenizer, monkeypatch, caplog):
+    from espnet_speechllm.asr import espnet_model
+
+    espnet_model._native_on.cache_clear()
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    ref = _build(tmp_path, tiny_tokenizer).eval()
+    amp = _build(tmp_path, tiny_tokenizer, encoder_autocast="bfloat16").eval()
+    amp.load_state_dict(ref.state_dict())
+    speech, lens = _speech()
+    with torch.no_grad():
+        e32, _ = ref._encode_feats(*ref._extract_feats(speech, lens))
+        e16, _ = amp._encode_feats(*amp._extract_feats(speech, lens))
+    espnet_model._native_on.cache_clear()
+    assert torch.equal(e16, e32)
+    assert "this CPU has no native torch.bfloat16; running fp32" in caplog.text
