@@ -17,6 +17,7 @@ from espnet2.train.abs_espnet_model import AbsESPnetModel
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
 from espnet_speechllm.asr.compressor.abs_compressor import AbsCompressor
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
+from espnet_speechllm.asr.encoder.batch_exact import exact_padding, is_batch_exact
 from espnet_speechllm.asr.encoder.encoder_mode import set_encoder_mode
 from espnet_speechllm.asr.prompt_template import PromptTemplate
 from espnet_speechllm.train.speechllm_preprocessor import fields_of
@@ -285,26 +286,28 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Encoder states before compression.  ``(B, S) -> (B, T, D_enc), (B,)``
 
-        Used for decoding. The frontend and encoder run on each utterance alone:
-        on a padded batch the centred STFT and the encoder's subsampling let the
-        padding into the last frames (and the subsampled lengths round up), so
-        a batch would not decode as its utterances do one by one. The
-        compressor and projector mask by length and run on the batch.
+        Used for decoding; the result equals encoding each utterance alone. The
+        frontend runs per utterance (a centred STFT would read the padding). The
+        encoder runs on the batch when ``is_batch_exact`` (ESPnet's conformer and
+        transformer, under ``exact_padding``), else per utterance. The compressor and projector mask by length.
         """
         if bool((speech_lengths == speech_lengths.max()).all()):
             feats, feats_lens = self._extract_feats(speech, speech_lengths)
-            enc, enc_lens = self._encode_feats(feats, feats_lens)
-        else:
-            one = [
-                self._encode_feats(
-                    *self._extract_feats(speech[b : b + 1, :n], speech_lengths[b : b + 1])
-                )
-                for b, n in enumerate(speech_lengths.tolist())
-            ]
-            enc_lens = torch.cat([lens for _, lens in one])
-            enc = torch.nn.utils.rnn.pad_sequence(
-                [e[0, :n] for (e, _), n in zip(one, enc_lens.tolist())], batch_first=True
-            )
+            return self._encode_feats(feats, feats_lens)
+        one = [
+            self._extract_feats(speech[b : b + 1, :n], speech_lengths[b : b + 1])
+            for b, n in enumerate(speech_lengths.tolist())
+        ]
+        if is_batch_exact(self.encoder):
+            feats = torch.nn.utils.rnn.pad_sequence([f[0] for f, _ in one], batch_first=True)
+            feats_lens = torch.cat([lens for _, lens in one])
+            with exact_padding(self.encoder, feats_lens):
+                return self._encode_feats(feats, feats_lens)
+        encoded = [self._encode_feats(f, lens) for f, lens in one]
+        enc_lens = torch.cat([lens for _, lens in encoded])
+        enc = torch.nn.utils.rnn.pad_sequence(
+            [e[0, :n] for (e, _), n in zip(encoded, enc_lens.tolist())], batch_first=True
+        )
         return enc, enc_lens
 
     def build_prefix(

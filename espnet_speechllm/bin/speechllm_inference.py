@@ -117,9 +117,10 @@ class Speech2TextLLM:
         """Decode several utterances in one padded batch (same result as one by one).
 
         Audio shorter than the encoder accepts gives ``nbest`` empty hypotheses.
-        Utterances are generated together when they share the length cap
-        ``ceil(max_tokens_per_second * seconds) + 4``: a longer cap could change
-        another utterance's hypotheses (beam search) or lengthen them (greedy).
+        The frontend and encoder run per utterance (padding would leak into a
+        shorter one through the STFT and the conformer's convolutions); the LLM
+        generates for all in one call, each capped at its own
+        ``ceil(max_tokens_per_second * seconds) + 4`` new tokens.
         """
         keys = list(keys) if keys is not None else [str(i) for i in range(len(speeches))]
         wavs = [torch.as_tensor(s, dtype=torch.float32).reshape(-1) for s in speeches]
@@ -151,28 +152,18 @@ class Speech2TextLLM:
                     f"{caps[j]} new tokens exceed the LLM context of {self.context}; "
                     "use a stronger compressor or split the audio"
                 )
-        for cap in sorted(set(caps)):
-            group = [j for j, c in enumerate(caps) if c == cap]
-            group_lens = prefix_lens[group]
-            kwargs = dict(self.generate_kwargs)
-            if ctc_logp is not None:
-                kwargs["logits_processor"] = self._ctc_scorer(
-                    [ctc_logp[j, : enc_lens[j]] for j in group]
-                )
-            hyps = self.model.decoder.generate(
-                prefix[group, : int(group_lens.max())],
-                group_lens,
-                max_new_tokens=cap,
-                **kwargs,
+        kwargs = dict(self.generate_kwargs)
+        if ctc_logp is not None:
+            kwargs["logits_processor"] = self._ctc_scorer(
+                [ctc_logp[j, : enc_lens[j]] for j in range(len(todo))]
             )
-            for j, nbest in zip(group, hyps):
-                if int(audio_lens[j]) == 0:
-                    # The compressor kept nothing (e.g. all frames CTC blank).
-                    logging.info(
-                        f"{keys[todo[j]]}: no audio left after compression: empty hypothesis"
-                    )
-                    continue
-                results[todo[j]] = [self._hypothesis(ids, score) for ids, score in nbest]
+        hyps = self.model.decoder.generate(prefix, prefix_lens, max_new_tokens=caps, **kwargs)
+        for j, nbest in enumerate(hyps):
+            if int(audio_lens[j]) == 0:
+                # The compressor kept nothing (e.g. all frames CTC blank).
+                logging.info(f"{keys[todo[j]]}: no audio left after compression: empty hypothesis")
+                continue
+            results[todo[j]] = [self._hypothesis(ids, score) for ids, score in nbest]
         return results
 
     def _ctc_scorer(self, ctc_logp: List[torch.Tensor]) -> LogitsProcessorList:

@@ -18,17 +18,19 @@ Ctrl-C (or SIGTERM) kills every running job.
 """
 
 import argparse
+import contextlib
 import os
 import re
 import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Deque, Dict, List, Optional, Sequence
+from typing import Deque, Dict, Iterator, List, Optional, Sequence
 
 _TAIL_LINES = 10
 
@@ -90,6 +92,27 @@ def _finish(job: Job, code: int, elapsed: float, max_rss_kib: Optional[int] = No
         )
 
 
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C / SIGTERM inside the block are raised on leaving it.
+
+    Between Popen starting a job and the job being recorded, an interrupt would
+    leave that job running, unknown to `_kill`.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    old = {s: signal.signal(s, lambda sig, frame: caught.append(sig)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def _kill(running: Dict[int, subprocess.Popen]) -> None:
     """SIGTERM every job's process group; SIGKILL what is still alive after 5 s."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -119,7 +142,8 @@ def run(jobs: List[Job], max_jobs: Optional[int] = None) -> List[Job]:
             while pending and len(running) < limit:
                 job = pending.popleft()
                 started[job.index] = time.time()
-                running[job.index] = _start(job)
+                with _interrupts_deferred():  # a started job is always in `running`
+                    running[job.index] = _start(job)
             for index, proc in list(running.items()):
                 # wait4 instead of poll: the rusage of the job (bash and the processes
                 # it waited for; Linux reports their largest peak RSS) comes with it.

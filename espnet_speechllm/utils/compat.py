@@ -11,3 +11,16 @@ except ImportError:  # ESPnet <= 202511
     from espnet.nets.scorer_interface import ScorerInterface  # noqa: F401
 
 from espnet2.asr.decoder.abs_decoder import AbsDecoder  # noqa: F401
+
+try:  # ESPnet >= 202604
+    from espnet2.legacy.nets.pytorch_backend.conformer.convolution import (  # noqa: F401
+        ConvolutionModule,
+    )
+    from espnet2.legacy.nets.pytorch_backend.transformer.attention import (  # noqa: F401
+        LegacyRelPositionMultiHeadedAttention,
+    )
+except ImportError:  # ESPnet <= 202511
+    from espnet.nets.pytorch_backend.conformer.convolution import ConvolutionModule  # noqa: F401
+    from espnet.nets.pytorch_backend.transformer.attention import (  # noqa: F401
+        LegacyRelPositionMultiHeadedAttention,
+    )

@@ -119,8 +119,23 @@ def test_stats_values_match_a_hand_computation(model):
     assert float(loss) == pytest.approx(float(stats["loss"]), rel=1e-6)
 
 
-def test_encode_batch_equals_one_by_one(model):
-    """encode() (used in decoding) computes each utterance's features alone."""
+@pytest.fixture(scope="module")
+def latest_relpos_model(tmp_path_factory, tiny_tokenizer) -> ESPnetSpeechLLMModel:
+    """The tiny model with rel_pos_type latest: its encoder runs batched in encode()."""
+    enc = dict(tiny_train_config(tiny_tokenizer)["encoder_conf"], rel_pos_type="latest",
+               pos_enc_layer_type="rel_pos", selfattention_layer_type="rel_selfattn")  # fmt: skip
+    torch.manual_seed(0)
+    return _build_with(tmp_path_factory.mktemp("latest"), tiny_tokenizer, {"encoder_conf": enc}).eval()
+
+
+@pytest.mark.parametrize("which", ["model", "latest_relpos_model"])
+def test_encode_batch_equals_one_by_one(which, request):
+    """encode() (used in decoding) gives each utterance what it gets alone: per-utterance
+    encoding for the legacy relative positions, the batched exact path otherwise."""
+    from espnet_speechllm.asr.encoder.batch_exact import is_batch_exact
+
+    model = request.getfixturevalue(which)
+    assert is_batch_exact(model.encoder) == (which == "latest_relpos_model")
     speech, lens = _speech()
     with torch.no_grad():
         audio, audio_lens = model.encode(speech, lens)

@@ -1,11 +1,13 @@
 """A Hugging Face causal LM as an ESPnet decoder that reads continuous prefixes."""
 
 import logging
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import torch
+from transformers import LogitsProcessorList
 from typeguard import typechecked
 
+from espnet_speechllm.asr.decoder.length_cap_processor import RowLengthCapProcessor
 from espnet_speechllm.asr.decoder.sequence_packing import (
     left_pad,
     pack_right,
@@ -225,7 +227,7 @@ class HFLLMDecoder(AbsDecoder):
         hlens: torch.Tensor,
         num_beams: int = 1,
         nbest: int = 1,
-        max_new_tokens: int = 64,
+        max_new_tokens: Union[int, Sequence[int]] = 64,
         **generate_kwargs,
     ) -> List[List[Tuple[List[int], float]]]:
         """Decode after each prefix with HF ``generate`` (KV cache, batched).
@@ -240,7 +242,8 @@ class HFLLMDecoder(AbsDecoder):
             hlens: Prefix lengths (B,).
             num_beams: Beam size (1 = greedy).
             nbest: Hypotheses returned per utterance (<= num_beams).
-            max_new_tokens: Length cap of the generated text.
+            max_new_tokens: Length cap of the generated text, or one per utterance
+                (all in one ``generate`` call; see ``RowLengthCapProcessor``).
             generate_kwargs: Passed to ``generate`` (no_repeat_ngram_size,
                 length_penalty, repetition_penalty, min_new_tokens, ...).
         Returns:
@@ -249,6 +252,15 @@ class HFLLMDecoder(AbsDecoder):
         if nbest > num_beams:
             raise ValueError(f"nbest={nbest} needs beam_size >= nbest, got {num_beams}")
         bsz, p_max = hs_pad.shape[:2]
+        # Scores of a caller's processor (joint CTC) are already per-step log scores.
+        normalize = "logits_processor" not in generate_kwargs
+        if not isinstance(max_new_tokens, int):
+            if len(max_new_tokens) != bsz:
+                raise ValueError(f"{len(max_new_tokens)} length caps for {bsz} utterances")
+            procs = LogitsProcessorList(generate_kwargs.pop("logits_processor", None) or [])
+            procs.append(RowLengthCapProcessor(max_new_tokens, self.eos, num_beams))
+            generate_kwargs["logits_processor"] = procs
+            max_new_tokens = max(max_new_tokens) + 1  # + the forced eos
         prefix = left_pad(hs_pad, hlens)
         mask = padding_mask(hlens, p_max, left=True)
         pos = positions_from_mask(mask)
@@ -274,9 +286,8 @@ class HFLLMDecoder(AbsDecoder):
         if num_beams > 1:
             scores = out.sequences_scores
         else:
-            # A logits processor (joint CTC) already returns per-step log scores.
             trans = self.causal_lm.compute_transition_scores(
-                seqs, out.scores, normalize_logits="logits_processor" not in generate_kwargs
+                seqs, out.scores, normalize_logits=normalize
             )
             # A sequence that ended before the others is padded with pad = eos:
             # those steps are not part of it (HF masks them for beams only).

@@ -196,3 +196,28 @@ def test_random_init_takes_architecture_not_weights(tiny_llm):
     assert len(dec.tokenizer) <= dec.vocab_size and dec.eos == TINY_LLAMA["eos_token_id"]
     with pytest.raises(ValueError, match="random_init=true needs model_name_or_path"):
         HFLLMDecoder(model_name_or_path=str(tiny_llm), mode="frozen", random_init=True)
+
+
+@pytest.mark.parametrize("attn", ["causal", "noncausal"])
+@pytest.mark.parametrize("beams,nbest", [(1, 1), (3, 2)])
+def test_per_utterance_caps_in_one_call_equal_separate_calls(tiny_tokenizer, attn, beams, nbest):
+    """One generate with caps [2, 5, 3] == each utterance alone with its cap; eos is
+    suppressed, so every hypothesis runs to its own cap."""
+    dec = _decoder(tiny_tokenizer, mode="full", prefix_attention=attn)
+    hs, hl, _, _ = _batch()
+    caps = [2, 5, 3]
+    kw = dict(num_beams=beams, nbest=nbest, min_new_tokens=100)
+    batch = dec.generate(hs, hl, max_new_tokens=caps, **kw)
+    for b in range(B):
+        alone = dec.generate(hs[b : b + 1, : hl[b]], hl[b : b + 1], max_new_tokens=caps[b], **kw)
+        assert [len(ids) for ids, _ in batch[b]] == [caps[b]] * nbest
+        assert [ids for ids, _ in batch[b]] == [ids for ids, _ in alone[0]]
+        if beams == 1:  # the forced eos scores 0: the same score as stopping at the cap
+            assert batch[b][0][1] == pytest.approx(alone[0][0][1], abs=1e-4)
+
+
+def test_per_utterance_caps_must_match_the_batch(tiny_tokenizer):
+    dec = _decoder(tiny_tokenizer, mode="full")
+    hs, hl, _, _ = _batch()
+    with pytest.raises(ValueError, match="2 length caps for 3 utterances"):
+        dec.generate(hs, hl, max_new_tokens=[2, 3])
