@@ -167,12 +167,12 @@ def exp_section(exp: Path, out_dir: Path) -> List[str]:
     return lines
 
 
-def prefix_ratio(train_log: Path) -> Optional[float]:
-    """Mean input frames per LLM prefix position on valid, last epoch of train.log."""
+def last_valid(train_log: Path, key: str) -> Optional[float]:
+    """The valid-set value of ``key`` (e.g. ``acc``, ``prefix_ratio``) at the last epoch of train.log."""
     if not train_log.is_file():
         return None
     text = train_log.read_text(encoding="utf-8", errors="replace")
-    found = re.findall(r"epoch results: .*\[valid\].*?prefix_ratio=([0-9.eE+-]+)", text)
+    found = re.findall(rf"epoch results: .*\[valid\].*?[ ,]{key}=([0-9.eE+-]+)", text)
     return float(found[-1]) if found else None
 
 
@@ -192,18 +192,20 @@ def ablation_table(rows: Sequence[Tuple[str, Path]]) -> List[str]:
 
     The exp dir (the decode dir's parent) gives params (train.log), training time
     (``train_time``, seconds, written by the ablation runner), decoding time
-    (``decode_time``; ``+ N``: ``<decode dir>/<test set>/rescore_time`` of lm_rescore)
-    and the mean prefix ratio (input frames per LLM prefix position, valid set).
+    (``decode_time``; ``+ N``: ``<decode dir>/<test set>/rescore_time`` of lm_rescore),
+    the teacher-forced valid accuracy and the mean prefix ratio (input frames per LLM
+    prefix position, valid set), both of the last epoch.
     """
     lines = [
         "|system|exp / decode dir / test set|Snt|Wrd|WER|Sub|Del|Ins|params (trainable)|"
-        "train s|decode s|prefix ratio|",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "train s|decode s|valid acc|prefix ratio|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, ddir in rows:
         exp = ddir.parent
         params = model_params(exp / "train.log") or {}
-        ratio = prefix_ratio(exp / "train.log")
+        ratio = last_valid(exp / "train.log", "prefix_ratio")
+        acc = last_valid(exp / "train.log", "acc")
         wers = sorted(ddir.glob("*/score_wer/score.json"))
         if not wers:
             logging.warning(f"results: no {ddir}/*/score_wer/score.json")
@@ -222,7 +224,8 @@ def ablation_table(rows: Sequence[Tuple[str, Path]]) -> List[str]:
             lines.append(
                 f"|{label}|{exp.name}/{ddir.name}/{dset}|" + "|".join(map(str, cells))
                 + f"|{params.get('total', '?')} ({params.get('trainable', '?')})|"
-                f"{_fmt(_seconds(exp / 'train_time'), '.0f')}|{decode}|{_fmt(ratio, '.2f')}|"
+                f"{_fmt(_seconds(exp / 'train_time'), '.0f')}|{decode}|{_fmt(acc, '.3f')}|"
+                f"{_fmt(ratio, '.2f')}|"
             )
     return lines
 

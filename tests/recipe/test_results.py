@@ -131,7 +131,7 @@ def test_missing_exp_dir_is_an_error(tmp_path):
 def test_ablation_table_one_row_per_system(tmp_path):
     import json
 
-    from espnet_speechllm.recipe.results import ablation_table, main, prefix_ratio
+    from espnet_speechllm.recipe.results import ablation_table, last_valid, main
 
     def exp(name, err, ratio, rescored=False):
         e = tmp_path / "exp" / name
@@ -143,8 +143,8 @@ def test_ablation_table_one_row_per_system(tmp_path):
         log = ["Total Number of model parameters: 5.85 M",
                "Number of trainable parameters: 2.32 M (39.6%)"]
         for epoch, r in ((1, 99.0), (2, ratio)):
-            log.append(f"x INFO: {epoch}epoch results: [train] prefix_ratio=1.000, loss=2 "
-                       f"[valid] loss_att=2.5, prefix_ratio={r}, time=3 seconds")
+            log.append(f"x INFO: {epoch}epoch results: [train] prefix_ratio=1.000, acc=0.9, loss=2 "
+                       f"[valid] loss_att=2.5, acc=0.{epoch}5, prefix_ratio={r}, time=3 seconds")
         (e / "train.log").write_text("\n".join(log) + "\n")
         (e / "train_time").write_text("120\n")
         (e / "decode_time").write_text("30\n")
@@ -155,10 +155,12 @@ def test_ablation_table_one_row_per_system(tmp_path):
     e3 = exp("abl_e3", 80.0, 7.25)
     b1 = exp("abl_b1", 40.0, None, rescored=True)
     (b1 / "train.log").write_text("Total Number of model parameters: 3.06 M\n")
-    assert prefix_ratio(e3 / "train.log") == 7.25 and prefix_ratio(b1 / "train.log") is None
+    assert last_valid(e3 / "train.log", "prefix_ratio") == 7.25
+    assert last_valid(e3 / "train.log", "acc") == 0.25  # valid, last epoch (not train's 0.9)
+    assert last_valid(b1 / "train.log", "prefix_ratio") is None
     lines = ablation_table([("E3", e3 / "decode_x"), ("B2", b1 / "decode_x")])
-    assert lines[2] == "|E3|abl_e3/decode_x/test|2|8|80.0|79.0|0.5|0.5|5.85 M (2.32 M (39.6%))|120|30|7.25|"
-    assert lines[3] == "|B2|abl_b1/decode_x/test|2|8|40.0|39.0|0.5|0.5|3.06 M (?)|120|30 + 4|-|"
+    assert lines[2] == "|E3|abl_e3/decode_x/test|2|8|80.0|79.0|0.5|0.5|5.85 M (2.32 M (39.6%))|120|30|0.250|7.25|"
+    assert lines[3] == "|B2|abl_b1/decode_x/test|2|8|40.0|39.0|0.5|0.5|3.06 M (?)|120|30 + 4|-|-|"
     out = tmp_path / "ALL.md"
     main(["--row", f"E3={e3 / 'decode_x'}", "--row", f"B2={b1 / 'decode_x'}", "--out", str(out)])
     text = out.read_text()

@@ -136,6 +136,14 @@ def test_stage_11a_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
     init = "exp/ctc_pretrain_ctc_small/valid.loss.ave.pth"
     assert f"--init_param {init}:encoder:encoder --init_param {init}:ctc:compressor.ctc" in train
 
+    # Done once: a re-run (e.g. the next system of a sweep) goes straight to stage 11.
+    (recipe / init).parent.mkdir(parents=True, exist_ok=True)
+    (recipe / init).touch()
+    (recipe / "calls.txt").unlink()
+    (again,) = _run(recipe, "--stage", "11", "--stop_stage", "11",
+                    "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
+    assert again.startswith("-m espnet_speechllm.bin.speechllm_train") and f"{init}:encoder:encoder" in again
+
 
 def test_ctc_pretrain_config_loads_into_the_default_speech_llm(tmp_path, tiny_tokenizer, tiny_llm):
     """conf/tuning/train_ctc_conformer.yaml's encoder + head fit conf/train_speechllm.yaml's."""

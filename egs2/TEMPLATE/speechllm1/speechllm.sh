@@ -348,27 +348,31 @@ if ! "${skip_train}"; then
             # ESPnet's CTC-only ASR model on the LLM's tokens: <blank> is class 0 and LLM
             # token t is class t + 1, the layout of our CTC compressor, so its head and
             # the encoder load into the speech-LLM as they are (no <sos/eos>: no decoder).
-            log "Stage 11a: Encoder CTC pre-training: ${ctc_pretrain_config} -> ${ctc_pretrain_exp} (log: ${ctc_pretrain_exp}/train.log)"
-            mkdir -p "${ctc_pretrain_exp}"
-            _ctc_tokens=${token_list%.txt}_ctc.txt
-            { echo "<blank>"; cat "${token_list}"; } > "${_ctc_tokens}"
-            _ctc_data_opts=()
-            for s in train valid; do
-                [ ${s} = train ] && _dset=${data_feats}/${train_set_sp} || _dset=${data_feats}/${valid_set}
-                _text=${_dset}/text
-                [ -f "${_dset}/text.src" ] && _text=${_dset}/text.src  # ST: CTC learns the source
-                _ctc_data_opts+=(--${s}_data_path_and_name_and_type "${_dset}/wav.scp,speech,sound"
-                                 --${s}_data_path_and_name_and_type "${_text},text,text")
-            done
-            ${train_cmd} "${ctc_pretrain_exp}/train.log" \
-                ${python} -m espnet2.bin.asr_train --config "${ctc_pretrain_config}" \
-                    --ngpu "${ngpu}" --use_preprocessor true --token_list "${_ctc_tokens}" \
-                    --token_type hugging_face --bpemodel "${llm_dir}" \
-                    "${_ctc_data_opts[@]}" "${_shape_opts[@]}" \
-                    --fold_length $((fs * 5)) --fold_length 150 --resume true \
-                    --output_dir "${ctc_pretrain_exp}" "${_opts[@]}"
-            grep "epoch results" "${ctc_pretrain_exp}/train.log" | tail -n 1 || true
             _init=${ctc_pretrain_exp}/valid.loss.ave.pth
+            if [ -f "${_init}" ]; then
+                log "Stage 11a: ${_init} exists: encoder CTC pre-training done (delete it to redo)"
+            else
+                log "Stage 11a: Encoder CTC pre-training: ${ctc_pretrain_config} -> ${ctc_pretrain_exp} (log: ${ctc_pretrain_exp}/train.log)"
+                mkdir -p "${ctc_pretrain_exp}"
+                _ctc_tokens=${token_list%.txt}_ctc.txt
+                { echo "<blank>"; cat "${token_list}"; } > "${_ctc_tokens}"
+                _ctc_data_opts=()
+                for s in train valid; do
+                    [ ${s} = train ] && _dset=${data_feats}/${train_set_sp} || _dset=${data_feats}/${valid_set}
+                    _text=${_dset}/text
+                    [ -f "${_dset}/text.src" ] && _text=${_dset}/text.src  # ST: CTC learns the source
+                    _ctc_data_opts+=(--${s}_data_path_and_name_and_type "${_dset}/wav.scp,speech,sound"
+                                     --${s}_data_path_and_name_and_type "${_text},text,text")
+                done
+                ${train_cmd} "${ctc_pretrain_exp}/train.log" \
+                    ${python} -m espnet2.bin.asr_train --config "${ctc_pretrain_config}" \
+                        --ngpu "${ngpu}" --use_preprocessor true --token_list "${_ctc_tokens}" \
+                        --token_type hugging_face --bpemodel "${llm_dir}" \
+                        "${_ctc_data_opts[@]}" "${_shape_opts[@]}" \
+                        --fold_length $((fs * 5)) --fold_length 150 --resume true \
+                        --output_dir "${ctc_pretrain_exp}" "${_opts[@]}"
+                grep "epoch results" "${ctc_pretrain_exp}/train.log" | tail -n 1 || true
+            fi
             _opts+=(--init_param "${_init}:encoder:encoder")
             if grep -qE "^compressor: *ctc" "${speechllm_config}"; then
                 _opts+=(--init_param "${_init}:ctc:compressor.ctc")
