@@ -1,0 +1,36 @@
+"""Importing ESPnet through our package makes no nltk download (no network at import)."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_g2p_en_import_makes_no_nltk_download(tmp_path):
+    # Fresh interpreter: the test session has imported g2p_en already. An empty NLTK_DATA
+    # makes g2p_en's nltk.data.find() fail, so unguarded it would call nltk.download().
+    code = textwrap.dedent(
+        """
+        import nltk
+        calls = []
+        def fake_download(*args, **kwargs):
+            calls.append(args)
+            return False
+        nltk.download = fake_download
+        import espnet_speechllm
+        import g2p_en
+        assert calls == [], calls
+        assert nltk.download is fake_download  # restored after the guarded import
+        nltk.download("cmudict")  # the user's own call still goes through
+        assert calls == [("cmudict",)], calls
+        print("ok")
+        """
+    )
+    env = {"NLTK_DATA": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
