@@ -187,8 +187,18 @@ def _fmt(value: Optional[float], spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _ablation_scores(metric: str, s: Dict) -> List:
+    """The ablation table's score cells of one score.json (``{}``: none)."""
+    if metric == "bleu":
+        return [_fmt(s.get(k), ".2f") for k in ("bleu", "chrf")] + [_fmt(s.get("bp"), ".3f")]
+    return [s.get("n_ref", "-")] + [_fmt(s.get(k), ".1f") for k in ("err", "sub", "del", "ins")]
+
+
 def ablation_table(rows: Sequence[Tuple[str, Path]]) -> List[str]:
     """One table comparing systems; a row is (label, decode dir ``exp/X/decode_*``).
+
+    Scores are WER (``score_wer``), or BLEU (``score_bleu``: speech translation) where
+    no row has a WER.
 
     The exp dir (the decode dir's parent) gives params (train.log), training time
     (``train_time``, seconds, written by the ablation runner), decoding time
@@ -196,26 +206,26 @@ def ablation_table(rows: Sequence[Tuple[str, Path]]) -> List[str]:
     the teacher-forced valid accuracy and the mean prefix ratio (input frames per LLM
     prefix position, valid set), both of the last epoch.
     """
+    has_wer = any(any(ddir.glob("*/score_wer/score.json")) for _, ddir in rows)
+    has_bleu = any(any(ddir.glob("*/score_bleu/score.json")) for _, ddir in rows)
+    metric = "bleu" if has_bleu and not has_wer else "wer"
+    header = "BLEU|chrF|BP" if metric == "bleu" else "Wrd|WER|Sub|Del|Ins"
     lines = [
-        "|system|exp / decode dir / test set|Snt|Wrd|WER|Sub|Del|Ins|params (trainable)|"
+        f"|system|exp / decode dir / test set|Snt|{header}|params (trainable)|"
         "train s|decode s|valid acc|prefix ratio|",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---" * (9 + header.count("|")) + "|",
     ]
     for label, ddir in rows:
         exp = ddir.parent
         params = model_params(exp / "train.log") or {}
         ratio = last_valid(exp / "train.log", "prefix_ratio")
         acc = last_valid(exp / "train.log", "acc")
-        wers = sorted(ddir.glob("*/score_wer/score.json"))
-        if not wers:
-            logging.warning(f"results: no {ddir}/*/score_wer/score.json")
-        for path in wers or [None]:
+        scores = sorted(ddir.glob(f"*/score_{metric}/score.json"))
+        if not scores:
+            logging.warning(f"results: no {ddir}/*/score_{metric}/score.json")
+        for path in scores or [None]:
             s = json.loads(path.read_text()) if path else {}
-            cells = [
-                s.get("n_utt", "-"),
-                s.get("n_ref", "-"),
-                *(_fmt(s.get(k), ".1f") for k in ("err", "sub", "del", "ins")),
-            ]
+            cells = [s.get("n_utt", "-"), *_ablation_scores(metric, s)]
             dset = path.parent.parent.name if path else "-"
             decode = _fmt(_seconds(exp / "decode_time"), ".0f")
             rescore = _seconds(path.parent.parent / "rescore_time") if path else None

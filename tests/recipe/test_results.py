@@ -167,3 +167,28 @@ def test_ablation_table_one_row_per_system(tmp_path):
     assert lines[2] in text and lines[3] in text and "## Environments" in text
     with pytest.raises(SystemExit, match="not a directory"):
         main(["--row", f"E9={tmp_path / 'nope'}", "--out", str(out)])
+
+
+def test_ablation_table_bleu_where_no_row_has_a_wer(tmp_path, caplog):
+    """Speech translation (stage 13 --scoring_metrics bleu): BLEU / chrF / BP columns."""
+    import json
+
+    from espnet_speechllm.recipe.results import ablation_table
+
+    rows = []
+    for name, bleu in (("abl_e3", 12.345), ("abl_b1", None)):
+        ddir = tmp_path / name / "decode_x"
+        if bleu is not None:  # abl_b1 was not scored: a row of "-"
+            d = ddir / "test_de" / "score_bleu"
+            d.mkdir(parents=True)
+            score = dict(metric="bleu", n_utt=100, bleu=bleu, chrf=40.0, bp=0.9876)
+            (d / "score.json").write_text(json.dumps(score))
+        ddir.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name / "train_time").write_text("60\n")
+        rows.append((name[4:].upper(), ddir))
+    lines = ablation_table(rows)
+    assert lines[0].startswith("|system|exp / decode dir / test set|Snt|BLEU|chrF|BP|params")
+    assert lines[1].count("---") == lines[0].count("|") - 1 == 11
+    assert lines[2] == "|E3|abl_e3/decode_x/test_de|100|12.35|40.00|0.988|? (?)|60|-|-|-|"
+    assert lines[3] == "|B1|abl_b1/decode_x/-|-|-|-|-|? (?)|60|-|-|-|"
+    assert "no " + str(rows[1][1]) + "/*/score_bleu/score.json" in caplog.text

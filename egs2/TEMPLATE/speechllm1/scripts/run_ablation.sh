@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Speech-LLaMA ablation (arXiv 2307.03917) from a recipe dir: train, decode and score each
-# system on the same data with a reduced budget, then write ONE table (WER S/D/I, params,
-# train / decode wall time, mean prefix ratio) with espnet_speechllm.recipe.results.
+# system on the same data with a reduced budget, then write ONE table (WER S/D/I, or BLEU /
+# chrF for speech translation; params, train / decode wall time, mean prefix ratio) with
+# espnet_speechllm.recipe.results.
 # Systems (conf/tuning/ of the recipe):
 #   e0 conv compressor | e1 CTC blank_removal | e2 e1 + non-causal prefix
 #   e3 CTC frame_averaging | e4 e3 + LoRA (stage B, --init_param e3) | e5 e3 + non-causal
