@@ -17,10 +17,13 @@ from types import ModuleType
 from typing import Optional, Sequence
 
 _GUARDED = "g2p_en.g2p"
+# A module logger: logging.debug() on the root logger would call basicConfig() and
+# turn ESPnet's later logging.basicConfig(level=INFO) into a no-op.
+logger = logging.getLogger(__name__)
 
 
 def _skip_download(info_or_id=None, *args, **kwargs) -> bool:
-    logging.debug(f"espnet_speechllm: skipped nltk.download({info_or_id!r}) at g2p_en import")
+    logger.debug(f"skipped nltk.download({info_or_id!r}) at g2p_en import")
     return False
 
 

@@ -13,6 +13,7 @@ def test_g2p_en_import_makes_no_nltk_download(tmp_path):
     # makes g2p_en's nltk.data.find() fail, so unguarded it would call nltk.download().
     code = textwrap.dedent(
         """
+        import logging
         import nltk
         calls = []
         def fake_download(*args, **kwargs):
@@ -22,6 +23,7 @@ def test_g2p_en_import_makes_no_nltk_download(tmp_path):
         import espnet_speechllm
         import g2p_en
         assert calls == [], calls
+        assert not logging.root.handlers  # ESPnet's basicConfig(level=INFO) still applies
         assert nltk.download is fake_download  # restored after the guarded import
         nltk.download("cmudict")  # the user's own call still goes through
         assert calls == [("cmudict",)], calls
