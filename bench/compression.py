@@ -135,6 +135,19 @@ def build_variant(args, name, enc_conf, comp, comp_conf, ctc_source: Dict[str, A
     return model
 
 
+def goal_cell(row: Dict[str, Any], ctc_trained: bool) -> str:
+    """'yes / no' for the prefix and step goals of one row.
+
+    A CTC head that is not the recipe's trained one emits mostly blanks: its prefix
+    (and the step time that follows from it) says nothing about the goals.
+    """
+    if row["compressor"] == "ctc" and not ctc_trained:
+        return "n/a (CTC head not trained)"
+    prefix_ok = row["prefix_shorter_x"] >= GOAL_PREFIX
+    step_ok = row["step_faster_x"] >= GOAL_STEP
+    return f"{'yes' if prefix_ok else 'no'} / {'yes' if step_ok else 'no'}"
+
+
 def main(argv=None) -> List[Dict[str, Any]]:
     args = fill_defaults(get_parser().parse_args(argv))
     if not cuda_or_skip(args.device, "compression"):
@@ -173,11 +186,10 @@ def main(argv=None) -> List[Dict[str, Any]]:
           f"step = fwd+bwd+AdamW on a batch of {args.batch}, min of {args.steps}")  # fmt: skip
     headers = ["variant", "enc frames/utt", "LLM prefix/utt", "prefix shorter vs 40 ms",
                "step ms", "step faster vs 40 ms", f"goal {GOAL_PREFIX:g}x / {GOAL_STEP:g}x"]  # fmt: skip
+    ctc_real = "trained model" in ctc_source.get("what", "")
     table = [
         [r["variant"], r["enc_frames"], r["prefix"], f"{r['prefix_shorter_x']:.2f}x",
-         r["step_s"] * 1e3, f"{r['step_faster_x']:.2f}x",
-         f"{'yes' if r['prefix_shorter_x'] >= GOAL_PREFIX else 'no'} / "
-         f"{'yes' if r['step_faster_x'] >= GOAL_STEP else 'no'}"]
+         r["step_s"] * 1e3, f"{r['step_faster_x']:.2f}x", goal_cell(r, ctc_real)]
         for r in rows
     ]  # fmt: skip
     print(format_table(headers, table))
