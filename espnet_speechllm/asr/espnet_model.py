@@ -289,7 +289,8 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         Used for decoding; the result equals encoding each utterance alone. The
         frontend runs per utterance (a centred STFT would read the padding). The
         encoder runs on the batch when ``is_batch_exact`` (ESPnet's conformer and
-        transformer, under ``exact_padding``), else per utterance. The compressor and projector mask by length.
+        transformer, under ``exact_padding``), else per utterance. The compressor
+        and projector mask by length.
         """
         if bool((speech_lengths == speech_lengths.max()).all()):
             feats, feats_lens = self._extract_feats(speech, speech_lengths)

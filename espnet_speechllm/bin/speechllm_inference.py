@@ -117,9 +117,9 @@ class Speech2TextLLM:
         """Decode several utterances in one padded batch (same result as one by one).
 
         Audio shorter than the encoder accepts gives ``nbest`` empty hypotheses.
-        The frontend and encoder run per utterance (padding would leak into a
-        shorter one through the STFT and the conformer's convolutions); the LLM
-        generates for all in one call, each capped at its own
+        The frontend runs per utterance, the encoder on the batch where that is
+        exact (see ``ESPnetSpeechLLMModel.encode_frames``); the LLM generates for
+        all in one call, each capped at its own
         ``ceil(max_tokens_per_second * seconds) + 4`` new tokens.
         """
         keys = list(keys) if keys is not None else [str(i) for i in range(len(speeches))]

@@ -41,6 +41,6 @@ class RowLengthCapProcessor(LogitsProcessor):
         done = (self.caps.to(scores.device) <= input_ids.size(1) - self._start)[:, None]
         if not bool(done.any()):
             return scores
-        eos_only = torch.full_like(scores, float("-inf"))
-        eos_only[:, self.eos] = 0.0
-        return torch.where(done, eos_only, scores)
+        out = scores.masked_fill(done, float("-inf"))  # one (R, V) copy per step, not two
+        out[:, self.eos] = torch.where(done[:, 0], 0.0, scores[:, self.eos])
+        return out
