@@ -64,15 +64,23 @@ def test_run_ablation_runs_systems_and_writes_one_table(tmp_path):
         assert (tmp_path / "exp" / tag / "decode_time").read_text().strip().isdigit()
     assert "|E3|abl_e3/decode_speechllm_valid.acc.ave/test|2|8|50.0|25.0|25.0|0.0|1.00 M (?)|42|" in table
 
-    # A second run retrains nothing that finished (train_time present), decodes again.
-    (tmp_path / "calls.txt").unlink()
-    out = subprocess.run(
-        ["bash", str(TEMPLATE / "scripts" / "run_ablation.sh"), "--systems", "e3",
-         "--train_subset", "0"], cwd=tmp_path, env=env, capture_output=True, text=True,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    stages = [c.split()[1] for c in (tmp_path / "calls.txt").read_text().splitlines()]
-    assert stages == ["12", "13"]
+    # A second run neither retrains (train_time) nor re-decodes (decode_time) a scored system,
+    # and still lists it in the table; deleting decode_time decodes and scores it again.
+    def rerun() -> list:
+        (tmp_path / "calls.txt").unlink(missing_ok=True)
+        out = subprocess.run(
+            ["bash", str(TEMPLATE / "scripts" / "run_ablation.sh"), "--systems", "e3",
+             "--train_subset", "0"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        calls = tmp_path / "calls.txt"
+        return [c.split()[1] for c in calls.read_text().splitlines()] if calls.exists() else []
+
+    assert rerun() == []
+    assert "|E3|abl_e3/" in (tmp_path / "exp" / "abl" / "RESULTS.md").read_text()
+    (tmp_path / "exp" / "abl_e3" / "decode_time").unlink()
+    assert rerun() == ["12", "13"]
+    assert (tmp_path / "exp" / "abl_e3" / "decode_time").read_text().strip().isdigit()
 
 
 def test_run_ablation_stride_systems_and_ctc_pretraining(tmp_path):

@@ -24,7 +24,8 @@
 # job's wall time (train.log), "decode s" stage 12's (python start-up, decoding, and for B1
 # the LLM rescoring too). Times are this machine's, shared with whatever else runs:
 # compare rows of the same run only. A system with exp/<prefix>_<sys>/train_time is not
-# retrained (delete the file to retrain).
+# retrained, one with decode_time (written once stage 13 scored it) not decoded again:
+# delete the file to redo that step.
 set -euo pipefail
 systems="e3 e1 e0 b1 dec e4 e5 e2 e6"
 max_epoch=3
@@ -117,15 +118,18 @@ run_system() {  # run.sh failures return 1 here, so one failed system leaves the
         sed -n 's/.*elapsed time \([0-9]*\) seconds.*/\1/p' "${exp}/train.log" | tail -n 1 \
             > "${exp}/train_time"
     fi
-    log "${sys}: decode"
-    local t0=${SECONDS}
-    # One retry: a stage also fails when speechllm.sh is edited while it runs.
-    ./run.sh --stage 12 --stop_stage 12 "${opts[@]}" ${rest[@]+"${rest[@]}"} \
-        || { t0=${SECONDS}; ./run.sh --stage 12 --stop_stage 12 "${opts[@]}" ${rest[@]+"${rest[@]}"}; } \
-        || return 1
-    echo $((SECONDS - t0)) > "${exp}/decode_time"
-    ./run.sh --stage 13 --stop_stage 13 "${opts[@]}" ${rest[@]+"${rest[@]}"} \
-        || ./run.sh --stage 13 --stop_stage 13 "${opts[@]}" ${rest[@]+"${rest[@]}"} || return 1
+    if [ ! -f "${exp}/decode_time" ]; then  # a scored system is not decoded again
+        log "${sys}: decode"
+        local t0=${SECONDS} dt
+        # One retry: a stage also fails when speechllm.sh is edited while it runs.
+        ./run.sh --stage 12 --stop_stage 12 "${opts[@]}" ${rest[@]+"${rest[@]}"} \
+            || { t0=${SECONDS}; ./run.sh --stage 12 --stop_stage 12 "${opts[@]}" ${rest[@]+"${rest[@]}"}; } \
+            || return 1
+        dt=$((SECONDS - t0))
+        ./run.sh --stage 13 --stop_stage 13 "${opts[@]}" ${rest[@]+"${rest[@]}"} \
+            || ./run.sh --stage 13 --stop_stage 13 "${opts[@]}" ${rest[@]+"${rest[@]}"} || return 1
+        echo "${dt}" > "${exp}/decode_time"
+    fi
     rows+=(--row "${sys^^}=${expdir}/${tag}/${itag}")
     [ "${sys}" = b1 ] && rows+=(--row "B2=${expdir}/${tag}/${itag}_llmrescore${rescore_weight}")
     return 0
