@@ -129,7 +129,12 @@ def test_stage_11a_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
     assert "--output_dir exp/ctc_pretrain_ctc_small" in pre
     # ST data: CTC learns the source transcript where text.src exists (train), else text.
     assert "dump/raw/train/text.src,text,text" in pre and "dump/raw/dev/text,text,text" in pre
-    assert "src_text" not in pre and "decoder_conf" not in pre
+    assert "src_text," not in pre and "decoder_conf" not in pre
+    # ... and batches by the lengths of what it learns: stage 10's src_text_shape there.
+    stats = "exp/speechllm_stats_hf_bpe500"
+    assert f"--train_shape_file {stats}/train/src_text_shape" in pre
+    assert f"--valid_shape_file {stats}/valid/text_shape" in pre
+    assert f"{stats}/train/text_shape" not in pre
     tokens = (recipe / "data/token_list/hf_bpe500/tokens_ctc.txt").read_text().split()
     assert tokens == ["<blank>", "<pad>", "<s>", "</s>", "<unk>", "A", "B"]
     assert train.startswith("-m espnet_speechllm.bin.speechllm_train")

@@ -359,16 +359,19 @@ if ! "${skip_train}"; then
                 _ctc_data_opts=()
                 for s in train valid; do
                     [ ${s} = train ] && _dset=${data_feats}/${train_set_sp} || _dset=${data_feats}/${valid_set}
-                    _text=${_dset}/text
-                    [ -f "${_dset}/text.src" ] && _text=${_dset}/text.src  # ST: CTC learns the source
+                    _text=${_dset}/text _shape=text_shape
+                    # ST: CTC learns the source, and batches by its lengths (stage 10's src_text_shape)
+                    [ -f "${_dset}/text.src" ] && _text=${_dset}/text.src _shape=src_text_shape
                     _ctc_data_opts+=(--${s}_data_path_and_name_and_type "${_dset}/wav.scp,speech,sound"
-                                     --${s}_data_path_and_name_and_type "${_text},text,text")
+                                     --${s}_data_path_and_name_and_type "${_text},text,text"
+                                     --${s}_shape_file "${speechllm_stats_dir}/${s}/speech_shape"
+                                     --${s}_shape_file "${speechllm_stats_dir}/${s}/${_shape}")
                 done
                 ${train_cmd} "${ctc_pretrain_exp}/train.log" \
                     ${python} -m espnet2.bin.asr_train --config "${ctc_pretrain_config}" \
                         --ngpu "${ngpu}" --use_preprocessor true --token_list "${_ctc_tokens}" \
                         --token_type hugging_face --bpemodel "${llm_dir}" \
-                        "${_ctc_data_opts[@]}" "${_shape_opts[@]}" \
+                        "${_ctc_data_opts[@]}" \
                         --fold_length $((fs * 5)) --fold_length 150 --resume true \
                         --output_dir "${ctc_pretrain_exp}" "${_opts[@]}"
                 grep "epoch results" "${ctc_pretrain_exp}/train.log" | tail -n 1 || true
