@@ -139,7 +139,9 @@ def test_stage_11a_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
     assert tokens == ["<blank>", "<pad>", "<s>", "</s>", "<unk>", "A", "B"]
     assert train.startswith("-m espnet_speechllm.bin.speechllm_train")
     init = "exp/ctc_pretrain_ctc_small/valid.loss.ave.pth"
-    assert f"--init_param {init}:encoder:encoder --init_param {init}:ctc:compressor.ctc" in train
+    # One --init_param with both sources: ESPnet's option is nargs="*", a second one replaces it.
+    assert f"--init_param {init}:encoder:encoder {init}:ctc:compressor.ctc " in train + " "
+    assert train.count("--init_param") == 1
 
     # Done once: a re-run (e.g. the next system of a sweep) goes straight to stage 11.
     (recipe / init).parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +150,23 @@ def test_stage_11a_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
     (again,) = _run(recipe, "--stage", "11", "--stop_stage", "11",
                     "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
     assert again.startswith("-m espnet_speechllm.bin.speechllm_train") and f"{init}:encoder:encoder" in again
+
+
+def test_ctc_pretrain_with_init_param_in_speechllm_args_is_refused(recipe):
+    (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run(
+        ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "11", "--stop_stage", "11",
+         "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
+         "--llm_vocab_size", "500", "--speechllm_config", "conf/train_x.yaml",
+         "--ctc_pretrain_config", "conf/train_ctc_small.yaml",
+         "--speechllm_args", "--max_epoch 2 --init_param exp/a/valid.acc.ave.pth"],
+        cwd=recipe, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "--ctc_pretrain_config and --speechllm_args" in out.stdout + out.stderr
+    assert not (recipe / "calls.txt").exists()  # refused before any training
 
 
 def test_ctc_pretrain_config_loads_into_the_default_speech_llm(tmp_path, tiny_tokenizer, tiny_llm):

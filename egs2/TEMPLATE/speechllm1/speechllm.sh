@@ -345,6 +345,10 @@ if ! "${skip_train}"; then
                           --${s}_shape_file "${speechllm_stats_dir}/${s}/text_shape")
         done
         if [ -n "${ctc_pretrain_config}" ]; then
+            case " ${speechllm_args} " in *" --init_param "*|*" --init_param="*)
+                log "Error: --ctc_pretrain_config and --speechllm_args '... --init_param ...' both initialise stage 11, and ESPnet keeps only the last --init_param option: drop one"
+                exit 2 ;;
+            esac
             # ESPnet's CTC-only ASR model on the LLM's tokens: <blank> is class 0 and LLM
             # token t is class t + 1, the layout of our CTC compressor, so its head and
             # the encoder load into the speech-LLM as they are (no <sos/eos>: no decoder).
@@ -376,10 +380,13 @@ if ! "${skip_train}"; then
                         --output_dir "${ctc_pretrain_exp}" "${_opts[@]}"
                 grep "epoch results" "${ctc_pretrain_exp}/train.log" | tail -n 1 || true
             fi
-            _opts+=(--init_param "${_init}:encoder:encoder")
+            # ONE --init_param with every source: it is a single nargs="*" option, and a
+            # second --init_param would replace the first (the encoder would start random).
+            _init_params=("${_init}:encoder:encoder")
             if grep -qE "^compressor: *ctc" "${speechllm_config}"; then
-                _opts+=(--init_param "${_init}:ctc:compressor.ctc")
+                _init_params+=("${_init}:ctc:compressor.ctc")
             fi
+            _opts+=(--init_param "${_init_params[@]}")
         fi
         log "Stage 11: Training: ${speechllm_config} -> ${speechllm_exp} (log: ${speechllm_exp}/train.log)"
         ${train_cmd} "${speechllm_exp}/train.log" \

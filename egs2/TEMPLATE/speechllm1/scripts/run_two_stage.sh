@@ -26,9 +26,15 @@ stage_b_tag=${stage_b_tag:-$(tag_of "${stage_b_config}")}
 echo "$0: stage A: ${stage_a_config} -> ${expdir}/${stage_a_tag}"
 ./run.sh --stage 10 --stop_stage 11 --expdir "${expdir}" --speechllm_config "${stage_a_config}" \
     --speechllm_tag "${stage_a_tag}" --speechllm_args "${speechllm_args}" ${rest[@]+"${rest[@]}"}
+# Stage B starts from all of stage A, CTC-pretrained encoder included: no stage 11a there.
+rest_b=(); skip=false
+for a in ${rest[@]+"${rest[@]}"}; do
+    "${skip}" && { skip=false; continue; }
+    case "${a}" in --ctc_pretrain_config|--ctc_pretrain_exp) skip=true ;; *) rest_b+=("${a}") ;; esac
+done
 init=${expdir}/${stage_a_tag}/${init_model}
 [ -f "${init}" ] || { echo "$0: stage A left no ${init}" >&2; exit 1; }
 echo "$0: stage B: ${stage_b_config} -> ${expdir}/${stage_b_tag} (init: ${init})"
 ./run.sh --stage 11 --expdir "${expdir}" --speechllm_config "${stage_b_config}" \
     --speechllm_tag "${stage_b_tag}" --speechllm_args "${speechllm_args} --init_param ${init}" \
-    ${rest[@]+"${rest[@]}"}
+    ${rest_b[@]+"${rest_b[@]}"}
