@@ -122,23 +122,27 @@ def test_stage_11a_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
     (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
     calls = _run(recipe, "--stage", "11", "--stop_stage", "11",
                  "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
-    pre, train = calls
+    prep, pre, export, train = calls
+    exp = "exp/ctc_pretrain_ctc_small"
+    # ST data: CTC learns the source transcript where text.src exists (train), else text,
+    # written as LLM token strings so that ESPnet's word token ids are LLM ids + 1.
+    assert prep.startswith("-m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel exp/llm")
+    assert f"--out_token_list {exp}/tokens_ctc.txt" in prep
+    assert f"dump/raw/train/text.src {exp}/data/train_tokens dump/raw/dev/text {exp}/data/valid_tokens" in prep
     assert pre.startswith("-m espnet2.bin.asr_train --config conf/train_ctc_small.yaml")
-    assert "--token_list data/token_list/hf_bpe500/tokens_ctc.txt" in pre
-    assert "--token_type hugging_face --bpemodel exp/llm" in pre
-    assert "--output_dir exp/ctc_pretrain_ctc_small" in pre
-    # ST data: CTC learns the source transcript where text.src exists (train), else text.
-    assert "dump/raw/train/text.src,text,text" in pre and "dump/raw/dev/text,text,text" in pre
-    assert "src_text," not in pre and "decoder_conf" not in pre
+    assert f"--token_list {exp}/tokens_ctc.txt --token_type word " in pre and "bpemodel" not in pre
+    assert f"--output_dir {exp}" in pre
+    assert f"{exp}/data/train_tokens,text,text" in pre and f"{exp}/data/valid_tokens,text,text" in pre
+    assert "decoder_conf" not in pre
     # ... and batches by the lengths of what it learns: stage 10's src_text_shape there.
     stats = "exp/speechllm_stats_hf_bpe500"
     assert f"--train_shape_file {stats}/train/src_text_shape" in pre
     assert f"--valid_shape_file {stats}/valid/text_shape" in pre
     assert f"{stats}/train/text_shape" not in pre
-    tokens = (recipe / "data/token_list/hf_bpe500/tokens_ctc.txt").read_text().split()
-    assert tokens == ["<blank>", "<pad>", "<s>", "</s>", "<unk>", "A", "B"]
+    assert export == (f"-m espnet_speechllm.recipe.ctc_pretrain export {exp}/valid.loss.ave.pth "
+                      f"--token_list data/token_list/hf_bpe500/tokens.txt --out {exp}/init.pth")  # fmt: skip
     assert train.startswith("-m espnet_speechllm.bin.speechllm_train")
-    init = "exp/ctc_pretrain_ctc_small/valid.loss.ave.pth"
+    init = f"{exp}/init.pth"
     # One --init_param with both sources: ESPnet's option is nargs="*", a second one replaces it.
     assert f"--init_param {init}:encoder:encoder {init}:ctc:compressor.ctc " in train + " "
     assert train.count("--init_param") == 1

@@ -349,36 +349,40 @@ if ! "${skip_train}"; then
                 log "Error: --ctc_pretrain_config and --speechllm_args '... --init_param ...' both initialise stage 11, and ESPnet keeps only the last --init_param option: drop one"
                 exit 2 ;;
             esac
-            # ESPnet's CTC-only ASR model on the LLM's tokens: <blank> is class 0 and LLM
-            # token t is class t + 1, the layout of our CTC compressor, so its head and
-            # the encoder load into the speech-LLM as they are (no <sos/eos>: no decoder).
-            _init=${ctc_pretrain_exp}/valid.loss.ave.pth
+            # ESPnet's CTC-only ASR model on our CTC classes: <blank> is class 0 and LLM
+            # token t is class t + 1 (the layout of our CTC compressor). ESPnet's
+            # hugging_face token type would give class t, so the transcripts go in as LLM
+            # token strings with --token_type word (espnet_speechllm/recipe/ctc_pretrain.py).
+            _init=${ctc_pretrain_exp}/init.pth
             if [ -f "${_init}" ]; then
                 log "Stage 11a: ${_init} exists: encoder CTC pre-training done (delete it to redo)"
             else
                 log "Stage 11a: Encoder CTC pre-training: ${ctc_pretrain_config} -> ${ctc_pretrain_exp} (log: ${ctc_pretrain_exp}/train.log)"
                 mkdir -p "${ctc_pretrain_exp}"
-                _ctc_tokens=${token_list%.txt}_ctc.txt
-                { echo "<blank>"; cat "${token_list}"; } > "${_ctc_tokens}"
-                _ctc_data_opts=()
+                _ctc_tokens=${ctc_pretrain_exp}/tokens_ctc.txt
+                _ctc_data_opts=(); _pairs=()
                 for s in train valid; do
                     [ ${s} = train ] && _dset=${data_feats}/${train_set_sp} || _dset=${data_feats}/${valid_set}
                     _text=${_dset}/text _shape=text_shape
                     # ST: CTC learns the source, and batches by its lengths (stage 10's src_text_shape)
                     [ -f "${_dset}/text.src" ] && _text=${_dset}/text.src _shape=src_text_shape
+                    _pairs+=("${_text}" "${ctc_pretrain_exp}/data/${s}_tokens")
                     _ctc_data_opts+=(--${s}_data_path_and_name_and_type "${_dset}/wav.scp,speech,sound"
-                                     --${s}_data_path_and_name_and_type "${_text},text,text"
+                                     --${s}_data_path_and_name_and_type "${ctc_pretrain_exp}/data/${s}_tokens,text,text"
                                      --${s}_shape_file "${speechllm_stats_dir}/${s}/speech_shape"
                                      --${s}_shape_file "${speechllm_stats_dir}/${s}/${_shape}")
                 done
+                ${python} -m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel "${llm_dir}" \
+                    --token_list "${token_list}" --out_token_list "${_ctc_tokens}" "${_pairs[@]}"
                 ${train_cmd} "${ctc_pretrain_exp}/train.log" \
                     ${python} -m espnet2.bin.asr_train --config "${ctc_pretrain_config}" \
                         --ngpu "${ngpu}" --use_preprocessor true --token_list "${_ctc_tokens}" \
-                        --token_type hugging_face --bpemodel "${llm_dir}" \
-                        "${_ctc_data_opts[@]}" \
+                        --token_type word "${_ctc_data_opts[@]}" \
                         --fold_length $((fs * 5)) --fold_length 150 --resume true \
                         --output_dir "${ctc_pretrain_exp}" "${_opts[@]}"
                 grep "epoch results" "${ctc_pretrain_exp}/train.log" | tail -n 1 || true
+                ${python} -m espnet_speechllm.recipe.ctc_pretrain export \
+                    "${ctc_pretrain_exp}/valid.loss.ave.pth" --token_list "${token_list}" --out "${_init}"
             fi
             # ONE --init_param with every source: it is a single nargs="*" option, and a
             # second --init_param would replace the first (the encoder would start random).
