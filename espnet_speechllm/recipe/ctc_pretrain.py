@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 from typing import List, Sequence
 
+from espnet_speechllm.llm.prepare_lm_text import read_kaldi_text
+
 BLANK = "<blank>"
 UNK = "<unk>"
 
@@ -51,8 +53,7 @@ def ctc_token_list(tokens: Sequence[str]) -> List[str]:
 def write_token_text(tokenizer, token_set: set, src: Path, dst: Path) -> int:
     """``utt text`` -> ``utt tok1 tok2 ...``; returns the number of lines."""
     lines = []
-    for n, line in enumerate(src.read_text(encoding="utf-8").splitlines(), 1):
-        utt, _, text = line.partition(" ")
+    for n, (utt, text) in enumerate(read_kaldi_text(str(src)), 1):
         toks = tokenizer.text2tokens(text)
         unknown = [t for t in toks if t not in token_set]
         if unknown:
@@ -111,7 +112,7 @@ def main(argv=None) -> None:
         for src, dst in zip(args.pairs[::2], args.pairs[1::2]):
             n = write_token_text(tokenizer, set(tokens), Path(src), Path(dst))
             logging.info(f"{dst}: {n} transcripts as LLM token strings")
-    except (CTCPretrainError, OSError) as e:
+    except (ValueError, OSError) as e:  # CTCPretrainError, or a malformed text file
         sys.exit(f"ctc_pretrain: {e}")
 
 

@@ -17,7 +17,7 @@ def test_espnet_word_ids_of_the_prepared_text_are_llm_ids_plus_one(tmp_path, tin
     from transformers import AutoTokenizer
 
     text = tmp_path / "text"
-    text.write_text("u1 TRANSCRIBE THE AUDIO\nu2 A B C\nu3 \n")
+    text.write_text("u1 TRANSCRIBE THE AUDIO\nu2\tA B C\nu3 \n")  # Kaldi: any whitespace
     out, ctc_list = tmp_path / "d" / "train_tokens", tmp_path / "tokens_ctc.txt"
     main(["prepare", "--bpemodel", str(tiny_tokenizer), "--token_list",
           str(tiny_tokenizer / "tokens.txt"), "--out_token_list", str(ctc_list), str(text), str(out)])  # fmt: skip
