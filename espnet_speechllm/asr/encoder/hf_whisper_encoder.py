@@ -61,7 +61,7 @@ class HFWhisperEncoder(AbsEncoder):
         local_files_only: Never reach the network (default).
     """
 
-    # LoRA targets for model_conf.encoder_mode=lora (see encoder_mode.py).
+    # LoRA targets for model_conf.encoder_mode=lora (see asr/encoder_mode.py).
     lora_target_modules = ["q_proj", "k_proj", "v_proj", "out_proj"]
 
     @typechecked
