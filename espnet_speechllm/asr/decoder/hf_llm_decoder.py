@@ -15,6 +15,7 @@ from espnet_speechllm.asr.decoder.sequence_packing import (
     prefix_lm_mask,
 )
 from espnet_speechllm.asr.frozen_weights import keep_trained_only, untrained_keys
+from espnet_speechllm.pretrained.sources import MODEL_DIR, TOKENIZER_DIR
 from espnet_speechllm.utils.compat import AbsDecoder
 from espnet_speechllm.utils.hf_local import check_local
 
@@ -51,6 +52,12 @@ class HFLLMDecoder(AbsDecoder):
             tokenizer) with random weights, ``config`` entries overriding its
             fields: the decoder-only from-scratch system. Needs ``mode: full``.
     """
+
+    # Paths read when built, packed by stage 14 (see pretrained/sources.py).
+    pretrained_sources = {
+        "model_name_or_path": MODEL_DIR,
+        "tokenizer_name_or_path": TOKENIZER_DIR,
+    }
 
     @typechecked
     def __init__(
