@@ -55,12 +55,12 @@ from espnet_speechllm.pretrained.sources import (
     Source,
     config_sources,
 )
+from espnet_speechllm.utils.hf_local import is_hub_id
 
 # Weights of other frameworks and originals that a torch LLM does not need.
 _SKIP_LLM_FILES = ("*.h5", "*.msgpack", "*.ot", "*.onnx", "*.gguf", "*.pt", "*.pth")
 # Weight files: not needed in a directory used only for its tokenizer.
 _WEIGHT_FILES = ("*.safetensors", "*.bin", "*.index.json") + _SKIP_LLM_FILES
-_HUB_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/")
 
 
 class PackError(ValueError):
@@ -83,15 +83,6 @@ def speechllm_sources(config: dict) -> List[Source]:
     except ValueError as e:
         raise PackError(f"cannot read the config's classes: {e}") from e
     return sorted(sources, key=lambda s: KINDS.index(s.kind))
-
-
-def _looks_like_hub_id(value: str) -> bool:
-    parts = value.split("/")
-    return (
-        set(value) <= _HUB_ID_CHARS
-        and len(parts) <= 2
-        and all(p and not p.startswith(".") for p in parts)
-    )
 
 
 def _inside_cwd(value: str) -> Optional[str]:
@@ -224,7 +215,7 @@ def pack_model(
                     os.path.normpath(llm_dir)
                 ):
                     raise PackError(f"{key}={ref.value}: the LLM dir does not exist")
-                if ref.kind != FILE and _looks_like_hub_id(ref.value):
+                if ref.kind != FILE and is_hub_id(ref.value):
                     logging.info(f"pack_model: {key}={ref.value}: hub id, not packed")
                     continue
                 raise PackError(

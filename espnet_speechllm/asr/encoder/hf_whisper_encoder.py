@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from typeguard import typechecked
 
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
-from espnet_speechllm.asr.encoder.hf_pretrained import build_hf_model
+from espnet_speechllm.pretrained.hf_pretrained import build_hf_model
 from espnet_speechllm.pretrained.sources import MODEL_DIR
 
 N_FFT = 400
