@@ -14,7 +14,7 @@ model rebuilds from its archive alone.
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 # What a source path holds, i.e. what of it loading reads.
 MODEL_DIR = "model"  # an HF directory: config, weights, tokenizer
@@ -30,7 +30,7 @@ TASK_SOURCES = {"bpemodel": TOKENIZER_DIR, "token_list": FILE}
 class Source:
     """A path a training config refers to."""
 
-    keys: tuple  # config keys, e.g. ("encoder_conf", "model_name_or_path")
+    keys: Tuple[str, ...]  # config keys, e.g. ("encoder_conf", "model_name_or_path")
     value: str  # as written in the config
     kind: str  # one of KINDS
 
