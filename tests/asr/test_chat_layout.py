@@ -188,3 +188,77 @@ def test_real_smollm2_tokenizer():
         [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=True,
         return_dict=False,
     )
+
+
+def test_data_files_through_espnet_dataset_and_collate(tmp_path, tiny_tokenizer):
+    """``history`` / ``instruction`` Kaldi-style files -> ESPnetDataset -> ids per utterance."""
+    import numpy as np
+
+    from espnet2.train.dataset import ESPnetDataset
+    from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+    from espnet_speechllm.train.speechllm_preprocessor import SpeechLLMPreprocessor
+
+    assert set(CHAT_FIELDS) <= set(SpeechLLMTask.optional_data_names())
+    tok = _tok(tiny_tokenizer, "chatml")
+    hist = [{"role": "user", "content": "SAY ONE  TWO"}, {"role": "assistant", "content": "ONE"}]
+    (tmp_path / "history").write_text(f"u1 {json.dumps(hist)}\nu2 []\n")
+    (tmp_path / "instruction").write_text("u1 REPEAT IT\nu2 SUMMARISE WHAT WAS SAID\n")
+    (tmp_path / "text").write_text("u1 THE CAT\nu2 THE DOG\n")
+    token_list = [tok.convert_ids_to_tokens(i) for i in range(len(tok))]
+    pre = SpeechLLMPreprocessor(
+        train=True, token_type="hugging_face", token_list=token_list, bpemodel=str(tiny_tokenizer)
+    )
+    data = ESPnetDataset(
+        [(str(tmp_path / n), n, "text") for n in ("text", "history", "instruction")],
+        preprocess=pre,
+    )
+    assert data["u1"][1]["history"].dtype == np.int64
+    _, batch = CommonCollateFn(int_pad_value=-1)([data["u1"], data["u2"]])
+    fields = fields_of(batch, CHAT_FIELDS)
+    assert fields[0]["history"] == json.dumps(hist)
+    layout = ChatLayout(tok, instruction_position="after")
+    got = layout.batch_audio_ids(2, fields, utt_id=["u1", "u2"])
+    assert got == [
+        layout.audio_ids("REPEAT IT", hist),
+        layout.audio_ids("SUMMARISE WHAT WAS SAID"),
+    ]
+    assert "SAY ONE  TWO" in tok.decode(got[0][0]) and "SAY" not in tok.decode(got[1][0])
+
+
+def test_audio_sits_between_the_segments_of_the_model_prefix(tmp_path, tiny_tokenizer):
+    """build_prefix with the layout's ids: [embed(pre) | audio | embed(post)]; with the
+    transcript's embeddings as the audio, the student reads exactly the teacher's input."""
+    import torch
+    import yaml
+
+    from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+    from tiny import tiny_train_config
+
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(tiny_train_config(tiny_tokenizer)))
+    args = SpeechLLMTask.get_parser().parse_args(["--config", str(path), "--output_dir", "x"])
+    model = SpeechLLMTask.build_model(args).eval()
+    tok = model.decoder.tokenizer
+    tok.chat_template = LLAMA2
+    layout = ChatLayout(tok, system_prompt="BE BRIEF", instruction="REPEAT IT")
+    embed = model.decoder.embed
+    torch.manual_seed(0)
+    audio, audio_lens = torch.randn(2, 6, model.decoder.output_size()), torch.tensor([6, 4])
+    fields = [{"instruction": "REPEAT IT"}, {"instruction": "SAY IT TWICE"}]
+    prompts = layout.batch_audio_ids(2, fields)
+    prefix, prefix_lens = model.build_prefix(audio, audio_lens, False, prompts=prompts)
+    with torch.no_grad():
+        for b, (pre, post) in enumerate(prompts):
+            n, a = len(pre), int(audio_lens[b])
+            assert int(prefix_lens[b]) == n + a + len(post)
+            torch.testing.assert_close(prefix[b, :n], embed(torch.tensor(pre)))
+            torch.testing.assert_close(prefix[b, n : n + a], audio[b, :a])
+            torch.testing.assert_close(prefix[b, n + a : n + a + len(post)], embed(torch.tensor(post)))
+        seg = [layout.segment_ids(t, f["instruction"]) for t, f in zip(["THE CAT", "A DOG"], fields)]
+        as_audio = torch.nn.utils.rnn.pad_sequence([embed(torch.tensor(s)) for s in seg], True)
+        student, lens = model.build_prefix(
+            as_audio, torch.tensor([len(s) for s in seg]), False, prompts=prompts
+        )
+        for b, ids in enumerate(layout.batch_text_ids(["THE CAT", "A DOG"], fields)):
+            assert int(lens[b]) == len(ids)
+            torch.testing.assert_close(student[b, : len(ids)], embed(torch.tensor(ids)))
