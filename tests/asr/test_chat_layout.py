@@ -42,6 +42,27 @@ def _tok(path, template):
     return tok
 
 
+@pytest.fixture(scope="module")
+def spm_tokenizer(tmp_path_factory, mini_an4):
+    """A SentencePiece-style BPE (Metaspace ``▁``, as Llama-2's) with Llama-2's template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from conftest import mini_an4_rows
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first")
+    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="first")
+    texts = [r["text"] for r in mini_an4_rows()] * 4 + ["[INST] <<SYS>> [/INST]"]
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"])
+    tok.train_from_iterator(texts, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    fast.chat_template = LLAMA2
+    return fast
+
+
 @pytest.fixture(scope="module", params=["chatml", "llama2"])
 def tok(request, tiny_tokenizer):
     return _tok(tiny_tokenizer, request.param)
@@ -86,18 +107,20 @@ def test_segments_of_chatml(tiny_tokenizer):
     assert layout.segment_ids(TRANSCRIPT) == tok(TRANSCRIPT, add_special_tokens=False).input_ids
 
 
-def test_segments_of_llama2(tiny_tokenizer):
-    tok = _tok(tiny_tokenizer, "llama2")
+@pytest.mark.parametrize("kind", ["byte_level", "sentencepiece"])
+def test_segments_of_llama2(tiny_tokenizer, spm_tokenizer, kind):
+    tok = _tok(tiny_tokenizer, "llama2") if kind == "byte_level" else spm_tokenizer
     layout = ChatLayout(tok, system_prompt="BE BRIEF")
     pre, post = layout.audio_ids()
     # The space before the audio is the audio's (byte-level BPE writes " THE").
-    assert tok.decode(pre) == "<s>[INST] <<SYS>>\nBE BRIEF\n<</SYS>>\n\n"
+    assert pre == tok("<s>[INST] <<SYS>>\nBE BRIEF\n<</SYS>>\n\n", add_special_tokens=False).input_ids
     assert pre[0] == tok.bos_token_id
-    assert tok.decode(post) == " [/INST]"
+    assert post == tok(" [/INST]", add_special_tokens=False).input_ids
     assert layout.eot == tok.eos_token_id
     plain = ChatLayout(tok)
-    assert tok.decode(plain.audio_ids()[0]) == "<s>[INST]"
-    assert plain.segment_ids("THE") == tok(" THE", add_special_tokens=False).input_ids
+    assert plain.audio_ids()[0] == tok("<s>[INST]", add_special_tokens=False).input_ids
+    assert plain.segment_ids(TRANSCRIPT) == tok(" " + TRANSCRIPT, add_special_tokens=False).input_ids
+    assert plain.text_ids(TRANSCRIPT) == _full(tok, plain, TRANSCRIPT)
 
 
 def test_history_turns_come_before_the_spoken_turn(tok):
