@@ -18,18 +18,34 @@ HF ``apply_chat_template``). Spaces that end the text before the audio belong to
 audio's segment (a byte-level BPE writes ``"[INST] hello"`` as ``[INST]`` + `` hello``), so
 that ``pre_ids + ids(" " + transcript) + post_ids`` is the tokenization of the whole
 rendered text with the transcript in place of the audio for ChatML and ``[INST]`` templates
-(tested on the tiny byte-level BPE and on SmolLM2's tokenizer): the teacher and the
-responses stage read exactly what the LLM reads in a text chat.
+(tested on a byte-level BPE, a SentencePiece-style Metaspace BPE and SmolLM2's
+tokenizer): the teacher and the responses stage read exactly what the LLM reads in a text chat.
 
-Integration (for ``ESPnetSpeechLLMModel``; model_conf keys):
+Data files (Kaldi style, one line per utterance; read with ``--*_data_path_and_name_and_type
+<file>,<name>,text``):
+    ``response``     ``utt <the LLM's answer>``  -> data name ``text`` (the target)
+    ``text``         ``utt <transcript>``        -> data name ``src_text`` (teacher input; CTC
+                     labels with ``model_conf.ctc_target: src_text``, as ``text.src`` in ST)
+    ``instruction``  ``utt <text>``              -> ``instruction`` (optional)
+    ``history``      ``utt [{"role": "user", "content": "..."}, ...]`` (JSON) -> ``history``
+
+Integration (for ``ESPnetSpeechLLMModel``; model_conf keys ``chat_layout: true``,
+``system_prompt``, ``instruction``, ``instruction_position``; the loss keys are in
+asr/losses/distill_loss.py):
     ``chat_layout: true`` builds ``ChatLayout(decoder.tokenizer, system_prompt=...,
-    instruction=..., instruction_position=...)`` instead of ``PromptTemplate``; the
-    prompts of ``build_prefix`` are ``layout.batch_audio_ids(fields_of(kwargs,
-    CHAT_FIELDS), utt_id)`` (per-utterance ``instruction`` / ``history`` data files, see
-    train/speechllm_preprocessor.py), in training and decoding alike. The response target
-    ends with ``layout.eot`` (SmolLM2: ``<|im_end|>`` == its eos; for a template whose
-    end-of-turn is not the tokenizer's eos, the model's ``_append_eos`` and ``generate``'s
-    ``eos_token_id`` take ``layout.eot``).
+    instruction=..., instruction_position=...)`` in place of ``PromptTemplate``; the
+    prompts of ``build_prefix`` are ``layout.batch_audio_ids(n, fields_of(kwargs,
+    CHAT_FIELDS), utt_id)``, in training and decoding alike (decoding needs
+    ``instruction`` / ``history`` among the inference data names too). The response
+    target ends with ``layout.eot`` (SmolLM2: ``<|im_end|>``, which is also its eos; for a
+    template whose end of turn is not the tokenizer's eos, ``_append_eos`` and
+    ``generate(eos_token_id=...)`` take ``layout.eot``).
+
+The responses stage and the cascade (text in, text out) use the same object::
+
+    layout = ChatLayout(tokenizer, system_prompt=conf.get("system_prompt"))
+    ids = layout.batch_text_ids(transcripts, fields)      # one list of ids per utterance
+    # left-pad, then generate(..., do_sample=False, eos_token_id=layout.eot)
 """
 
 import functools
@@ -135,30 +151,27 @@ class ChatLayout:
         pre, post, _ = self._split(content, _history_key(history, utt))
         return pre, post
 
-    def text_ids(
+    def text_segments(
         self,
         transcript: str,
         instruction: Optional[str] = None,
         history: Optional[Sequence[Message]] = None,
         utt: str = "",
-    ) -> List[int]:
-        """The same layout with ``transcript`` in place of the audio.  -> ids
+    ) -> Tuple[List[int], List[int], List[int]]:
+        """The same layout with ``transcript`` in place of the audio, in three pieces.
 
-        The input of the teacher pass, of the responses stage and of the cascade.
+        Returns:
+            ``pre_ids`` and ``post_ids`` (those of ``audio_ids``) and the transcript's
+            ids between them (the spaces before the audio included).
         """
-        pre, post = self.audio_ids(instruction, history, utt)
-        return pre + self.segment_ids(transcript, instruction, history, utt) + post
+        content = self.user_content(instruction)
+        pre, post, lead = self._split(content, _history_key(history, utt))
+        return pre, self._encode(lead + transcript), post
 
-    def segment_ids(
-        self,
-        transcript: str,
-        instruction: Optional[str] = None,
-        history: Optional[Sequence[Message]] = None,
-        utt: str = "",
-    ) -> List[int]:
-        """The ids that stand where the audio stands (the spaces before it included)."""
-        _, _, lead = self._split(self.user_content(instruction), _history_key(history, utt))
-        return self._encode(lead + transcript)
+    def text_ids(self, transcript: str, **turn) -> List[int]:
+        """``text_segments`` joined: the input of the teacher pass, the responses stage
+        and the cascade.  ``turn``: ``instruction``, ``history``, ``utt``."""
+        return [i for segment in self.text_segments(transcript, **turn) for i in segment]
 
     def batch_audio_ids(
         self,
@@ -186,10 +199,13 @@ class ChatLayout:
     ) -> List[List[int]]:
         """``text_ids`` per utterance of a batch (the teacher's prefixes)."""
         n = len(transcripts)
-        return [
-            self.text_ids(transcripts[b], *self._fields(b, fields, utt_id, n))
-            for b in range(n)
-        ]
+        out = []
+        for b in range(n):
+            instruction, history, utt = self._fields(b, fields, utt_id, n)
+            out.append(
+                self.text_ids(transcripts[b], instruction=instruction, history=history, utt=utt)
+            )
+        return out
 
     def _fields(self, b, fields, utt_id, n) -> Tuple[Optional[str], List[Message], str]:
         if fields is not None and len(fields) != n:

@@ -88,7 +88,8 @@ def test_text_layout_is_the_tokenization_of_the_whole_chat(tok, position, system
         tok, system_prompt=system, instruction="REPEAT IT", instruction_position=position
     )
     pre, post = layout.audio_ids()
-    seg = layout.segment_ids(TRANSCRIPT)
+    pre_t, seg, post_t = layout.text_segments(TRANSCRIPT)
+    assert (pre_t, post_t) == (pre, post)
     content = "REPEAT IT\n" + TRANSCRIPT if position == "before" else TRANSCRIPT + "\nREPEAT IT"
     assert layout.text_ids(TRANSCRIPT) == pre + seg + post == _full(tok, layout, content)
     # The audio stands where the transcript's tokens stand.
@@ -104,7 +105,8 @@ def test_segments_of_chatml(tiny_tokenizer):
     )
     assert tok.decode(post) == "\nREPEAT IT<|im_end|>\n<|im_start|>assistant\n"
     assert layout.eot == tok.convert_tokens_to_ids("<|im_end|>") != tok.eos_token_id
-    assert layout.segment_ids(TRANSCRIPT) == tok(TRANSCRIPT, add_special_tokens=False).input_ids
+    transcript_ids = tok(TRANSCRIPT, add_special_tokens=False).input_ids
+    assert layout.text_segments(TRANSCRIPT)[1] == transcript_ids
 
 
 @pytest.mark.parametrize("kind", ["byte_level", "sentencepiece"])
@@ -113,13 +115,15 @@ def test_segments_of_llama2(tiny_tokenizer, spm_tokenizer, kind):
     layout = ChatLayout(tok, system_prompt="BE BRIEF")
     pre, post = layout.audio_ids()
     # The space before the audio is the audio's (byte-level BPE writes " THE").
-    assert pre == tok("<s>[INST] <<SYS>>\nBE BRIEF\n<</SYS>>\n\n", add_special_tokens=False).input_ids
+    sys_turn = "<s>[INST] <<SYS>>\nBE BRIEF\n<</SYS>>\n\n"
+    assert pre == tok(sys_turn, add_special_tokens=False).input_ids
     assert pre[0] == tok.bos_token_id
     assert post == tok(" [/INST]", add_special_tokens=False).input_ids
     assert layout.eot == tok.eos_token_id
     plain = ChatLayout(tok)
     assert plain.audio_ids()[0] == tok("<s>[INST]", add_special_tokens=False).input_ids
-    assert plain.segment_ids(TRANSCRIPT) == tok(" " + TRANSCRIPT, add_special_tokens=False).input_ids
+    lead_space = tok(" " + TRANSCRIPT, add_special_tokens=False).input_ids
+    assert plain.text_segments(TRANSCRIPT)[1] == lead_space
     assert plain.text_ids(TRANSCRIPT) == _full(tok, plain, TRANSCRIPT)
 
 
@@ -154,8 +158,8 @@ def test_a_batch_with_histories_and_instructions_through_the_collate(tok):
     got = layout.batch_audio_ids(2, fields, utt_id=["u1", "u2"])
     assert got == [layout.audio_ids("ANSWER", hist), layout.audio_ids("REPEAT IT")]
     assert layout.batch_text_ids(["A", "B"], fields) == [
-        layout.text_ids("A", "ANSWER", hist),
-        layout.text_ids("B", "REPEAT IT"),
+        layout.text_ids("A", instruction="ANSWER", history=hist),
+        layout.text_ids("B", instruction="REPEAT IT"),
     ]
     # Without fields: the conf's instruction for all; the same ids in training and decoding.
     assert layout.batch_audio_ids(2) == [layout.audio_ids()] * 2
@@ -165,9 +169,9 @@ def test_rendered_prefixes_are_cached(tok):
     layout = ChatLayout(tok)
     first = layout.audio_ids("ONE")
     assert layout.audio_ids("ONE") == first
-    layout.text_ids("X", "ONE")  # pre/post and the segment's lead: 2 look-ups
+    layout.text_ids("X", instruction="ONE")
     info = layout.cache_info()
-    assert (info.misses, info.hits) == (1, 3)
+    assert (info.misses, info.hits) == (1, 2)
 
 
 def test_errors_name_the_key_and_the_utterance(tok, tiny_tokenizer):
@@ -276,12 +280,14 @@ def test_audio_sits_between_the_segments_of_the_model_prefix(tmp_path, tiny_toke
             assert int(prefix_lens[b]) == n + a + len(post)
             torch.testing.assert_close(prefix[b, :n], embed(torch.tensor(pre)))
             torch.testing.assert_close(prefix[b, n : n + a], audio[b, :a])
-            torch.testing.assert_close(prefix[b, n + a : n + a + len(post)], embed(torch.tensor(post)))
-        seg = [layout.segment_ids(t, f["instruction"]) for t, f in zip(["THE CAT", "A DOG"], fields)]
+            after = prefix[b, n + a : n + a + len(post)]
+            torch.testing.assert_close(after, embed(torch.tensor(post)))
+        texts = ["THE CAT", "A DOG"]
+        seg = [layout.text_segments(t, f["instruction"])[1] for t, f in zip(texts, fields)]
         as_audio = torch.nn.utils.rnn.pad_sequence([embed(torch.tensor(s)) for s in seg], True)
         student, lens = model.build_prefix(
             as_audio, torch.tensor([len(s) for s in seg]), False, prompts=prompts
         )
-        for b, ids in enumerate(layout.batch_text_ids(["THE CAT", "A DOG"], fields)):
+        for b, ids in enumerate(layout.batch_text_ids(texts, fields)):
             assert int(lens[b]) == len(ids)
             torch.testing.assert_close(student[b, : len(ids)], embed(torch.tensor(ids)))
