@@ -108,9 +108,21 @@ class ChatLayout:
         self.instruction = instruction
         self.instruction_position = instruction_position
         self.separator = separator
-        # Per instance (not a decorator on the method): the cache dies with the layout.
-        self._split = functools.lru_cache(maxsize=cache_size)(self._render_split)
+        self.cache_size = cache_size
+        self._split = self._new_cache()
         self.eot = self._end_of_turn_id()
+
+    def _new_cache(self):
+        # Per instance (not a decorator on the method): the cache dies with the layout.
+        return functools.lru_cache(maxsize=self.cache_size)(self._render_split)
+
+    def __getstate__(self) -> Dict:
+        # A cache of a bound method does not pickle (nor deep-copy): rebuild it.
+        return {k: v for k, v in self.__dict__.items() if k != "_split"}
+
+    def __setstate__(self, state: Dict) -> None:
+        self.__dict__.update(state)
+        self._split = self._new_cache()
 
     def cache_info(self):
         """``functools`` cache statistics of the rendered layouts (hits, misses, size)."""

@@ -1,5 +1,7 @@
+import copy
 import importlib.util
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -172,6 +174,10 @@ def test_rendered_prefixes_are_cached(tok):
     layout.text_ids("X", instruction="ONE")
     info = layout.cache_info()
     assert (info.misses, info.hits) == (1, 2)
+    # A model holding the layout can be pickled / deep-copied; the copy has its own cache.
+    for twin in (pickle.loads(pickle.dumps(layout)), copy.deepcopy(layout)):
+        assert twin.audio_ids("ONE") == first and twin.cache_info().misses == 1
+    assert layout.cache_info().misses == 1
 
 
 def test_errors_name_the_key_and_the_utterance(tok, tiny_tokenizer):
