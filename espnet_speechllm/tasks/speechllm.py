@@ -38,7 +38,10 @@ from espnet_speechllm.asr.compressor.stack_compressor import StackCompressor
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
 from espnet_speechllm.asr.encoder.hf_whisper_encoder import HFWhisperEncoder
 from espnet_speechllm.asr.espnet_model import ESPnetSpeechLLMModel
-from espnet_speechllm.train.speechllm_preprocessor import SpeechLLMPreprocessor
+from espnet_speechllm.train.speechllm_preprocessor import (
+    FIELD_NAMES,
+    SpeechLLMPreprocessor,
+)
 
 frontend_choices = ClassChoices(
     "frontend",
@@ -197,7 +200,7 @@ class SpeechLLMTask(AbsTask):
     ) -> Optional[Callable[[str, Dict[str, np.array]], Dict[str, np.ndarray]]]:
         if not args.use_preprocessor:
             return None
-        # text + src_text tokenized by the LLM tokenizer; lang as a prompt field.
+        # text + src_text tokenized by the LLM tokenizer; FIELD_NAMES as strings.
         return SpeechLLMPreprocessor(
             train=train,
             token_type=args.token_type,
@@ -223,8 +226,9 @@ class SpeechLLMTask(AbsTask):
     def optional_data_names(
         cls, train: bool = True, inference: bool = False
     ) -> Tuple[str, ...]:
-        # src_text: CTC labels of speech translation; lang: the {lang} prompt field.
-        return () if inference else ("src_text", "lang")
+        # src_text: CTC labels of speech translation; FIELD_NAMES: lang (the {lang}
+        # prompt field), instruction and history (the chat layout's per-utterance turns).
+        return () if inference else ("src_text",) + FIELD_NAMES
 
     @classmethod
     @typechecked

@@ -2,8 +2,9 @@
 
 - ``text`` and ``src_text`` (the source transcript of speech translation, for CTC) are
   tokenized with the LLM tokenizer (``CommonPreprocessor_multi``).
-- String fields such as ``lang`` (an ``utt2lang`` file: ``utt German``) must reach the
-  model, which fills them into prompts (``"Translate the {lang} audio into English."``),
+- String fields such as ``lang`` (an ``utt2lang`` file: ``utt German``), ``instruction``
+  and ``history`` (the chat layout's) must reach the model, which fills them into prompts
+  (``"Translate the {lang} audio into English."``, asr/chat_layout.py),
   but ESPnet's collate only stacks arrays. They travel as their Unicode code points,
   padded with -1 by the collate, and ``decode_field`` turns them back into strings.
 """
@@ -17,7 +18,9 @@ from typeguard import typechecked
 from espnet2.train.preprocessor import CommonPreprocessor_multi
 
 TEXT_NAMES = ("text", "src_text")
-FIELD_NAMES = ("lang",)
+# lang: utt2lang for {lang} prompts; instruction (``utt text``) and history (``utt`` + a
+# JSON list of {"role", "content"} turns): the chat layout's fields (asr/chat_layout.py).
+FIELD_NAMES = ("lang", "instruction", "history")
 
 
 def encode_field(value: str) -> np.ndarray:
