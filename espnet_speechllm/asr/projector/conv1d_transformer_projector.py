@@ -1,0 +1,68 @@
+"""Conv1dTransformer: strided Conv1d then Transformer layers (arXiv 2406.17272)."""
+
+from typing import Optional, Tuple
+
+import torch
+from typeguard import typechecked
+
+from espnet_speechllm.asr.compressor.conv_compressor import ConvCompressor
+from espnet_speechllm.asr.projector.abs_projector import AbsProjector
+from espnet_speechllm.asr.projector.transformer_projector import TransformerProjector
+
+
+class Conv1dTransformerProjector(AbsProjector):
+    """Conv1d(stride) -> GELU -> TransformerProjector (pre-norm torch layers).
+
+    ::
+
+        (B, T, Din) --conv k, stride s--> (B, ceil(T / s), hidden)
+                    --num_layers x TransformerEncoderLayer--> --LayerNorm, Linear--> (B, T', Dout)
+
+    Attention ignores frames past each (downsampled) length; see TransformerProjector.
+
+    Args:
+        input_size: Compressor output size.
+        output_size: LLM hidden size.
+        stride: Downsampling rate of the convolution.
+        kernel_size: Frames per convolution window; defaults to `stride`.
+        hidden_size: Convolution channels and Transformer model size.
+        num_layers: Transformer layers.
+        attention_heads: Heads per layer; must divide `hidden_size`.
+        linear_units: Feed-forward size.
+        dropout_rate: Dropout inside the layers.
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        stride: int = 2,
+        kernel_size: Optional[int] = None,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        attention_heads: int = 4,
+        linear_units: int = 1024,
+        dropout_rate: float = 0.1,
+    ):
+        super().__init__()
+        self.conv = ConvCompressor(input_size, hidden_size, stride, kernel_size)
+        self.transformer = TransformerProjector(
+            hidden_size,
+            output_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            attention_heads=attention_heads,
+            linear_units=linear_units,
+            dropout_rate=dropout_rate,
+        )
+
+    def output_size(self) -> int:
+        return self.transformer.output_size()
+
+    def forward(
+        self, hs_pad: torch.Tensor, hlens: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, Din), (B,) -> (B, ceil(T / stride), Dout), (B,)"""
+        xs, xlens = self.conv(hs_pad, hlens)  # (B, T, Din) -> (B, T', hidden)
+        return self.transformer(xs, xlens)
