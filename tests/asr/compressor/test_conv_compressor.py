@@ -53,8 +53,6 @@ def test_invalid_config(key):
 
 
 def test_groups_must_divide_the_channels():
-    from espnet_speechllm.asr.compressor.conv_compressor import ConvCompressor
-
     assert ConvCompressor(4, 4, groups=4).conv.weight.shape == (4, 1, 4)
     with pytest.raises(ValueError, match=r"groups \(3\) must divide input_size \(4\)"):
         ConvCompressor(4, 6, groups=3)
