@@ -58,6 +58,9 @@ class SpeechLLMPreprocessor(CommonPreprocessor_multi):
     ):
         super().__init__(train, text_name=list(text_name), **kwargs)
         self.field_names = tuple(field_names)
+        # ESPnet's noise / RIR augmentation returns mono speech as (T, 1); the model
+        # reads (T,). CommonPreprocessor's own switch averages channels back to (T,).
+        self.force_single_channel = True
         self.empty_names = tuple(text_name) if empty_nonspeech else ()
 
     def __call__(
