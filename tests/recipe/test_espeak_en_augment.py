@@ -1,25 +1,16 @@
 """egs2/espeak_en/speechllm1/local/make_augment.py: noise + RIR lists that ESPnet's
 preprocessor (SpeechLLMTask --noise_scp / --rir_scp) applies."""
 
-import importlib.util
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
 from espnet_speechllm.recipe.kaldi_dir import read_map
+from recipe_scripts import load_local_script
 
-LOCAL = Path(__file__).parents[2] / "egs2/espeak_en/speechllm1/local"
-sys.path.insert(0, str(LOCAL))
-try:
-    _spec = importlib.util.spec_from_file_location("espeak_en_make_augment", LOCAL / "make_augment.py")
-    aug = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(aug)
-finally:
-    sys.path.remove(str(LOCAL))
+aug = load_local_script("espeak_en/speechllm1", "make_augment")
 
 
 def test_synthetic_rir_is_a_direct_path_and_a_decaying_tail():

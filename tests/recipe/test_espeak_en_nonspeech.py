@@ -1,8 +1,6 @@
 """egs2/espeak_en/speechllm1/local/{make,mix}_nonspeech.py (loaded by path)."""
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,23 +8,10 @@ import pytest
 import soundfile
 
 from espnet_speechllm.recipe.kaldi_dir import read_map, validate
+from recipe_scripts import load_local_script
 
-LOCAL = Path(__file__).parents[2] / "egs2/espeak_en/speechllm1/local"
-
-
-def _load(name):
-    sys.path.insert(0, str(LOCAL))  # the scripts import nonspeech_signals beside them
-    try:
-        spec = importlib.util.spec_from_file_location(f"espeak_en_{name}", LOCAL / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(LOCAL))
-    return module
-
-
-make = _load("make_nonspeech")
-mix = _load("mix_nonspeech")
+make = load_local_script("espeak_en/speechllm1", "make_nonspeech")
+mix = load_local_script("espeak_en/speechllm1", "mix_nonspeech")
 needs_tools = pytest.mark.skipif(
     not (shutil.which("sox") and shutil.which("espeak-ng")), reason="needs sox + espeak-ng"
 )

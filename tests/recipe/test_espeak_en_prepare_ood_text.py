@@ -1,21 +1,11 @@
 """egs2/espeak_en/speechllm1/local/prepare_ood_text.py (loaded by path)."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 from espnet_speechllm.recipe.espeak_synth import read_items
+from recipe_scripts import load_local_script
 
-LOCAL = Path(__file__).parents[2] / "egs2/espeak_en/speechllm1/local"
-sys.path.insert(0, str(LOCAL))  # it imports prepare_text beside it
-try:
-    _spec = importlib.util.spec_from_file_location("espeak_en_prepare_ood_text", LOCAL / "prepare_ood_text.py")
-    ood = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(ood)
-finally:
-    sys.path.remove(str(LOCAL))
+ood = load_local_script("espeak_en/speechllm1", "prepare_ood_text")
 
 FORTUNES = """A day for firm decisions!!!!!  Or is it?
 %

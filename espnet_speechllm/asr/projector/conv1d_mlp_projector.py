@@ -1,16 +1,15 @@
 """Conv1dMLP: strided Conv1d then a two-layer MLP (the comprehensive solution's adapter)."""
 
-from typing import Optional, Tuple
+from typing import Optional
 
-import torch
 from typeguard import typechecked
 
 from espnet_speechllm.asr.compressor.conv_compressor import ConvCompressor
-from espnet_speechllm.asr.projector.abs_projector import AbsProjector
+from espnet_speechllm.asr.projector.conv_head_projector import ConvHeadProjector
 from espnet_speechllm.asr.projector.mlp_projector import MLPProjector
 
 
-class Conv1dMLPProjector(AbsProjector):
+class Conv1dMLPProjector(ConvHeadProjector):
     """Conv1d(stride) -> GELU -> Linear -> GELU -> Linear (arXiv 2406.17272, Sec. 2).
 
     ::
@@ -42,16 +41,4 @@ class Conv1dMLPProjector(AbsProjector):
         super().__init__()
         hidden_size = output_size if hidden_size is None else hidden_size
         self.conv = ConvCompressor(input_size, hidden_size, stride, kernel_size)
-        self.mlp = MLPProjector(
-            hidden_size, output_size, hidden_size, dropout_rate=dropout_rate
-        )
-
-    def output_size(self) -> int:
-        return self.mlp.output_size()
-
-    def forward(
-        self, hs_pad: torch.Tensor, hlens: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(B, T, Din), (B,) -> (B, ceil(T / stride), Dout), (B,)"""
-        xs, xlens = self.conv(hs_pad, hlens)  # (B, T, Din) -> (B, T', hidden)
-        return self.mlp(xs, xlens)
+        self.head = MLPProjector(hidden_size, output_size, hidden_size, dropout_rate=dropout_rate)

@@ -1,16 +1,15 @@
 """Conv1dTransformer: strided Conv1d then Transformer layers (arXiv 2406.17272)."""
 
-from typing import Optional, Tuple
+from typing import Optional
 
-import torch
 from typeguard import typechecked
 
 from espnet_speechllm.asr.compressor.conv_compressor import ConvCompressor
-from espnet_speechllm.asr.projector.abs_projector import AbsProjector
+from espnet_speechllm.asr.projector.conv_head_projector import ConvHeadProjector
 from espnet_speechllm.asr.projector.transformer_projector import TransformerProjector
 
 
-class Conv1dTransformerProjector(AbsProjector):
+class Conv1dTransformerProjector(ConvHeadProjector):
     """Conv1d(stride) -> GELU -> TransformerProjector (pre-norm torch layers).
 
     ::
@@ -18,18 +17,15 @@ class Conv1dTransformerProjector(AbsProjector):
         (B, T, Din) --conv k, stride s--> (B, ceil(T / s), hidden)
                     --num_layers x TransformerEncoderLayer--> --LayerNorm, Linear--> (B, T', Dout)
 
-    Attention ignores frames past each (downsampled) length; see TransformerProjector.
+    Attention ignores frames past each (downsampled) length. `hidden_size`,
+    `num_layers`, `attention_heads`, `linear_units` and `dropout_rate` are those of
+    TransformerProjector, whose input is the convolution's `hidden_size` channels.
 
     Args:
         input_size: Compressor output size.
         output_size: LLM hidden size.
         stride: Downsampling rate of the convolution.
         kernel_size: Frames per convolution window; defaults to `stride`.
-        hidden_size: Convolution channels and Transformer model size.
-        num_layers: Transformer layers.
-        attention_heads: Heads per layer; must divide `hidden_size`.
-        linear_units: Feed-forward size.
-        dropout_rate: Dropout inside the layers.
     """
 
     @typechecked
@@ -47,7 +43,7 @@ class Conv1dTransformerProjector(AbsProjector):
     ):
         super().__init__()
         self.conv = ConvCompressor(input_size, hidden_size, stride, kernel_size)
-        self.transformer = TransformerProjector(
+        self.head = TransformerProjector(
             hidden_size,
             output_size,
             hidden_size=hidden_size,
@@ -56,13 +52,3 @@ class Conv1dTransformerProjector(AbsProjector):
             linear_units=linear_units,
             dropout_rate=dropout_rate,
         )
-
-    def output_size(self) -> int:
-        return self.transformer.output_size()
-
-    def forward(
-        self, hs_pad: torch.Tensor, hlens: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(B, T, Din), (B,) -> (B, ceil(T / stride), Dout), (B,)"""
-        xs, xlens = self.conv(hs_pad, hlens)  # (B, T, Din) -> (B, T', hidden)
-        return self.transformer(xs, xlens)

@@ -1,16 +1,15 @@
 """DwsMLP: depthwise-separable strided convolution then an MLP (arXiv 2406.17272)."""
 
-from typing import Optional, Tuple
+from typing import Optional
 
-import torch
 from typeguard import typechecked
 
 from espnet_speechllm.asr.compressor.conv_compressor import ConvCompressor
-from espnet_speechllm.asr.projector.abs_projector import AbsProjector
+from espnet_speechllm.asr.projector.conv_head_projector import ConvHeadProjector
 from espnet_speechllm.asr.projector.mlp_projector import MLPProjector
 
 
-class DwsMLPProjector(AbsProjector):
+class DwsMLPProjector(ConvHeadProjector):
     """Depthwise Conv1d(stride) -> GELU -> pointwise Linear -> GELU -> Linear.
 
     ::
@@ -43,19 +42,5 @@ class DwsMLPProjector(AbsProjector):
     ):
         super().__init__()
         hidden_size = output_size if hidden_size is None else hidden_size
-        self.depthwise = ConvCompressor(
-            input_size, input_size, stride, kernel_size, groups=input_size
-        )
-        self.mlp = MLPProjector(
-            input_size, output_size, hidden_size, dropout_rate=dropout_rate
-        )
-
-    def output_size(self) -> int:
-        return self.mlp.output_size()
-
-    def forward(
-        self, hs_pad: torch.Tensor, hlens: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(B, T, Din), (B,) -> (B, ceil(T / stride), Dout), (B,)"""
-        xs, xlens = self.depthwise(hs_pad, hlens)  # (B, T, Din) -> (B, T', Din)
-        return self.mlp(xs, xlens)
+        self.conv = ConvCompressor(input_size, input_size, stride, kernel_size, groups=input_size)
+        self.head = MLPProjector(input_size, output_size, hidden_size, dropout_rate=dropout_rate)

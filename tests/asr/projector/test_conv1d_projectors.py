@@ -44,20 +44,20 @@ def test_output_frame_sees_only_its_window(name):
 def test_hidden_size_and_layers_come_from_the_conf():
     mlp = Conv1dMLPProjector(4, 6, stride=3, kernel_size=5, hidden_size=7)
     assert mlp.conv.conv.out_channels == 7 and mlp.conv.conv.kernel_size == (5,)
-    assert mlp.conv.conv.stride == (3,) and mlp.mlp.mlp[0].out_features == 7
+    assert mlp.conv.conv.stride == (3,) and mlp.head.mlp[0].out_features == 7
     dws = DwsMLPProjector(4, 6, stride=2, hidden_size=7)
-    depthwise = dws.depthwise.conv
+    depthwise = dws.conv.conv
     assert depthwise.groups == 4 and depthwise.weight.shape == (4, 1, 2)
-    assert dws.mlp.mlp[0].in_features == 4 and dws.mlp.mlp[0].out_features == 7
+    assert dws.head.mlp[0].in_features == 4 and dws.head.mlp[0].out_features == 7
     tr = Conv1dTransformerProjector(4, 6, num_layers=3, **TINY_TRANSFORMER)
-    assert len(tr.transformer.layers) == 3 and tr.conv.conv.out_channels == 8
+    assert len(tr.head.layers) == 3 and tr.conv.conv.out_channels == 8
     assert tr.output_size() == 6
 
 
 def test_depthwise_has_fewer_conv_weights_than_the_full_conv():
     full = Conv1dMLPProjector(16, 8, stride=2, kernel_size=3, hidden_size=8)
     dws = DwsMLPProjector(16, 8, stride=2, kernel_size=3, hidden_size=8)
-    assert dws.depthwise.conv.weight.numel() == 16 * 3
+    assert dws.conv.conv.weight.numel() == 16 * 3
     assert full.conv.conv.weight.numel() == 16 * 8 * 3
 
 
