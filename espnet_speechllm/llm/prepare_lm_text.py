@@ -2,8 +2,8 @@
 
 Writes ``<out_dir>/lm_train.txt`` (the ASR training text + optional extra
 text) and ``<out_dir>/lm_dev.txt``, both Kaldi ``utt_id text`` lines, the
-``text`` data that ``bin/lm_train`` reads. Utterances with empty text are
-dropped. Extra text files hold one sentence per line, without ids; their
+``text`` data that ``bin/lm_train`` reads. Utterances with empty text (or
+the non-speech marker ``<nospeech>``) are dropped. Extra text files hold one sentence per line, without ids; their
 ids become ``lmextra<k>-<line>``. Outputs are replaced whole on each run.
 """
 
@@ -12,6 +12,8 @@ import logging
 import os
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
+
+from espnet_speechllm.utils.nonspeech import is_nonspeech
 
 
 def read_kaldi_text(path: str) -> Iterator[Tuple[str, str]]:
@@ -45,7 +47,7 @@ def _collect(sources: List[Tuple[str, Iterator[Tuple[str, str]]]]):
             if key in seen:
                 raise ValueError(f"utt_id {key!r} is in both {seen[key]} and {path}")
             seen[key] = path
-            if text:
+            if text and not is_nonspeech(text):
                 pairs.append((key, text))
             else:
                 n_empty += 1

@@ -9,10 +9,14 @@ For each experiment: its config (``exp/DIR/config.yaml``), its parameter counts 
 last "Model summary" that ESPnet's model_summary() printed in ``exp/DIR/train.log``) and
 one table per metric from ``exp/DIR/decode_*/<test_set>/score_*/score.json``::
 
-    |dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|      (wer, cer)
+    |dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|HypWrd|Empty|      (wer, cer)
     |dataset|Snt|BLEU|chrF|BP|                        (bleu)
 
-The dataset cell is ``<decode dir>/<test set>``. The environment block comes first.
+The dataset cell is ``<decode dir>/<test set>``. Corr..S.Err are sclite's percentages
+of the N reference words (Ins is the insertion rate I / N); HypWrd counts hypothesis
+words and Empty is the percentage of utterances decoded to an empty hypothesis (the
+figure of a non-speech set, whose N is 0 and rates "-"). The environment block comes
+first.
 """
 
 import argparse
@@ -131,12 +135,13 @@ def score_table(metric: str, scores: List[Dict]) -> List[str]:
             )
         return lines
     lines = [
-        "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|HypWrd|Empty|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in scores:
-        cells = "|".join(f"{s[k]:.1f}" for k in _ER_KEYS)
-        lines.append(f"|{s['dataset']}|{s['n_utt']}|{s['n_ref']}|{cells}|")
+        cells = "|".join(_fmt(s.get(k), ".1f") for k in _ER_KEYS)
+        extra = f"{s.get('n_hyp', '-')}|{_fmt(s.get('empty_rate'), '.1f')}"
+        lines.append(f"|{s['dataset']}|{s['n_utt']}|{s['n_ref']}|{cells}|{extra}|")
     return lines
 
 
@@ -191,7 +196,8 @@ def _ablation_scores(metric: str, s: Dict) -> List:
     """The ablation table's score cells of one score.json (``{}``: none)."""
     if metric == "bleu":
         return [_fmt(s.get(k), ".2f") for k in ("bleu", "chrf")] + [_fmt(s.get("bp"), ".3f")]
-    return [s.get("n_ref", "-")] + [_fmt(s.get(k), ".1f") for k in ("err", "sub", "del", "ins")]
+    keys = ("err", "sub", "del", "ins", "empty_rate")
+    return [s.get("n_ref", "-")] + [_fmt(s.get(k), ".1f") for k in keys]
 
 
 def ablation_table(rows: Sequence[Tuple[str, Path]]) -> List[str]:
@@ -209,7 +215,7 @@ def ablation_table(rows: Sequence[Tuple[str, Path]]) -> List[str]:
     has_wer = any(any(ddir.glob("*/score_wer/score.json")) for _, ddir in rows)
     has_bleu = any(any(ddir.glob("*/score_bleu/score.json")) for _, ddir in rows)
     metric = "bleu" if has_bleu and not has_wer else "wer"
-    header = "BLEU|chrF|BP" if metric == "bleu" else "Wrd|WER|Sub|Del|Ins"
+    header = "BLEU|chrF|BP" if metric == "bleu" else "Wrd|WER|Sub|Del|Ins|Empty"
     lines = [
         f"|system|exp / decode dir / test set|Snt|{header}|params (trainable)|"
         "train s|decode s|valid acc|prefix ratio|",

@@ -10,12 +10,19 @@ REF_TEXT and HYP_TEXT are Kaldi ``text`` files (``utt words...``). wer/cer write
 ``DIR/ref.trn``, ``DIR/hyp.trn`` (sclite trn: ``tokens (spk-utt)``, cer tokens are
 characters with ``<space>`` between words), ``DIR/result.txt`` (sclite's report:
 ``sclite -r ref.trn trn -h hyp.trn trn -i rm -o all stdout``) and ``DIR/score.json``
-(``metric n_utt n_ref corr sub del ins err serr``, percentages from the ``Sum/Avg``
-line). sclite also gets ``-s -e utf-8``: case-sensitive (case is decided by --cleaner
+(``metric n_utt n_ref corr sub del ins err serr``, percentages of the N reference
+words from the ``Sum/Avg`` line: ``ins`` is the insertion rate I / N; plus ``n_hyp``,
+hypothesis words, and ``empty_rate``, the percentage of utterances decoded to an empty
+hypothesis). sclite also gets ``-s -e utf-8``: case-sensitive (case is decided by --cleaner
 alone, as in the jiwer fallback) and UTF-8 aware. Without sclite, jiwer computes the
 same numbers and result.txt says so. bleu writes sacrebleu's corpus BLEU and chrF to
 result.txt and score.json. A reference utterance missing from the hypotheses counts as
 an empty hypothesis (all deletions), with a warning.
+
+A reference ``<nospeech>`` (non-speech utterances, espnet_speechllm.utils.nonspeech) is an
+empty reference. Where every reference is empty (a non-speech test set) the rates over N
+are undefined: they are written as null, ``n_hyp`` counts the inserted words, ``serr``
+is the percentage of utterances with a non-empty hypothesis, and sclite is not run.
 """
 
 import argparse
@@ -31,6 +38,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_speechllm.recipe.kaldi_dir import read_map
+from espnet_speechllm.utils.nonspeech import is_nonspeech
 
 CLEANERS = ("none", "upper", "lower_nopunct")
 SCLITE_DIRS = ("/usr/lib/sctk/bin",)
@@ -166,6 +174,30 @@ def jiwer_report(refs: List[List[str]], hyps: List[List[str]]) -> str:
     )
 
 
+def empty_hypothesis_counts(hyp_toks: List[List[str]]) -> Dict:
+    """``n_hyp`` (hypothesis tokens) and ``empty_rate`` (% of empty hypotheses)."""
+    n_empty = sum(not h for h in hyp_toks)
+    return {
+        "n_hyp": sum(len(h) for h in hyp_toks),
+        "empty_rate": round(100.0 * n_empty / len(hyp_toks), 1),
+    }
+
+
+def score_empty_references(hyp_toks: List[List[str]], out_dir: Path) -> Dict:
+    """Every reference empty: rates over N = 0 are undefined (None); all hyp words are
+    insertions."""
+    counts = empty_hypothesis_counts(hyp_toks)
+    serr = round(100.0 - counts["empty_rate"], 1)
+    (out_dir / "result.txt").write_text(
+        f"# every reference is empty (non-speech set): WER undefined, sclite not run\n"
+        f"# utterances={len(hyp_toks)} inserted_words={counts['n_hyp']} "
+        f"empty_hypotheses={counts['empty_rate']}% non_empty={serr}%\n",
+        encoding="utf-8",
+    )
+    undefined = dict.fromkeys(("corr", "sub", "del", "ins", "err"))
+    return {"n_utt": len(hyp_toks), "n_ref": 0, **undefined, "serr": serr, **counts}
+
+
 def score_error_rate(
     utts: List[str],
     refs: List[str],
@@ -178,6 +210,8 @@ def score_error_rate(
     hyp_toks = [tokens(t, metric) for t in hyps]
     write_trn(out_dir / "ref.trn", utts, ref_toks)
     write_trn(out_dir / "hyp.trn", utts, hyp_toks)
+    if not any(ref_toks):
+        return {"metric": metric, **score_empty_references(hyp_toks, out_dir)}
     sclite = find_sclite() if backend != "jiwer" else None
     if backend == "sclite" and sclite is None:
         raise RuntimeError(f"sclite not found in {SCLITE_DIRS} or on PATH")
@@ -186,7 +220,7 @@ def score_error_rate(
     else:
         report = jiwer_report(ref_toks, hyp_toks)
         (out_dir / "result.txt").write_text(report, encoding="utf-8")
-    return {"metric": metric, **parse_sum_avg(report)}
+    return {"metric": metric, **parse_sum_avg(report), **empty_hypothesis_counts(hyp_toks)}
 
 
 def score_bleu(refs: List[str], hyps: List[str], out_dir: Path) -> Dict:
@@ -219,6 +253,7 @@ def score(
 ) -> Dict:
     """Score and write out_dir/score.json; returns its content."""
     utts, refs, hyps = load_pairs(ref, hyp)
+    refs = ["" if is_nonspeech(t) else t for t in refs]
     refs = [clean(t, cleaner) for t in refs]
     hyps = [clean(t, cleaner) for t in hyps]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -258,6 +293,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except (ValueError, RuntimeError) as e:
         sys.exit(f"score: {e}")
     value = result["bleu"] if args.metric == "bleu" else result["err"]
+    if value is None:  # all references empty
+        value = f"undefined, empty hypotheses {result['empty_rate']}%"
     print(
         f"score: {args.metric} {value} ({result['n_utt']} utts) "
         f"-> {args.out_dir / 'score.json'}"

@@ -27,6 +27,9 @@ from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.trainer import Trainer
 from espnet2.utils.types import float_or_none, int_or_none, str2bool, str_or_none
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
+from espnet_speechllm.asr.projector.conv1d_mlp_projector import Conv1dMLPProjector
+from espnet_speechllm.asr.projector.conv1d_transformer_projector import Conv1dTransformerProjector
+from espnet_speechllm.asr.projector.dws_mlp_projector import DwsMLPProjector
 from espnet_speechllm.asr.projector.linear_projector import LinearProjector
 from espnet_speechllm.asr.projector.mlp_projector import MLPProjector
 from espnet_speechllm.asr.projector.transformer_projector import TransformerProjector
@@ -91,7 +94,10 @@ compressor_choices = ClassChoices(
 projector_choices = ClassChoices(
     "projector",
     classes=dict(
-        linear=LinearProjector, mlp=MLPProjector, transformer=TransformerProjector
+        linear=LinearProjector, mlp=MLPProjector, transformer=TransformerProjector,
+        conv1d_mlp=Conv1dMLPProjector,
+        dws_mlp=DwsMLPProjector,
+        conv1d_transformer=Conv1dTransformerProjector,
     ),
     type_check=AbsProjector,
     default="linear",

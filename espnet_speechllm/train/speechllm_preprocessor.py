@@ -7,6 +7,8 @@
   (``"Translate the {lang} audio into English."``, asr/chat_layout.py),
   but ESPnet's collate only stacks arrays. They travel as their Unicode code points,
   padded with -1 by the collate, and ``decode_field`` turns them back into strings.
+- A non-speech utterance's ``text`` is the marker ``<nospeech>``
+  (``espnet_speechllm.utils.nonspeech``), which becomes zero tokens: its target is eos.
 """
 
 from typing import Dict, List, Optional, Sequence, Union
@@ -16,6 +18,7 @@ import torch
 from typeguard import typechecked
 
 from espnet2.train.preprocessor import CommonPreprocessor_multi
+from espnet_speechllm.utils.nonspeech import is_nonspeech
 
 TEXT_NAMES = ("text", "src_text")
 # lang: utt2lang for {lang} prompts; instruction (``utt text``) and history (``utt`` + a
@@ -43,6 +46,7 @@ class SpeechLLMPreprocessor(CommonPreprocessor_multi):
         train: Training mode (noise / RIR augmentation).
         text_name: Data names tokenized with the LLM tokenizer.
         field_names: Data names carried as strings (code points).
+        empty_nonspeech: Map a ``<nospeech>`` text to zero tokens.
         kwargs: ``CommonPreprocessor_multi`` arguments.
     """
 
@@ -52,10 +56,15 @@ class SpeechLLMPreprocessor(CommonPreprocessor_multi):
         train: bool,
         text_name: Sequence[str] = TEXT_NAMES,
         field_names: Sequence[str] = FIELD_NAMES,
+        empty_nonspeech: bool = True,
         **kwargs,
     ):
         super().__init__(train, text_name=list(text_name), **kwargs)
         self.field_names = tuple(field_names)
+        # ESPnet's noise / RIR augmentation returns mono speech as (T, 1); the model
+        # reads (T,). CommonPreprocessor's own switch averages channels back to (T,).
+        self.force_single_channel = True
+        self.empty_names = tuple(text_name) if empty_nonspeech else ()
 
     def __call__(
         self, uid: str, data: Dict[str, Union[str, np.ndarray]]
@@ -65,6 +74,9 @@ class SpeechLLMPreprocessor(CommonPreprocessor_multi):
                 if not data[name].strip():
                     raise ValueError(f"utterance {uid}: empty '{name}' field")
                 data[name] = encode_field(data[name])
+        for name in self.empty_names:  # non-speech: the tokenizer then gives []
+            if isinstance(data.get(name), str) and is_nonspeech(data[name]):
+                data[name] = ""
         return super().__call__(uid, data)
 
 

@@ -9,7 +9,7 @@ def _write(path, text):
 
 
 def test_train_gets_asr_and_extra_text_dev_its_own(tmp_path):
-    train = _write(tmp_path / "text", "u1 HELLO  WORLD\nu2\nu3 GOOD DAY\n")
+    train = _write(tmp_path / "text", "u1 HELLO  WORLD\nu2\nu3 GOOD DAY\nu4 <nospeech>\n")
     extra = _write(tmp_path / "extra.txt", "more text here\n\nlast line\n")
     dev = _write(tmp_path / "dev", "d1 DEV ONE\n")
     out = tmp_path / "dump"

@@ -144,3 +144,39 @@ def test_espeak_multilingual_data_sh(tmp_path, corpus, target):
     assert again.returncode == 0 and "already built" in again.stderr
     bad = _run(recipe, "--target", "xx")
     assert bad.returncode != 0 and "--target must be en or src" in bad.stderr
+
+
+@pytest.mark.skipif(
+    not all(shutil.which(b) for b in ("bible", "espeak-ng", "sox"))
+    or not Path("/usr/share/games/fortunes/fortunes").is_file(),
+    reason="needs apt packages bible-kjv, espeak-ng, sox, fortunes-min",
+)
+def test_espeak_en_data_sh_optional_sets_leave_the_default_sets_alone(tmp_path):
+    recipe = _recipe_copy(tmp_path, "espeak_en")
+    opts = ("--num_train 12 --num_dev 4 --num_test 4 --num_train_spk 3 --num_dev_spk 2"
+            " --num_test_spk 2 --nj 2").split()
+    assert _run(recipe, *opts).returncode == 0
+    data = recipe / "data"
+    before = {(d, f): (data / d / f).read_bytes()
+              for d in ("train", "dev", "test") for f in ("wav.scp", "text", "utt2spk")}
+    extras = ("--nonspeech true --num_nonspeech_train 6 --num_nonspeech_test 8"
+              " --nonspeech_ratio 0.5 --augment true --num_aug_noises 2 --num_aug_rirs 2"
+              " --ood true --num_ood 4").split()
+    out = _run(recipe, *opts, *extras)
+    assert out.returncode == 0, out.stderr
+    assert {k: (data / k[0] / k[1]).read_bytes() for k in before} == before
+    for name in ("nonspeech_train", "test_nonspeech", "train_nonspeech0.5", "test_ood"):
+        validate(data / name, need=["wav.scp", "text", "utt2spk", "spk2utt"])
+    assert set(read_map(data / "test_nonspeech" / "text").values()) == {"<nospeech>"}
+    test_kinds = set(read_map(data / "test_nonspeech" / "utt2spk").values())
+    assert {"nonspeech_brown", "nonspeech_chord", "nonspeech_clicks"} <= test_kinds
+    assert not {"nonspeech_brown", "nonspeech_chord"} & set(
+        read_map(data / "nonspeech_train" / "utt2spk").values())
+    mixed = read_map(data / "train_nonspeech0.5" / "text")
+    assert len(mixed) == 12 + 6 and sum(t == "<nospeech>" for t in mixed.values()) == 6
+    ood = set(read_map(data / "test_ood" / "text").values())
+    assert len(ood) == 4 and not ood & set(read_map(data / "train" / "text").values())
+    assert len(read_map(data / "augment" / "noise.scp")) == 2
+    assert len(read_map(data / "augment" / "rir.scp")) == 2
+    bad = _run(recipe, *opts, "--nonspeech_ratio", "0.1", "--data", "data2")
+    assert bad.returncode != 0 and "--nonspeech_ratio 0.1 needs --nonspeech true" in bad.stderr

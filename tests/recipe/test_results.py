@@ -37,6 +37,17 @@ def exp(tmp_path):
             "ins": 0.0,
             "err": 25.0,
             "serr": 50.0,
+            "n_hyp": 8,
+            "empty_rate": 12.5,
+        },
+        "test_nonspeech/score_wer": {  # every reference empty: rates undefined
+            "metric": "wer",
+            "n_utt": 4,
+            "n_ref": 0,
+            **dict.fromkeys(("corr", "sub", "del", "ins", "err")),
+            "serr": 50.0,
+            "n_hyp": 3,
+            "empty_rate": 50.0,
         },
         "test/score_cer": {
             "metric": "cer",
@@ -109,14 +120,16 @@ def test_results_md_sections_and_tables(exp, tmp_path):
         "- params: total 135.52 M, trainable 1.05 M (0.8%) "
         "(model class `ESPnetSpeechLLMModel`)" in lines
     )
-    first_er_table = _table(lines, "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|")
-    assert first_er_table == [
-        ["decode_greedy/test", "2", "30", "90.0", "6.7", "3.3", "3.3", "13.3", "50.0"]
+    header = "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|HypWrd|Empty|"
+    first_er_table = _table(lines, header)
+    assert first_er_table == [  # a score.json of before n_hyp / empty_rate: "-"
+        ["decode_greedy/test", "2", "30", "90.0", "6.7", "3.3", "3.3", "13.3", "50.0", "-", "-"]
     ]
-    assert lines[lines.index("### WER") + 2 :][:3] == [
-        "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|",
-        "|---|---|---|---|---|---|---|---|---|",
-        "|decode_greedy/test|2|8|75.0|12.5|12.5|0.0|25.0|50.0|",
+    assert lines[lines.index("### WER") + 2 :][:4] == [
+        header,
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|decode_greedy/test|2|8|75.0|12.5|12.5|0.0|25.0|50.0|8|12.5|",
+        "|decode_greedy/test_nonspeech|4|0|-|-|-|-|-|50.0|3|50.0|",
     ]
     assert _table(lines, "|dataset|Snt|BLEU|chrF|BP|") == [
         ["decode_greedy/test_st", "2", "27.10", "50.25", "1.000"]
@@ -139,6 +152,8 @@ def test_ablation_table_one_row_per_system(tmp_path):
         d.mkdir(parents=True)
         score = dict(metric="wer", n_utt=2, n_ref=8, err=err, sub=err - 1, ins=0.5)
         score["del"] = 0.5
+        if rescored:  # a score.json with the empty-hypothesis rate
+            score["empty_rate"] = 50.0
         (d / "score.json").write_text(json.dumps(score))
         log = ["Total Number of model parameters: 5.85 M",
                "Number of trainable parameters: 2.32 M (39.6%)"]
@@ -159,8 +174,9 @@ def test_ablation_table_one_row_per_system(tmp_path):
     assert last_valid(e3 / "train.log", "acc") == 0.25  # valid, last epoch (not train's 0.9)
     assert last_valid(b1 / "train.log", "prefix_ratio") is None
     lines = ablation_table([("E3", e3 / "decode_x"), ("B2", b1 / "decode_x")])
-    assert lines[2] == "|E3|abl_e3/decode_x/test|2|8|80.0|79.0|0.5|0.5|5.85 M (2.32 M (39.6%))|120|30|0.250|7.25|"
-    assert lines[3] == "|B2|abl_b1/decode_x/test|2|8|40.0|39.0|0.5|0.5|3.06 M (?)|120|30 + 4|-|-|"
+    assert lines[0].startswith("|system|exp / decode dir / test set|Snt|Wrd|WER|Sub|Del|Ins|Empty|")
+    assert lines[2] == "|E3|abl_e3/decode_x/test|2|8|80.0|79.0|0.5|0.5|-|5.85 M (2.32 M (39.6%))|120|30|0.250|7.25|"
+    assert lines[3] == "|B2|abl_b1/decode_x/test|2|8|40.0|39.0|0.5|0.5|50.0|3.06 M (?)|120|30 + 4|-|-|"
     out = tmp_path / "ALL.md"
     main(["--row", f"E3={e3 / 'decode_x'}", "--row", f"B2={b1 / 'decode_x'}", "--out", str(out)])
     text = out.read_text()

@@ -62,7 +62,7 @@ def test_run_ablation_runs_systems_and_writes_one_table(tmp_path):
     for tag in ("abl_e3", "abl_e4", "abl_b1"):
         assert (tmp_path / "exp" / tag / "train_time").read_text() == "42\n"  # from train.log
         assert (tmp_path / "exp" / tag / "decode_time").read_text().strip().isdigit()
-    assert "|E3|abl_e3/decode_speechllm_valid.acc.ave/test|2|8|50.0|25.0|25.0|0.0|1.00 M (?)|42|" in table
+    assert "|E3|abl_e3/decode_speechllm_valid.acc.ave/test|2|8|50.0|25.0|25.0|0.0|-|1.00 M (?)|42|" in table
 
     # A second run neither retrains (train_time) nor re-decodes (decode_time) a scored system,
     # and still lists it in the table; deleting decode_time decodes and scores it again.

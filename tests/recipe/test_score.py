@@ -27,6 +27,8 @@ EXPECTED = {
     "ins": round(100 * 1 / 9, 1),
     "err": round(100 * 3 / 9, 1),
     "serr": round(100 * 2 / 3, 1),
+    "n_hyp": 5 + 3 + 1,
+    "empty_rate": 0.0,
 }
 BACKENDS = [
     pytest.param(
@@ -109,7 +111,7 @@ def test_cleaners_and_tokens():
 def test_sum_avg_line_round_trips():
     line = sum_avg_line(3, 9, [77.8, 11.1, 11.1, 11.1, 33.3, 66.7])
     assert parse_sum_avg(f"header\n{line}\n") == {
-        k: v for k, v in EXPECTED.items() if k != "metric"
+        k: v for k, v in EXPECTED.items() if k not in ("metric", "n_hyp", "empty_rate")
     }
 
 
@@ -136,3 +138,30 @@ def test_bleu(tmp_path, capsys):
     assert (result["bleu"], result["chrf"], result["n_utt"]) == (100.0, 100.0, 2)
     assert "BLEU = 100.00" in (tmp_path / "o" / "result.txt").read_text()
     assert "score: bleu 100.0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_empty_rate_and_insertion_rate_columns(tmp_path, backend):
+    # u1: 2 inserted words over N = 4 words; u2 decoded to nothing (2 deletions).
+    (tmp_path / "ref").write_text("u1 A B\nu2 C D\nu3 <nospeech>\n")
+    (tmp_path / "hyp").write_text("u1 A X B Y\nu2\nu3\n")
+    result = score("wer", tmp_path / "ref", tmp_path / "hyp", tmp_path / "o", backend=backend)
+    assert (result["n_ref"], result["ins"], result["del"]) == (4, 50.0, 50.0)
+    assert (result["n_hyp"], result["empty_rate"]) == (4, round(100 * 2 / 3, 1))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_all_empty_references_give_an_undefined_wer_not_a_crash(tmp_path, backend, capsys):
+    # A non-speech test set: the marker is an empty reference, any word an insertion.
+    (tmp_path / "ref").write_text("n1 <nospeech>\nn2 <NOSPEECH>\nn3 <nospeech>\nn4 <nospeech>\n")
+    (tmp_path / "hyp").write_text("n1\nn2 THE END\nn3\nn4 AMEN\n")
+    result = score("wer", tmp_path / "ref", tmp_path / "hyp", tmp_path / "o", backend=backend)
+    assert result == {
+        "metric": "wer", "n_utt": 4, "n_ref": 0, "corr": None, "sub": None, "del": None,
+        "ins": None, "err": None, "serr": 50.0, "n_hyp": 3, "empty_rate": 50.0,
+    }
+    assert json.loads((tmp_path / "o" / "score.json").read_text()) == result
+    assert "WER undefined" in (tmp_path / "o" / "result.txt").read_text()
+    main(["--metric", "wer", "--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp"),
+          "--out_dir", str(tmp_path / "o2"), "--backend", backend])
+    assert "score: wer undefined, empty hypotheses 50.0% (4 utts)" in capsys.readouterr().out

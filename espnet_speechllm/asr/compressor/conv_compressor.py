@@ -21,6 +21,7 @@ class ConvCompressor(AbsCompressor):
         output_size: Output channels; defaults to `input_size`.
         stride: Time reduction factor.
         kernel_size: Frames per window; defaults to `stride` (no overlap).
+        groups: Conv1d groups; `input_size` (= `output_size`) makes it depthwise.
     """
 
     @typechecked
@@ -30,6 +31,7 @@ class ConvCompressor(AbsCompressor):
         output_size: Optional[int] = None,
         stride: int = 4,
         kernel_size: Optional[int] = None,
+        groups: int = 1,
     ):
         super().__init__()
         output_size = input_size if output_size is None else output_size
@@ -38,13 +40,21 @@ class ConvCompressor(AbsCompressor):
             ("output_size", output_size),
             ("stride", stride),
             ("kernel_size", kernel_size),
+            ("groups", groups),
         ):
             if value < 1:
                 raise ValueError(f"compressor_conf {key} must be >= 1, got {value}")
+        if input_size % groups or output_size % groups:
+            raise ValueError(
+                f"compressor_conf groups ({groups}) must divide input_size "
+                f"({input_size}) and output_size ({output_size})"
+            )
         self.stride = stride
         self.kernel_size = kernel_size
         self._output_size = output_size
-        self.conv = torch.nn.Conv1d(input_size, output_size, kernel_size, stride)
+        self.conv = torch.nn.Conv1d(
+            input_size, output_size, kernel_size, stride, groups=groups
+        )
         self.activation = torch.nn.GELU()
 
     def output_size(self) -> int:

@@ -11,7 +11,11 @@ import torch
 
 
 class AbsProjector(torch.nn.Module, ABC):
-    """Maps (B, T, Din) to (B, T, Dout), keeping the lengths; padded frames are zero."""
+    """Maps (B, T, Din) to (B, T', Dout); padded frames are zero.
+
+    T' = T except for the convolutional adapters, which downsample by their stride
+    (and return the new lengths).
+    """
 
     @abstractmethod
     def output_size(self) -> int:
@@ -28,5 +32,5 @@ class AbsProjector(torch.nn.Module, ABC):
             hlens: Valid frames per utterance (B,).
 
         Returns:
-            Adapted states (B, T, Dout), zero past each length, and hlens (B,).
+            Adapted states (B, T', Dout), zero past each length, and their lengths (B,).
         """

@@ -50,3 +50,9 @@ def test_output_size_defaults_to_input_size():
 def test_invalid_config(key):
     with pytest.raises(ValueError, match=f"{key} must be >= 1, got 0"):
         ConvCompressor(6, **{key: 0})
+
+
+def test_groups_must_divide_the_channels():
+    assert ConvCompressor(4, 4, groups=4).conv.weight.shape == (4, 1, 4)
+    with pytest.raises(ValueError, match=r"groups \(3\) must divide input_size \(4\)"):
+        ConvCompressor(4, 6, groups=3)

@@ -4,6 +4,11 @@ import pytest
 import torch
 
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
+from espnet_speechllm.asr.projector.conv1d_mlp_projector import Conv1dMLPProjector
+from espnet_speechllm.asr.projector.conv1d_transformer_projector import (
+    Conv1dTransformerProjector,
+)
+from espnet_speechllm.asr.projector.dws_mlp_projector import DwsMLPProjector
 from espnet_speechllm.asr.projector.linear_projector import LinearProjector
 from espnet_speechllm.asr.projector.mlp_projector import MLPProjector
 from espnet_speechllm.asr.projector.transformer_projector import TransformerProjector
@@ -15,7 +20,18 @@ BUILDERS = {
     "transformer": lambda: TransformerProjector(
         DIN, DOUT, hidden_size=8, num_layers=2, attention_heads=2, linear_units=16
     ),
+    "conv1d_mlp": lambda: Conv1dMLPProjector(DIN, DOUT, stride=2, kernel_size=3),
+    "dws_mlp": lambda: DwsMLPProjector(DIN, DOUT, stride=2, kernel_size=3),
+    "conv1d_transformer": lambda: Conv1dTransformerProjector(
+        DIN, DOUT, stride=2, kernel_size=3, hidden_size=8, attention_heads=2,
+        linear_units=16,
+    ),
 }
+STRIDE = {"conv1d_mlp": 2, "dws_mlp": 2, "conv1d_transformer": 2}
+
+
+def _out_len(name, n):
+    return -(-n // STRIDE.get(name, 1))
 
 
 def _padded_batch(lens, garbage=1e3):
@@ -35,7 +51,8 @@ def test_output_size(name):
     projector = BUILDERS[name]()
     assert projector.output_size() == DOUT
     ys, ylens = projector(*_padded_batch([4, 2]))
-    assert ys.shape == (2, 4, DOUT) and ylens.tolist() == [4, 2]
+    assert ys.shape == (2, _out_len(name, 4), DOUT)
+    assert ylens.tolist() == [_out_len(name, 4), _out_len(name, 2)]
 
 
 def test_forward_backward_smoke(name):
@@ -56,12 +73,14 @@ def test_padding_invariance(name, grad):
     projector = BUILDERS[name]().eval()
     hs, hlens = _padded_batch([7, 3, 5])
     with torch.set_grad_enabled(grad):
-        ys, _ = projector(hs, hlens)
+        ys, ylens = projector(hs, hlens)
     for i, n in enumerate(hlens.tolist()):
         with torch.set_grad_enabled(grad):
-            alone, _ = projector(hs[i : i + 1, :n], hlens[i : i + 1])
-        assert torch.allclose(ys[i, :n], alone[0], atol=1e-5), name
-        assert ys[i, n:].abs().sum() == 0
+            alone, alone_lens = projector(hs[i : i + 1, :n], hlens[i : i + 1])
+        m = _out_len(name, n)
+        assert ylens[i] == alone_lens[0] == m and alone.size(1) == m
+        assert torch.allclose(ys[i, :m], alone[0], atol=1e-5), name
+        assert ys[i, m:].abs().sum() == 0
 
 
 @pytest.mark.parametrize("train", [True, False])

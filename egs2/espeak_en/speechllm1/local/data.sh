@@ -25,6 +25,20 @@ dev_voices=en-us+m4,en+f3,en-gb-x-rp+m4,en-gb-scotland+f3
 test_voices=en-us+m5,en+f5,en-gb-x-rp+m7,en-gb-scotland+f5,en-us-nyc+m7,en-gb-x-gbclan+f5
 downloads=downloads/espeak_en   # text dump, items and wavs (gitignored)
 data=data
+# Optional sets of the comprehensive solution (arXiv 2406.17272), all off by default so
+# that the default recipe's data is unchanged; each is (re)built on every call when on.
+nonspeech=false      # data/nonspeech_train (train kinds) + data/test_nonspeech (all kinds)
+num_nonspeech_train=400
+num_nonspeech_test=100
+nonspeech_train_kinds=white,pink,tone,music,babble
+nonspeech_test_kinds=white,pink,brown,tone,chord,music,babble,clicks  # brown chord clicks unseen
+nonspeech_ratio=0    # > 0 (with nonspeech=true): data/train_nonspeech<ratio> = train + ratio * |train|
+augment=false        # data/augment/{noise,rir}.scp for --speechllm_args "--noise_scp ... --rir_scp ..."
+num_aug_noises=60
+num_aug_rirs=30
+ood=false            # data/test_ood: fortunes-min (apt-get install fortunes-min) read by espeak-ng
+num_ood=200
+ood_voices=en-us,en-gb,en+f3,en+m7,en-us+f2,en-gb-scotland+m3,en-gb-x-rp+f5,en-029+m2
 help_message="Usage: $0 [--nj 2] [--seed 0] [--num_train 3200] [--vocab_size 1000] ...
 Every variable set at the top of local/data.sh (nj, seed, num_*, *_voices, ...) is an option."
 
@@ -35,6 +49,44 @@ if [ $# -ne 0 ]; then
     echo "${help_message}" >&2
     exit 1
 fi
+
+# The optional sets (after the default build, which they never change).
+build_extras() {
+    if [ "${nonspeech}" = true ]; then
+        log "Non-speech sets (empty transcripts: <nospeech>)"
+        rm -rf "${data}"/{nonspeech_train,test_nonspeech} "${downloads}"/nonspeech
+        python local/make_nonspeech.py --data_dir "${data}/nonspeech_train" \
+            --wav_dir "${downloads}/nonspeech/train" --num_utts "${num_nonspeech_train}" \
+            --seed "$((seed + 1))" --kinds "${nonspeech_train_kinds}" --nj "${nj}"
+        python local/make_nonspeech.py --data_dir "${data}/test_nonspeech" \
+            --wav_dir "${downloads}/nonspeech/test" --num_utts "${num_nonspeech_test}" \
+            --seed "$((seed + 2))" --kinds "${nonspeech_test_kinds}" --nj "${nj}"
+    fi
+    if [ "${nonspeech_ratio}" != 0 ]; then
+        if [ ! -f "${data}/nonspeech_train/wav.scp" ]; then
+            log "Error: --nonspeech_ratio ${nonspeech_ratio} needs --nonspeech true"
+            exit 1
+        fi
+        python local/mix_nonspeech.py --train "${data}/train" --nonspeech "${data}/nonspeech_train" \
+            --ratio "${nonspeech_ratio}" --seed "${seed}" --out "${data}/train_nonspeech${nonspeech_ratio}"
+    fi
+    if [ "${augment}" = true ]; then
+        log "Noise and RIR lists for ESPnet's preprocessor"
+        rm -rf "${data}/augment" "${downloads}/augment"
+        python local/make_augment.py --out_dir "${data}/augment" \
+            --wav_dir "${downloads}/augment" --seed "${seed}" \
+            --num_noises "${num_aug_noises}" --num_rirs "${num_aug_rirs}"
+    fi
+    if [ "${ood}" = true ]; then
+        log "Out-of-domain test set (fortunes-min)"
+        rm -rf "${data}/test_ood" "${downloads}/wav/test_ood"
+        python local/prepare_ood_text.py --out "${downloads}/items/test_ood.tsv" \
+            --num_utts "${num_ood}" --seed "${seed}" --voices "${ood_voices}" \
+            --vocab "${downloads}/items/vocab.txt"
+        python -m espnet_speechllm.recipe.espeak_synth --items "${downloads}/items/test_ood.tsv" \
+            --wav_dir "${downloads}/wav/test_ood" --data_dir "${data}/test_ood" --nj "${nj}"
+    fi
+}
 
 for bin in bible espeak-ng sox; do
     if ! command -v "${bin}" > /dev/null; then
@@ -63,6 +115,7 @@ already_built() {
 }
 if already_built; then
     log "data already built with these settings (${stamp}); skipping"
+    build_extras
     exit 0
 fi
 rm -rf "${stamp}" "${downloads}/wav" "${downloads}/items" "${data}"/{train,dev,test}
@@ -88,4 +141,5 @@ for x in train dev test; do
         "$(awk '{s += $2} END {printf "%.2f", s / 3600}' "${data}/${x}/utt2dur") hours"
 done
 echo "${settings}" > "${stamp}"
+build_extras
 log "Done in $((SECONDS - start)) s"
