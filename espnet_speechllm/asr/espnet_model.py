@@ -16,11 +16,12 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
 from espnet_speechllm.asr.compressor.abs_compressor import AbsCompressor
-from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
-from espnet_speechllm.asr.encoder.batch_exact import exact_padding, is_batch_exact
+from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
+from espnet_speechllm.asr.decoding_input import DecodingInput
 from espnet_speechllm.asr.encoder.encoder_mode import set_encoder_mode
+from espnet_speechllm.asr.layers.batch_exact import exact_padding, is_batch_exact
+from espnet_speechllm.asr.prompt_fields import fields_of
 from espnet_speechllm.asr.prompt_template import PromptTemplate
-from espnet_speechllm.train.speechllm_preprocessor import fields_of
 
 IGNORE_ID = -1
 AUTOCAST_DTYPES = {None: None, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -86,7 +87,7 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         encoder: AbsEncoder,
         compressor: AbsCompressor,
         projector: AbsProjector,
-        decoder: HFLLMDecoder,
+        decoder: AbsLLMDecoder,
         prompt: Union[str, List[str]] = "Transcribe the audio:",
         eval_prompt: Optional[str] = None,
         prompt_template: str = "{prompt}{audio}",
@@ -107,7 +108,7 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         if not 0.0 <= text_mask_prob < 1.0:
             raise ValueError(f"model_conf.text_mask_prob={text_mask_prob} must be in [0, 1)")
         self.text_mask_prob = text_mask_prob
-        if ctc_embedding and not hasattr(compressor, "posterior"):
+        if ctc_embedding and compressor.ctc_head is None:
             raise ValueError(
                 "model_conf.ctc_embedding needs a CTC compressor (compressor: ctc), "
                 f"got {type(compressor).__name__}"
@@ -163,7 +164,7 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             kwargs: ``utt_id`` (list of keys, passed by ESPnet's Trainer) names
                 the utterance in input errors; ``src_text`` / ``src_text_lengths``
                 (B, L_src) for ``ctc_target: src_text``; ``lang`` / ``lang_lengths``
-                (code points, see train/speechllm_preprocessor.py) fill ``{lang}``
+                (code points, see asr/prompt_fields.py) fill ``{lang}``
                 in prompts.
         Returns:
             loss, stats (loss, loss_att, loss_ctc, acc, compression_ratio,
@@ -281,6 +282,16 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         """Audio embeddings in the LLM's space.  ``(B, S) -> (B, T', D_llm), (B,)``"""
         return self.to_llm_space(*self.encode_frames(speech, speech_lengths))
 
+    def encode_batch(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Encoder states as training computes them.  ``(B, S) -> (B, T, D_enc), (B,)``
+
+        Frontend and encoder run on the padded batch (SpecAugment in training mode);
+        for decoding use ``encode_frames``, which equals each utterance alone.
+        """
+        return self._encode_feats(*self._extract_feats(speech, speech_lengths))
+
     def encode_frames(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -310,6 +321,77 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             [e[0, :n] for (e, _), n in zip(encoded, enc_lens.tolist())], batch_first=True
         )
         return enc, enc_lens
+
+    def prepare_decoding(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        prompts: Optional[Sequence[Tuple[List[int], List[int]]]] = None,
+        fields: Optional[Sequence[Dict[str, str]]] = None,
+        ctc: bool = False,
+    ) -> DecodingInput:
+        """What ``decoder.generate`` reads, each utterance as if decoded alone.
+
+        Args:
+            speech: Waveforms (B, S), right padded.
+            speech_lengths: (B,)
+            prompts: ``(pre_ids, post_ids)`` per utterance (default: the eval prompt).
+            fields: Per utterance, values of the prompts' ``{name}`` fields.
+            ctc: Also give the CTC head's log posteriors (joint CTC/LLM decoding).
+        Returns:
+            DecodingInput: prefix (B, P, D), prefix_lens, audio_lens, enc_lens (B,),
+            ctc_logp (B tensors (T_b, V + 1)) or None.
+        """
+        head = self.compressor.ctc_head
+        if ctc and head is None:
+            raise ValueError(
+                f"CTC posteriors need a CTC head (compressor: ctc), this model's "
+                f"compressor is {type(self.compressor).__name__}"
+            )
+        enc, enc_lens = self.encode_frames(speech, speech_lengths)
+        audio, audio_lens = self.to_llm_space(enc, enc_lens)
+        prefix, prefix_lens = self.build_prefix(
+            audio, audio_lens, train=False, prompts=prompts, fields=fields
+        )
+        ctc_logp = None
+        if ctc:
+            logp = head.log_softmax(enc)  # (B, T, V + 1)
+            ctc_logp = [logp[b, :n] for b, n in enumerate(enc_lens.tolist())]
+        return DecodingInput(prefix, prefix_lens, audio_lens, enc_lens, ctc_logp)
+
+    def min_input_samples(self, limit: int) -> int:
+        """Fewest input samples that the frontend and encoder turn into >= 1 frame.
+
+        Shorter audio makes the frontend (STFT padding) or the encoder's
+        subsampling fail, or leaves no frame. Lengths do not depend on the
+        signal, so zeros are bisected once, in ``[1, limit]``. Without a
+        frontend (features in) it is 1.
+
+        Args:
+            limit: Upper end of the search (e.g. one second of samples); raises
+                ValueError if even that does not encode.
+        """
+        if self.frontend is None:
+            return 1
+        param = next(self.parameters())
+
+        def encodes(n: int) -> bool:
+            x = torch.zeros(1, n, dtype=param.dtype, device=param.device)
+            n_ = torch.tensor([n], device=param.device)
+            try:
+                with torch.no_grad():
+                    _, enc_lens = self.encode_batch(x, n_)
+            except Exception:  # whichever error a too-short input raises in this model
+                return False
+            return int(enc_lens[0]) > 0
+
+        if not encodes(limit):
+            raise ValueError(f"The model's frontend + encoder cannot encode {limit} samples")
+        lo, hi = 1, limit
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if encodes(mid) else (mid + 1, hi)
+        return lo
 
     def build_prefix(
         self,
@@ -381,8 +463,8 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
 
     def _ctc_token_embedding(self, comp: torch.Tensor) -> torch.Tensor:
         """sum_t p_ctc(token t | segment) * E[t].  (B, T', D) -> (B, T', H)"""
-        post = self.compressor.posterior(comp)[..., 1:]  # drop blank: (B, T', V)
-        table = self.decoder.llm.get_input_embeddings().weight[: post.size(-1)]
+        post = self.compressor.ctc_head.softmax(comp)[..., 1:]  # drop blank: (B, T', V)
+        table = self.decoder.input_embeddings.weight[: post.size(-1)]
         return post.to(table.dtype) @ table
 
 

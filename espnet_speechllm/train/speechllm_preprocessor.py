@@ -2,35 +2,19 @@
 
 - ``text`` and ``src_text`` (the source transcript of speech translation, for CTC) are
   tokenized with the LLM tokenizer (``CommonPreprocessor_multi``).
-- String fields such as ``lang`` (an ``utt2lang`` file: ``utt German``) must reach the
-  model, which fills them into prompts (``"Translate the {lang} audio into English."``),
-  but ESPnet's collate only stacks arrays. They travel as their Unicode code points,
-  padded with -1 by the collate, and ``decode_field`` turns them back into strings.
+- String fields such as ``lang`` are encoded as code points for the collate
+  (``asr/prompt_fields.py``); the model decodes them into its prompts.
 """
 
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Sequence, Union
 
 import numpy as np
-import torch
 from typeguard import typechecked
 
 from espnet2.train.preprocessor import CommonPreprocessor_multi
+from espnet_speechllm.asr.prompt_fields import FIELD_NAMES, encode_field
 
 TEXT_NAMES = ("text", "src_text")
-FIELD_NAMES = ("lang",)
-
-
-def encode_field(value: str) -> np.ndarray:
-    """``"de" -> array([100, 101])``: a string as int64 code points.  (L,)"""
-    return np.array([ord(c) for c in value.strip()], dtype=np.int64)
-
-
-def decode_field(codes: torch.Tensor, lengths: torch.Tensor) -> List[str]:
-    """Inverse of ``encode_field`` on a padded batch.  (B, L), (B,) -> B strings"""
-    return [
-        "".join(chr(c) for c in row[:n].tolist())
-        for row, n in zip(codes, lengths.tolist())
-    ]
 
 
 class SpeechLLMPreprocessor(CommonPreprocessor_multi):
@@ -63,13 +47,3 @@ class SpeechLLMPreprocessor(CommonPreprocessor_multi):
                     raise ValueError(f"utterance {uid}: empty '{name}' field")
                 data[name] = encode_field(data[name])
         return super().__call__(uid, data)
-
-
-def fields_of(kwargs: Dict, names: Sequence[str] = FIELD_NAMES) -> Optional[List[Dict[str, str]]]:
-    """Per-utterance ``{name: value}`` from a forward()'s kwargs; None if none given."""
-    present = [n for n in names if kwargs.get(n) is not None]
-    if not present:
-        return None
-    cols = {n: decode_field(kwargs[n], kwargs[f"{n}_lengths"]) for n in present}
-    bsz = len(next(iter(cols.values())))
-    return [{n: cols[n][b] for n in present} for b in range(bsz)]

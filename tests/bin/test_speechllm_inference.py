@@ -3,7 +3,7 @@ import pytest
 import soundfile
 import torch
 
-from espnet_speechllm.bin.speechllm_inference import Speech2TextLLM, main
+from espnet_speechllm.bin.speechllm_inference import Hypothesis, Speech2TextLLM, main
 
 EMPTY = ("", [], [], 0.0)
 # The tiny conformer's conv2d input layer needs 7 frames; frames = samples // 160 + 1.
@@ -92,6 +92,21 @@ def test_call_returns_text_tokens_ids_score(beam, wavs):
         assert text == tok.decode(ids, skip_special_tokens=True).strip()
     assert hyps[0][3] >= hyps[1][3]
     assert hyps[0][2] != hyps[1][2]
+
+
+def test_hypotheses_are_named_and_unpack_as_tuples(beam, wavs):
+    hyps = beam(wavs["fcaw-cen8-b"])
+    for hyp in hyps:
+        assert isinstance(hyp, Hypothesis)
+        text, tokens, ids, score = hyp
+        assert (hyp.text, hyp.tokens, hyp.token_ids, hyp.score) == (text, tokens, ids, score)
+    assert Hypothesis("", [], [], 0.0) == EMPTY
+
+
+def test_token_cap_follows_the_audio_length(greedy):
+    assert greedy.token_cap(16000) == 10 + 4
+    assert greedy.token_cap(16001) == 11 + 4
+    assert greedy.token_cap(10**9) == greedy.max_new_tokens
 
 
 def test_greedy_score_is_the_log_probability_of_the_hypothesis(greedy, wavs):

@@ -7,15 +7,15 @@ import torch
 from transformers import LogitsProcessorList
 from typeguard import typechecked
 
-from espnet_speechllm.asr.decoder.length_cap_processor import RowLengthCapProcessor
-from espnet_speechllm.asr.decoder.sequence_packing import (
+from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
+from espnet_speechllm.asr.generation.length_cap_processor import RowLengthCapProcessor
+from espnet_speechllm.asr.layers.sequence_packing import (
     left_pad,
     pack_right,
     padding_mask,
     positions_from_mask,
     prefix_lm_mask,
 )
-from espnet_speechllm.utils.compat import AbsDecoder
 from espnet_speechllm.utils.hf_local import check_local
 
 MODES = ("frozen", "lora", "full")
@@ -23,7 +23,7 @@ PREFIX_ATTENTIONS = ("causal", "noncausal")
 DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
-class HFLLMDecoder(AbsDecoder):
+class HFLLMDecoder(AbsLLMDecoder):
     """Any ``AutoModelForCausalLM``, fed ``[prefix | text]`` embeddings.
 
     The prefix (prompt + audio embeddings) comes in continuous form from the
@@ -159,21 +159,30 @@ class HFLLMDecoder(AbsDecoder):
         """The ``*ForCausalLM`` module (inside the peft wrapper if any)."""
         return self.llm.get_base_model() if self.mode == "lora" else self.llm
 
+    @property
+    def input_embeddings(self) -> torch.nn.Embedding:
+        return self.llm.get_input_embeddings()
+
     def output_size(self) -> int:
         """The LLM's hidden size (the width the projector must produce)."""
-        return self.llm.get_input_embeddings().weight.size(1)
+        return self.input_embeddings.weight.size(1)
 
     @property
     def vocab_size(self) -> int:
-        return self.llm.get_input_embeddings().weight.size(0)
+        return self.input_embeddings.weight.size(0)
 
     @property
     def eos(self) -> int:
         return int(self.tokenizer.eos_token_id)
 
+    @property
+    def context_length(self) -> Optional[int]:
+        """``max_position_embeddings`` of the HF config (None if it has none)."""
+        return getattr(self.causal_lm.config, "max_position_embeddings", None)
+
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """Token embeddings; negative (padding) ids embed as id 0.  ``(B, L) -> (B, L, D)``"""
-        return self.llm.get_input_embeddings()(ids.clamp(min=0))
+        return self.input_embeddings(ids.clamp(min=0))
 
     def _mask(self, valid: torch.Tensor, prefix_lens: torch.Tensor, dtype) -> torch.Tensor:
         t = valid.size(1)
