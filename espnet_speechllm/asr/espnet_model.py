@@ -1,7 +1,5 @@
 """ESPnetSpeechLLMModel: speech -> encoder -> compressor -> projector -> causal LLM."""
 
-import functools
-import logging
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -19,15 +17,14 @@ from espnet_speechllm.asr.compressor.abs_compressor import AbsCompressor
 from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
 from espnet_speechllm.asr.decoding_input import DecodingInput
 from espnet_speechllm.asr.encoder.encoder_mode import set_encoder_mode
-from espnet_speechllm.asr.layers.batch_exact import exact_padding, is_batch_exact
 from espnet_speechllm.asr.prompt_fields import fields_of
 from espnet_speechllm.asr.prompt_template import PromptTemplate
+from espnet_speechllm.asr.speech_encoder_mixin import AUTOCAST_DTYPES, SpeechEncoderMixin
 
 IGNORE_ID = -1
-AUTOCAST_DTYPES = {None: None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-class ESPnetSpeechLLMModel(AbsESPnetModel):
+class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
     """Speech-LLM trained with next-token CE on the text (+ CTC from the compressor).
 
     The LLM input of one utterance, after compression (p: prompt before the
@@ -38,6 +35,11 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
 
     The prefix ``p..q`` has its own length per utterance (compressed audio
     length varies); the decoder packs prefix and text and masks padding.
+
+    Public API: ``forward`` (training), ``prepare_decoding`` (what
+    ``decoder.generate`` reads), ``encode`` / ``to_llm_space`` / ``build_prefix``
+    (its steps), and from ``SpeechEncoderMixin`` ``encode_batch``,
+    ``encode_frames`` and ``min_input_samples``.
 
     Args:
         vocab_size: Size of the token list (the LLM tokenizer's).
@@ -282,46 +284,6 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         """Audio embeddings in the LLM's space.  ``(B, S) -> (B, T', D_llm), (B,)``"""
         return self.to_llm_space(*self.encode_frames(speech, speech_lengths))
 
-    def encode_batch(
-        self, speech: torch.Tensor, speech_lengths: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Encoder states as training computes them.  ``(B, S) -> (B, T, D_enc), (B,)``
-
-        Frontend and encoder run on the padded batch (SpecAugment in training mode);
-        for decoding use ``encode_frames``, which equals each utterance alone.
-        """
-        return self._encode_feats(*self._extract_feats(speech, speech_lengths))
-
-    def encode_frames(
-        self, speech: torch.Tensor, speech_lengths: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Encoder states before compression.  ``(B, S) -> (B, T, D_enc), (B,)``
-
-        Used for decoding; the result equals encoding each utterance alone. The
-        frontend runs per utterance (a centred STFT would read the padding). The
-        encoder runs on the batch when ``is_batch_exact`` (ESPnet's conformer and
-        transformer, under ``exact_padding``), else per utterance. The compressor
-        and projector mask by length.
-        """
-        if bool((speech_lengths == speech_lengths.max()).all()):
-            feats, feats_lens = self._extract_feats(speech, speech_lengths)
-            return self._encode_feats(feats, feats_lens)
-        one = [
-            self._extract_feats(speech[b : b + 1, :n], speech_lengths[b : b + 1])
-            for b, n in enumerate(speech_lengths.tolist())
-        ]
-        if is_batch_exact(self.encoder):
-            feats = torch.nn.utils.rnn.pad_sequence([f[0] for f, _ in one], batch_first=True)
-            feats_lens = torch.cat([lens for _, lens in one])
-            with exact_padding(self.encoder, feats_lens):
-                return self._encode_feats(feats, feats_lens)
-        encoded = [self._encode_feats(f, lens) for f, lens in one]
-        enc_lens = torch.cat([lens for _, lens in encoded])
-        enc = torch.nn.utils.rnn.pad_sequence(
-            [e[0, :n] for (e, _), n in zip(encoded, enc_lens.tolist())], batch_first=True
-        )
-        return enc, enc_lens
-
     def prepare_decoding(
         self,
         speech: torch.Tensor,
@@ -359,40 +321,6 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             ctc_logp = [logp[b, :n] for b, n in enumerate(enc_lens.tolist())]
         return DecodingInput(prefix, prefix_lens, audio_lens, enc_lens, ctc_logp)
 
-    def min_input_samples(self, limit: int) -> int:
-        """Fewest input samples that the frontend and encoder turn into >= 1 frame.
-
-        Shorter audio makes the frontend (STFT padding) or the encoder's
-        subsampling fail, or leaves no frame. Lengths do not depend on the
-        signal, so zeros are bisected once, in ``[1, limit]``. Without a
-        frontend (features in) it is 1.
-
-        Args:
-            limit: Upper end of the search (e.g. one second of samples); raises
-                ValueError if even that does not encode.
-        """
-        if self.frontend is None:
-            return 1
-        param = next(self.parameters())
-
-        def encodes(n: int) -> bool:
-            x = torch.zeros(1, n, dtype=param.dtype, device=param.device)
-            n_ = torch.tensor([n], device=param.device)
-            try:
-                with torch.no_grad():
-                    _, enc_lens = self.encode_batch(x, n_)
-            except Exception:  # whichever error a too-short input raises in this model
-                return False
-            return int(enc_lens[0]) > 0
-
-        if not encodes(limit):
-            raise ValueError(f"The model's frontend + encoder cannot encode {limit} samples")
-        lo, hi = 1, limit
-        while lo < hi:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if encodes(mid) else (mid + 1, hi)
-        return lo
-
     def build_prefix(
         self,
         audio: torch.Tensor,
@@ -429,28 +357,6 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         lens = torch.tensor([p.size(0) for p in pieces], device=audio.device)
         return torch.nn.utils.rnn.pad_sequence(pieces, batch_first=True), lens
 
-    def _extract_feats(
-        self, speech: torch.Tensor, speech_lengths: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        speech = speech[:, : int(speech_lengths.max())]
-        if self.frontend is None:
-            return speech, speech_lengths
-        return self.frontend(speech, speech_lengths)
-
-    def _encode_feats(
-        self, feats: torch.Tensor, feats_lens: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        if self.specaug is not None and self.training:
-            feats, feats_lens = self.specaug(feats, feats_lens)
-        if self.normalize is not None:
-            feats, feats_lens = self.normalize(feats, feats_lens)
-        if self.encoder_autocast is None or not _native_on(feats.device, self.encoder_autocast):
-            enc, enc_lens, _ = self.encoder(feats, feats_lens)
-            return enc, enc_lens
-        with torch.autocast(feats.device.type, dtype=self.encoder_autocast):
-            enc, enc_lens, _ = self.encoder(feats, feats_lens)
-        return enc.to(feats.dtype), enc_lens
-
     def to_llm_space(
         self, enc: torch.Tensor, enc_lens: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -466,20 +372,6 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         post = self.compressor.ctc_head.softmax(comp)[..., 1:]  # drop blank: (B, T', V)
         table = self.decoder.input_embeddings.weight[: post.size(-1)]
         return post.to(table.dtype) @ table
-
-
-@functools.lru_cache(maxsize=None)
-def _native_on(device: torch.device, dtype: torch.dtype) -> bool:
-    """Whether ``dtype`` has native kernels on ``device`` (else autocast would be slower)."""
-    if device.type != "cpu":
-        return True
-    native = {
-        torch.bfloat16: torch.ops.mkldnn._is_mkldnn_bf16_supported,
-        torch.float16: torch.ops.mkldnn._is_mkldnn_fp16_supported,
-    }[dtype]()
-    if not native:
-        logging.warning(f"model_conf.encoder_autocast: this CPU has no native {dtype}; running fp32")
-    return native
 
 
 def _append_eos(ys: torch.Tensor, ys_lens: torch.Tensor, eos: int) -> torch.Tensor:

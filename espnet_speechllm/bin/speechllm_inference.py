@@ -16,7 +16,7 @@ from typeguard import typechecked
 from espnet2.fileio.datadir_writer import DatadirWriter
 from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
 from espnet2.utils import config_argparse
-from espnet2.utils.types import str2bool, str2triple_str, str_or_none
+from espnet2.utils.types import str2triple_str, str_or_none
 from espnet_speechllm.asr.generation.ctc_prefix_logits_processor import CTCPrefixLogitsProcessor
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 

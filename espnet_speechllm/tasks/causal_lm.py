@@ -6,8 +6,7 @@ speech task loads like any pretrained LLM.
 """
 
 import argparse
-from pathlib import Path
-from typing import Callable, Collection, Dict, List, Optional, Tuple, Union
+from typing import Callable, Collection, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -17,15 +16,14 @@ from espnet2.tasks.abs_task import AbsTask
 from espnet2.train.class_choices import ClassChoices
 from espnet2.train.preprocessor import CommonPreprocessor
 from espnet2.train.trainer import Trainer
-from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
 from espnet_speechllm.lm.espnet_model import ESPnetCausalLMModel
 from espnet_speechllm.tasks.common import (
+    StrictLoadMixin,
     add_token_list_argument,
     add_tokenizer_arguments,
     check_token_count,
     collate_fn,
-    load_strict,
     read_token_list,
     tokenizer_path,
 )
@@ -33,7 +31,7 @@ from espnet_speechllm.tasks.common import (
 decoder_choices = ClassChoices(
     "decoder",
     classes=dict(hf_llm=HFLLMDecoder),
-    type_check=AbsLLMDecoder,
+    type_check=HFLLMDecoder,  # ESPnetCausalLMModel takes an HFLLMDecoder
     default="hf_llm",
 )
 model_choices = ClassChoices(
@@ -44,7 +42,7 @@ model_choices = ClassChoices(
 )
 
 
-class CausalLMTask(AbsTask):
+class CausalLMTask(StrictLoadMixin, AbsTask):
     """Text in, next-token loss out. Text is tokenized with the LLM's tokenizer.
 
     NOTE: ESPnet's ``hugging_face`` token path (``tokenizer.tokenize`` then
@@ -128,16 +126,6 @@ class CausalLMTask(AbsTask):
 
         decoder = decoder_choices.get_class(args.decoder)(**conf)
         return model_choices.get_class(args.model)(decoder=decoder, **args.model_conf)
-
-    @classmethod
-    def build_model_from_file(
-        cls,
-        config_file: Optional[Union[Path, str]] = None,
-        model_file: Optional[Union[Path, str]] = None,
-        device: str = "cpu",
-    ) -> Tuple[ESPnetCausalLMModel, argparse.Namespace]:
-        """As AbsTask's, but the checkpoint must fit the model exactly (``load_strict``)."""
-        return load_strict(super().build_model_from_file, config_file, model_file, device)
 
 
 def _check_token_list(token_list: List[str], tok_path: Optional[str], conf: dict):

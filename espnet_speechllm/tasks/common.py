@@ -7,7 +7,7 @@ Both tokenize with the LLM's own tokenizer (``--token_type hugging_face``,
 import argparse
 import logging
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 
@@ -91,30 +91,33 @@ def collate_fn() -> CommonCollateFn:
     return CommonCollateFn(float_pad_value=0.0, int_pad_value=-1)
 
 
-def load_strict(
-    build_from_file: Callable,
-    config_file: Optional[Union[Path, str]],
-    model_file: Optional[Union[Path, str]],
-    device: str,
-) -> Tuple[torch.nn.Module, argparse.Namespace]:
-    """``AbsTask.build_model_from_file``, but the checkpoint must fit the model.
+class StrictLoadMixin:
+    """Put before ``AbsTask``: ``build_model_from_file`` loads the checkpoint strictly."""
 
-    AbsTask loads with ``strict=False``, which would turn a wrong ``model_file``
-    into a silently random model. Frozen pretrained weights are left out of
-    checkpoints; the modules' load hooks drop them from the missing keys (they
-    come from the pretrained model at build time), so strict loading accepts
-    frozen / LoRA checkpoints.
+    @classmethod
+    def build_model_from_file(
+        cls,
+        config_file: Optional[Union[Path, str]] = None,
+        model_file: Optional[Union[Path, str]] = None,
+        device: str = "cpu",
+    ) -> Tuple[torch.nn.Module, argparse.Namespace]:
+        """``AbsTask.build_model_from_file``, but the checkpoint must fit the model.
 
-    Args:
-        build_from_file: The task's ``super().build_model_from_file``.
-        config_file: config.yaml (default: next to ``model_file``).
-        model_file: ``*.pth`` state dict, or None for the built model as is.
-        device: ``cpu`` / ``cuda``.
-    """
-    if config_file is None:
-        config_file = Path(model_file).parent / "config.yaml"
-    model, args = build_from_file(config_file, None, device)
-    if model_file is not None:
-        state = torch.load(model_file, map_location=device, weights_only=True)
-        model.load_state_dict(state, strict=True)
-    return model, args
+        AbsTask loads with ``strict=False``, which would turn a wrong ``model_file``
+        into a silently random model. Frozen pretrained weights are left out of
+        checkpoints (frozen / LoRA models hold their trained parts only); the
+        modules' load hooks drop them from the missing keys, as they come from the
+        pretrained model at build time, so such checkpoints load.
+
+        Args:
+            config_file: config.yaml (default: next to ``model_file``).
+            model_file: ``*.pth`` state dict, or None for the built model as is.
+            device: ``cpu`` / ``cuda``.
+        """
+        if config_file is None:
+            config_file = Path(model_file).parent / "config.yaml"
+        model, args = super().build_model_from_file(config_file, None, device)
+        if model_file is not None:
+            state = torch.load(model_file, map_location=device, weights_only=True)
+            model.load_state_dict(state, strict=True)
+        return model, args

@@ -2,8 +2,7 @@
 
 import argparse
 import inspect
-from pathlib import Path
-from typing import Callable, Collection, Dict, List, Optional, Tuple, Union
+from typing import Callable, Collection, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -39,11 +38,11 @@ from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
 from espnet_speechllm.asr.encoder.hf_whisper_encoder import HFWhisperEncoder
 from espnet_speechllm.asr.espnet_model import ESPnetSpeechLLMModel
 from espnet_speechllm.tasks.common import (
+    StrictLoadMixin,
     add_token_list_argument,
     add_tokenizer_arguments,
     check_token_count,
     collate_fn,
-    load_strict,
     read_token_list,
     tokenizer_path,
 )
@@ -116,7 +115,7 @@ model_choices = ClassChoices(
 )
 
 
-class SpeechLLMTask(AbsTask):
+class SpeechLLMTask(StrictLoadMixin, AbsTask):
     """Speech in, LLM text out. Text is tokenized with the LLM's own tokenizer."""
 
     num_optimizers: int = 1
@@ -269,20 +268,6 @@ class SpeechLLMTask(AbsTask):
             for part in (encoder, compressor, projector):
                 initialize(part, args.init)
         return model
-
-    @classmethod
-    def build_model_from_file(
-        cls,
-        config_file: Optional[Union[Path, str]] = None,
-        model_file: Optional[Union[Path, str]] = None,
-        device: str = "cpu",
-    ) -> Tuple[ESPnetSpeechLLMModel, argparse.Namespace]:
-        """As AbsTask's, but the checkpoint must fit the model exactly (``load_strict``).
-
-        Frozen / LoRA checkpoints hold the trained parts only; the frozen encoder
-        and LLM weights come from their pretrained sources at build time.
-        """
-        return load_strict(super().build_model_from_file, config_file, model_file, device)
 
 
 def _optional(choices: ClassChoices, name: Optional[str], conf: dict):

@@ -201,15 +201,9 @@ class HFLLMDecoder(AbsLLMDecoder):
         ys_in_pad: torch.Tensor,
         ys_in_lens: torch.Tensor,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Teacher-forced logits of ``text + [eos]`` after each prefix.
+        """``AbsLLMDecoder.forward``: one LLM pass over ``[prefix | text]`` packed per row.
 
-        Args:
-            hs_pad: Prefix embeddings, right padded (B, P, D).
-            hlens: Prefix lengths (B,), each >= 1.
-            ys_in_pad: Target token ids, padded with -1 (B, L).
-            ys_in_lens: Target lengths (B,).
-        Returns:
-            logits (B, L + 1, V) predicting ``ys + [eos]``; lengths ``ys_in_lens + 1``.
+        ``(B, P, D), (B,), (B, L), (B,) -> (B, L + 1, V), (B,)``
         """
         if bool((hlens < 1).any()):
             raise ValueError(f"Every prefix needs >= 1 position, got lengths {hlens}")
@@ -246,17 +240,10 @@ class HFLLMDecoder(AbsLLMDecoder):
         non-causal prefix the prefix (minus its last step) is pre-filled here
         with the prefix-LM mask and handed to ``generate`` as its cache.
 
-        Args:
-            hs_pad: Prefix embeddings, right padded (B, P, D).
-            hlens: Prefix lengths (B,).
-            num_beams: Beam size (1 = greedy).
-            nbest: Hypotheses returned per utterance (<= num_beams).
-            max_new_tokens: Length cap of the generated text, or one per utterance
-                (all in one ``generate`` call; see ``RowLengthCapProcessor``).
-            generate_kwargs: Passed to ``generate`` (no_repeat_ngram_size,
-                length_penalty, repetition_penalty, min_new_tokens, ...).
-        Returns:
-            For each utterance, ``nbest`` (token ids without eos, score) pairs.
+        Arguments and result as ``AbsLLMDecoder.generate``; per-utterance
+        ``max_new_tokens`` run in one ``generate`` call (``RowLengthCapProcessor``),
+        and ``generate_kwargs`` go to HF ``generate`` (no_repeat_ngram_size,
+        length_penalty, repetition_penalty, min_new_tokens, logits_processor, ...).
         """
         if nbest > num_beams:
             raise ValueError(f"nbest={nbest} needs beam_size >= nbest, got {num_beams}")
