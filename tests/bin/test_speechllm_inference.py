@@ -54,6 +54,12 @@ def beam(trained_exp):
     return _s2t(trained_exp, beam_size=3, nbest=2)
 
 
+@pytest.fixture(scope="module")
+def joint_ctc(trained_exp):
+    """Joint CTC/LLM beam search with the compressor's CTC head."""
+    return _s2t(trained_exp, beam_size=2, ctc_weight=0.5, min_new_tokens=2)
+
+
 def _assert_same(a, b):
     assert [(h[0], h[1], h[2]) for h in a] == [(h[0], h[1], h[2]) for h in b]
     assert [h[3] for h in a] == pytest.approx([h[3] for h in b], abs=1e-4)
@@ -65,6 +71,7 @@ def _assert_same(a, b):
         "greedy",
         pytest.param("greedy_to_cap", marks=pytest.mark.filterwarnings("ignore:Unfeasible length")),
         "beam",
+        "joint_ctc",
     ],
 )
 def test_batch_equals_one_by_one(request, wavs, decoder):
