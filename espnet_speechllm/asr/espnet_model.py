@@ -16,7 +16,7 @@ from espnet_speechllm.asr.projector.abs_projector import AbsProjector
 from espnet_speechllm.asr.compressor.abs_compressor import AbsCompressor
 from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
 from espnet_speechllm.asr.decoding_input import DecodingInput
-from espnet_speechllm.asr.encoder.encoder_mode import set_encoder_mode
+from espnet_speechllm.asr.encoder_mode import set_encoder_mode
 from espnet_speechllm.asr.prompt_fields import fields_of
 from espnet_speechllm.asr.prompt_template import PromptTemplate
 from espnet_speechllm.asr.speech_encoder_mixin import AUTOCAST_DTYPES, SpeechEncoderMixin
@@ -67,7 +67,7 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
             ``src_text`` (the source transcript, a data file ``text.src``: speech
             translation, whose target is not monotonic with the audio).
         encoder_mode: ``frozen`` | ``lora`` | ``full`` training of the encoder
-            (the twin of ``decoder_conf.mode``; see encoder/encoder_mode.py).
+            (the twin of ``decoder_conf.mode``; see asr/encoder_mode.py).
         encoder_lora_conf: peft LoRA fields for ``encoder_mode: lora``.
         encoder_autocast: Run the encoder under ``torch.autocast`` in this dtype
             (``bfloat16`` / ``float16``; None = off), in training and decoding, on

@@ -1,4 +1,4 @@
-"""Per-utterance string fields of the prompts (``{lang}``), carried through ESPnet's collate.
+"""Per-utterance string fields of the prompts, carried through ESPnet's collate.
 
 String fields such as ``lang`` (an ``utt2lang`` file: ``utt German``) must reach the
 model, which fills them into prompts (``"Translate the {lang} audio into English."``),
@@ -12,7 +12,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-FIELD_NAMES = ("lang",)
+# lang: utt2lang for {lang} prompts; instruction (``utt text``) and history (``utt`` + a
+# JSON list of {"role", "content"} turns): the chat layout's fields (asr/chat_layout.py).
+FIELD_NAMES = ("lang", "instruction", "history")
 
 
 def encode_field(value: str) -> np.ndarray:

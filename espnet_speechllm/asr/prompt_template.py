@@ -11,11 +11,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from typeguard import typechecked
 
-AUDIO = "{audio}"
+from espnet_speechllm.asr.chat_layout import AUDIO, ChatLayout
+
 PROMPT = "{prompt}"
-# A placeholder no tokenizer merges with its neighbours, used to split a
-# rendered chat template around the audio.
-_CHAT_AUDIO = "<<AUDIO_PLACEHOLDER>>"
 
 
 class PromptTemplate:
@@ -27,7 +25,8 @@ class PromptTemplate:
         eval_prompt: The instruction used at decoding (default: ``prompts[0]``).
         template: Text with exactly one ``{audio}`` and at most one ``{prompt}``.
         use_chat_template: Wrap the rendered text as a user turn of the
-            tokenizer's chat template, with the assistant turn opened.
+            tokenizer's chat template, with the assistant turn opened
+            (``ChatLayout.split_user_turn``: the one chat rendering).
         add_bos: Start with the tokenizer's BOS token (if it has one and the
             chat template did not add it).
     """
@@ -51,13 +50,9 @@ class PromptTemplate:
             raise ValueError(f"model_conf.prompt_template={template!r}: >1 {PROMPT}")
         if len(prompts) == 0:
             raise ValueError("model_conf.prompt: give at least one prompt")
-        if use_chat_template and not getattr(tokenizer, "chat_template", None):
-            raise ValueError(
-                "model_conf.use_chat_template=true but the tokenizer has no chat template"
-            )
+        self.chat = ChatLayout(tokenizer) if use_chat_template else None
         self.tokenizer = tokenizer
         self.template = template
-        self.use_chat_template = use_chat_template
         self.add_bos = add_bos
         self.prompts = list(prompts)
         self.eval_prompt = eval_prompt if eval_prompt is not None else self.prompts[0]
@@ -97,15 +92,12 @@ class PromptTemplate:
     def _render(self, prompt: str) -> Tuple[List[int], List[int]]:
         text = self.template.replace(PROMPT, prompt)
         tok = self.tokenizer
-        if self.use_chat_template:
-            text = tok.apply_chat_template(
-                [{"role": "user", "content": text.replace(AUDIO, _CHAT_AUDIO)}],
-                add_generation_prompt=True,
-                tokenize=False,
-            ).replace(_CHAT_AUDIO, AUDIO)
-        pre, post = text.split(AUDIO)
-        pre_ids = tok(pre, add_special_tokens=False).input_ids if pre else []
-        post_ids = tok(post, add_special_tokens=False).input_ids if post else []
+        if self.chat is not None:
+            pre_ids, post_ids = self.chat.split_user_turn(text)
+        else:
+            pre, post = text.split(AUDIO)
+            pre_ids = tok(pre, add_special_tokens=False).input_ids if pre else []
+            post_ids = tok(post, add_special_tokens=False).input_ids if post else []
         bos = tok.bos_token_id
         if self.add_bos and bos is not None and (not pre_ids or pre_ids[0] != bos):
             pre_ids = [bos] + pre_ids

@@ -12,12 +12,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from espnet_speechllm.llm.llm_dir import MARKER, staged_dir
-from espnet_speechllm.utils.package_files import (
-    PYPI_PREFIX,
-    PackageMissingError,
-    resolve_file,
-)
+from espnet_speechllm.llm.llm_dir import already_converted, staged_dir
+from espnet_speechllm.utils.package_files import PYPI_PREFIX, resolve_file, run_cli
 
 
 def is_gguf_source(model_name_or_path: str) -> bool:
@@ -25,12 +21,6 @@ def is_gguf_source(model_name_or_path: str) -> bool:
     return model_name_or_path.startswith(PYPI_PREFIX) or model_name_or_path.endswith(
         ".gguf"
     )
-
-
-def already_converted(out_dir: Path, source: str) -> bool:
-    """``out_dir`` was written by us from ``source``."""
-    marker = out_dir / MARKER
-    return marker.is_file() and marker.read_text(encoding="utf-8").strip() == source
 
 
 def import_gguf(model_name_or_path: str, out_dir: str) -> Path:
@@ -89,11 +79,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> None:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    try:
-        import_gguf(args.model_name_or_path, args.out_dir)
-    except PackageMissingError as e:
-        raise SystemExit(f"Error: {e}")
+    run_cli(import_gguf, args.model_name_or_path, args.out_dir)
 
 
 if __name__ == "__main__":

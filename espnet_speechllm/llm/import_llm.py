@@ -11,15 +11,13 @@ eos token) without loading the weights.
 
 import argparse
 import logging
-import re
 import shutil
 from pathlib import Path
 from typing import Optional
 
 from espnet_speechllm.llm.llm_dir import remove_previous, staged_dir
+from espnet_speechllm.utils.hf_local import is_hub_id
 
-# "gpt2", "Qwen/Qwen2.5-0.5B": what the Hub accepts as a repo id.
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 # Other frameworks' weights and originals that a torch LLM does not need.
 _SKIP_ON_DOWNLOAD = [
     "*.pt", "*.pth", "*.h5", "*.msgpack", "*.ot", "*.onnx", "*.gguf", "original/*"
@@ -38,7 +36,7 @@ def resolve_source(
             f"--model_name_or_path {model_name_or_path}: is a file; "
             "expected a Hugging Face model directory"
         )
-    if not _HUB_ID.fullmatch(model_name_or_path):
+    if not is_hub_id(model_name_or_path):
         raise FileNotFoundError(
             f"--model_name_or_path {model_name_or_path}: no such directory"
         )

@@ -15,6 +15,12 @@ from typing import Iterator
 MARKER = ".espnet_speechllm"
 
 
+def already_converted(out_dir: Path, source: str) -> bool:
+    """``out_dir`` was written by ``staged_dir`` from ``source`` (converting again is a no-op)."""
+    marker = out_dir / MARKER
+    return marker.is_file() and marker.read_text(encoding="utf-8").strip() == source
+
+
 def check_replaceable(out_dir: Path) -> None:
     """Raise unless ``out_dir`` is absent, a symlink, or a directory we wrote."""
     if out_dir.is_symlink() or not out_dir.exists():

@@ -30,13 +30,9 @@ from typing import Dict, Optional
 
 import torch
 
-from espnet_speechllm.llm.llm_dir import MARKER, staged_dir
+from espnet_speechllm.llm.llm_dir import already_converted, staged_dir
 from espnet_speechllm.pretrained.ctranslate2_reader import read_ct2
-from espnet_speechllm.utils.package_files import (
-    PYPI_PREFIX,
-    PackageMissingError,
-    package_dir,
-)
+from espnet_speechllm.utils.package_files import PYPI_PREFIX, resolve_file, run_cli
 
 # Token ids of the English-only (51864) and multilingual (>= 51865) vocabularies.
 _EN_IDS = dict(bos_token_id=50256, eos_token_id=50256, pad_token_id=50256,
@@ -177,16 +173,8 @@ def load_ct2_whisper(src: Path):
 
 def resolve_ct2_dir(src: str) -> Path:
     """``pypi:<dist>`` -> the directory of the package's ``model.bin``; a path -> itself."""
-    if src.startswith(PYPI_PREFIX):
-        dist = src[len(PYPI_PREFIX) :]
-        bins = sorted(package_dir(dist).rglob("model.bin"))
-        if len(bins) != 1:
-            raise FileNotFoundError(f"{src}: expected one model.bin, found {bins}")
-        return bins[0].parent
-    path = Path(src).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"--src {src}: no such file or directory")
-    return path
+    path = resolve_file(src, "model.bin")
+    return path.parent if src.startswith(PYPI_PREFIX) else path
 
 
 def convert(src: str, out_dir: str) -> Path:
@@ -198,8 +186,7 @@ def convert(src: str, out_dir: str) -> Path:
 
     ct2_dir = resolve_ct2_dir(src).resolve()
     out = Path(out_dir)
-    marker = out / MARKER
-    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == str(ct2_dir):
+    if already_converted(out, str(ct2_dir)):
         logging.info(f"{out} already holds {ct2_dir}: nothing to do")
         return out
     model = load_ct2_whisper(ct2_dir)
@@ -234,11 +221,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> None:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    try:
-        convert(args.src, args.out_dir)
-    except PackageMissingError as e:
-        raise SystemExit(f"Error: {e}")
+    run_cli(convert, args.src, args.out_dir)
 
 
 if __name__ == "__main__":

@@ -9,14 +9,18 @@
 espnet2's ``pack`` writes the archive: ``meta.yaml`` (``yaml_files: train_config``,
 ``files: model_file``), the config and checkpoint under ``exp/<tag>/``, ``README.md``
 (a model card holding --readme) and every local file or directory the config needs
-to rebuild the model:
+to rebuild the model. These are the config's pretrained sources
+(``espnet_speechllm/pretrained/sources.py``): each module class that reads files
+when built declares its own (``HFLLMDecoder``: ``decoder_conf.model_name_or_path``,
+``decoder_conf.tokenizer_name_or_path``; ``HFWhisperEncoder``:
+``encoder_conf.model_name_or_path``; ESPnet's ``GlobalMVN``:
+``normalize_conf.stats_file``), plus ``bpemodel`` and ``token_list``. By kind:
 
-- ``decoder_conf.model_name_or_path``: the LLM directory (config, weights, tokenizer),
-  e.g. the from-scratch LM exported by stage 8, or the base LLM of a frozen / LoRA
-  model, whose weights the checkpoint does not hold;
-- ``decoder_conf.tokenizer_name_or_path`` and ``bpemodel``: the tokenizer directory
-  (weights left out);
-- ``normalize_conf.stats_file`` (global_mvn) and ``token_list`` when it is a file.
+- a model directory (an LLM, a Whisper model): config, weights and tokenizer, e.g.
+  the from-scratch LM exported by stage 8, or the pretrained weights of a frozen /
+  LoRA part, which the checkpoint does not hold;
+- a tokenizer directory: weights left out;
+- a file (a stats file, a token list).
 
 A value that is no local path (a Hugging Face hub id) is left as it is: loading fetches
 it. --llm_dir names the recipe's LLM dir only to report whether the config uses it.
@@ -38,38 +42,29 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import yaml
+
+from espnet_speechllm.pretrained.sources import (
+    FILE,
+    KINDS,
+    MODEL_DIR,
+    TOKENIZER_DIR,
+    Source,
+    config_sources,
+)
+from espnet_speechllm.utils.hf_local import is_hub_id
 
 # Weights of other frameworks and originals that a torch LLM does not need.
 _SKIP_LLM_FILES = ("*.h5", "*.msgpack", "*.ot", "*.onnx", "*.gguf", "*.pt", "*.pth")
 # Weight files: not needed in a directory used only for its tokenizer.
 _WEIGHT_FILES = ("*.safetensors", "*.bin", "*.index.json") + _SKIP_LLM_FILES
-_HUB_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/")
 
 
 class PackError(ValueError):
     """The model cannot be packed (missing file, unsupported archive type)."""
-
-
-@dataclass
-class Ref:
-    """A path the training config refers to."""
-
-    keys: Tuple[str, ...]  # config keys, e.g. ("decoder_conf", "model_name_or_path")
-    value: str  # as written in the config
-    kind: str  # "llm" | "tokenizer" | "file"
-
-
-def _get(config: dict, keys: Sequence[str]):
-    for key in keys:
-        if not isinstance(config, dict) or key not in config:
-            return None
-        config = config[key]
-    return config
 
 
 def _set(config: dict, keys: Sequence[str], value: str) -> None:
@@ -78,29 +73,16 @@ def _set(config: dict, keys: Sequence[str], value: str) -> None:
     config[keys[-1]] = value
 
 
-def config_refs(config: dict) -> List[Ref]:
-    """The paths in a speech-LLM training config that loading the model reads."""
-    refs = []
-    for keys, kind in (
-        (("decoder_conf", "model_name_or_path"), "llm"),
-        (("decoder_conf", "tokenizer_name_or_path"), "tokenizer"),
-        (("bpemodel",), "tokenizer"),
-        (("normalize_conf", "stats_file"), "file"),
-        (("token_list",), "file"),
-    ):
-        value = _get(config, keys)
-        if isinstance(value, str) and value:
-            refs.append(Ref(keys, value, kind))
-    return refs
+def speechllm_sources(config: dict) -> List[Source]:
+    """The pretrained sources of a speech-LLM training config, model directories
+    first (a directory that is also a tokenizer source is packed with its weights)."""
+    from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 
-
-def _looks_like_hub_id(value: str) -> bool:
-    parts = value.split("/")
-    return (
-        set(value) <= _HUB_ID_CHARS
-        and len(parts) <= 2
-        and all(p and not p.startswith(".") for p in parts)
-    )
+    try:
+        sources = config_sources(config, SpeechLLMTask.class_choices_list)
+    except ValueError as e:
+        raise PackError(f"cannot read the config's classes: {e}") from e
+    return sorted(sources, key=lambda s: KINDS.index(s.kind))
 
 
 def _inside_cwd(value: str) -> Optional[str]:
@@ -125,9 +107,9 @@ def _arcname(value: str, kind: str, is_dir: bool) -> str:
     if rel is not None:
         return rel
     name = Path(value).resolve().name
-    if kind in ("llm", "exp"):
+    if kind in (MODEL_DIR, "exp"):
         return f"exp/{name}"
-    if kind == "tokenizer" and is_dir:
+    if kind == TOKENIZER_DIR and is_dir:
         return f"data/token_list/{name}"
     return f"exp/{Path(value).resolve().parent.name}/{name}"
 
@@ -135,8 +117,8 @@ def _arcname(value: str, kind: str, is_dir: bool) -> str:
 def _dir_files(src: Path, kind: str) -> List[Path]:
     """Top-level files of an HF directory that loading needs."""
     files = sorted(p for p in src.iterdir() if p.is_file() and not p.name.startswith("."))
-    skip = _SKIP_LLM_FILES if kind == "llm" else _WEIGHT_FILES
-    if kind == "llm" and any(p.suffix == ".safetensors" for p in files):
+    skip = _SKIP_LLM_FILES if kind == MODEL_DIR else _WEIGHT_FILES
+    if kind == MODEL_DIR and any(p.suffix == ".safetensors" for p in files):
         skip += ("pytorch_model*.bin", "pytorch_model*.bin.index.json")
     kept = [p for p in files if not any(fnmatch.fnmatch(p.name, s) for s in skip)]
     left_out = sorted(
@@ -225,15 +207,15 @@ def pack_model(
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".pack_", dir=out.parent) as tmp:
         stage = Path(tmp)
-        for ref in config_refs(config):
+        for ref in speechllm_sources(config):
             src = Path(ref.value)
-            key = ".".join(ref.keys)
+            key = ref.key
             if not src.exists():
                 if llm_dir and Path(os.path.normpath(ref.value)) == Path(
                     os.path.normpath(llm_dir)
                 ):
                     raise PackError(f"{key}={ref.value}: the LLM dir does not exist")
-                if ref.kind != "file" and _looks_like_hub_id(ref.value):
+                if ref.kind != FILE and is_hub_id(ref.value):
                     logging.info(f"pack_model: {key}={ref.value}: hub id, not packed")
                     continue
                 raise PackError(

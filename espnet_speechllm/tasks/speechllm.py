@@ -37,6 +37,7 @@ from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
 from espnet_speechllm.asr.encoder.hf_whisper_encoder import HFWhisperEncoder
 from espnet_speechllm.asr.espnet_model import ESPnetSpeechLLMModel
+from espnet_speechllm.asr.prompt_fields import FIELD_NAMES
 from espnet_speechllm.tasks.common import (
     StrictLoadMixin,
     add_token_list_argument,
@@ -183,7 +184,7 @@ class SpeechLLMTask(StrictLoadMixin, AbsTask):
     ) -> Optional[Callable[[str, Dict[str, np.array]], Dict[str, np.ndarray]]]:
         if not args.use_preprocessor:
             return None
-        # text + src_text tokenized by the LLM tokenizer; lang as a prompt field.
+        # text + src_text tokenized by the LLM tokenizer; FIELD_NAMES as strings.
         return SpeechLLMPreprocessor(
             train=train,
             token_type=args.token_type,
@@ -209,8 +210,9 @@ class SpeechLLMTask(StrictLoadMixin, AbsTask):
     def optional_data_names(
         cls, train: bool = True, inference: bool = False
     ) -> Tuple[str, ...]:
-        # src_text: CTC labels of speech translation; lang: the {lang} prompt field.
-        return () if inference else ("src_text", "lang")
+        # src_text: CTC labels of speech translation; FIELD_NAMES: lang (the {lang}
+        # prompt field), instruction and history (the chat layout's per-utterance turns).
+        return () if inference else ("src_text",) + FIELD_NAMES
 
     @classmethod
     @typechecked

@@ -2,8 +2,9 @@
 
 - ``text`` and ``src_text`` (the source transcript of speech translation, for CTC) are
   tokenized with the LLM tokenizer (``CommonPreprocessor_multi``).
-- String fields such as ``lang`` are encoded as code points for the collate
-  (``asr/prompt_fields.py``); the model decodes them into its prompts.
+- String fields such as ``lang``, ``instruction`` and ``history`` are encoded as code
+  points for the collate (``asr/prompt_fields.py``); the model decodes them into its
+  prompts (``asr/prompt_template.py``, ``asr/chat_layout.py``).
 """
 
 from typing import Dict, Sequence, Union

@@ -1,6 +1,18 @@
-"""Offline look-up of Hugging Face model paths, shared by the HF encoders and the LLM decoder."""
+"""Offline look-up of Hugging Face model paths, shared by the HF encoders, the LLM decoder,
+stage 6 (LLM import) and stage 14 (packing)."""
 
 import os
+
+
+def is_hub_id(value: str) -> bool:
+    """``value`` is a valid Hugging Face repo id (``gpt2``, ``Qwen/Qwen2.5-0.5B``)."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(value)
+    except HFValidationError:
+        return False
+    return True
 
 
 def check_local(path: str, local_files_only: bool, key: str, hint: str = "") -> None:
@@ -16,10 +28,8 @@ def check_local(path: str, local_files_only: bool, key: str, hint: str = "") -> 
         return
     from huggingface_hub import try_to_load_from_cache
 
-    try:
-        cached = try_to_load_from_cache(path, "config.json")
-    except ValueError:  # not even a valid hub id (e.g. a missing absolute path)
-        cached = None
+    # A missing absolute path is not even a valid hub id.
+    cached = try_to_load_from_cache(path, "config.json") if is_hub_id(path) else None
     if not isinstance(cached, str):
         section = key.split(".")[0]
         raise FileNotFoundError(

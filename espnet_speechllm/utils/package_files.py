@@ -7,9 +7,10 @@ dependencies in their ``__init__``, so they are located with
 """
 
 import importlib.util
+import logging
 import sys
 from pathlib import Path
-from typing import List
+from typing import Callable, List
 
 PYPI_PREFIX = "pypi:"
 
@@ -64,3 +65,13 @@ def resolve_file(source: str, pattern: str) -> Path:
             f"{package_dir(dist)}, found {[str(p) for p in found]}"
         )
     return found[0]
+
+
+def run_cli(convert: Callable[..., Path], *args: str) -> Path:
+    """Run a ``pypi:<dist>`` converter from its ``main``: log to stderr, and exit with
+    the ``pip install`` command when the package is missing."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        return convert(*args)
+    except PackageMissingError as e:
+        raise SystemExit(f"Error: {e}")

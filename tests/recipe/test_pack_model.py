@@ -141,6 +141,70 @@ def test_round_trip_frozen_llm_in_recipe_dir(trained_exp, tiny_llm, wav, tmp_pat
     assert _decode(**files, wav=wav) == expected
 
 
+def test_round_trip_whisper_encoder_lora(trained_exp, tiny_llm, tiny_tokenizer, wav, tmp_path, monkeypatch):
+    """A pretrained HF Whisper encoder with LoRA + a frozen LLM: the checkpoint holds
+    neither's pretrained weights, so exp/whisper and exp/llm are packed, and the model
+    unpacked elsewhere decodes as the original with the recipe's exp/ and data/ gone."""
+    import torch
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+    from tiny import TINY_WHISPER
+
+    recipe = tmp_path / "recipe"
+    torch.manual_seed(0)
+    whisper = WhisperForConditionalGeneration(WhisperConfig(**TINY_WHISPER))
+    whisper.save_pretrained(recipe / "exp" / "whisper")
+    shutil.copytree(tiny_llm, recipe / "exp" / "llm")
+    (recipe / "data" / "token_list").mkdir(parents=True)
+    shutil.copy(tiny_tokenizer / "tokens.txt", recipe / "data" / "token_list" / "tokens.txt")
+    config = yaml.safe_load((trained_exp / "config.yaml").read_text())
+    config.update(
+        frontend=None, frontend_conf={}, input_size=1, normalize=None, normalize_conf={},
+        encoder="hf_whisper", encoder_conf={"model_name_or_path": "exp/whisper"},
+        decoder_conf={"model_name_or_path": "exp/llm", "mode": "frozen"},
+        bpemodel="exp/llm", token_list="data/token_list/tokens.txt",
+    )  # fmt: skip
+    config["model_conf"].update(encoder_mode="lora", encoder_lora_conf={"r": 2})
+    exp = recipe / "exp" / "speechllm_whisper"
+    exp.mkdir()
+    (exp / "config.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.chdir(recipe)
+    model, _ = SpeechLLMTask.build_model_from_file("exp/speechllm_whisper/config.yaml", None)
+    speech = torch.from_numpy(wav[:15000])[None]  # the tiny Whisper's window is 1 s
+    text = torch.tensor([model.decoder.tokenizer.encode("HELLO WORLD")])
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.01)
+    for _ in range(3):  # LoRA's B starts at 0: the adapters change the output from step 2
+        loss = model(speech, torch.tensor([15000]), text, torch.tensor([text.size(1)]))[0]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    state = model.state_dict()
+    assert any(k.startswith("encoder.") and "lora_" in k for k in state)
+    assert not any(k.startswith("encoder.") and "lora_" not in k for k in state)
+    assert not any(k.startswith("decoder.llm.") for k in state)
+    torch.save(state, exp / "model.pth")
+    expected = _decode(
+        "exp/speechllm_whisper/config.yaml", "exp/speechllm_whisper/model.pth", wav[:15000]
+    )
+
+    packed = pm.pack_model(
+        "exp/speechllm_whisper/config.yaml", "exp/speechllm_whisper/model.pth", "whisper.zip"
+    )
+    assert {"exp/whisper", "exp/llm", "data/token_list/tokens.txt"} <= set(packed)
+    names = set(zipfile.ZipFile("whisper.zip").namelist())
+    assert {"exp/whisper/", "exp/whisper/config.json", "exp/whisper/model.safetensors"} <= names
+
+    shutil.rmtree(recipe / "exp")
+    shutil.rmtree(recipe / "data")
+    from espnet2.main_funcs.pack_funcs import unpack
+
+    files = unpack(recipe / "whisper.zip", tmp_path / "unpacked")
+    unpacked = yaml.safe_load(Path(files["train_config"]).read_text())
+    assert unpacked["encoder_conf"]["model_name_or_path"] == str(tmp_path / "unpacked/exp/whisper")
+    assert _decode(**files, wav=wav[:15000]) == expected
+
+
 def _fake_exp(tmp_path: Path, config: dict) -> Path:
     exp = tmp_path / "exp" / "x"
     exp.mkdir(parents=True)
@@ -214,7 +278,12 @@ def test_shared_dir_packed_once_and_weights_left_out_of_tokenizer_dirs(tmp_path,
     [
         ({"decoder_conf": {"model_name_or_path": "exp/llm"}}, "the LLM dir does not exist"),
         ({"bpemodel": "exp/some/tokenizer"}, "no such file or directory"),
-        ({"normalize_conf": {"stats_file": "stats.npz"}}, "no such file or directory"),
+        (
+            {"normalize": "global_mvn", "normalize_conf": {"stats_file": "stats.npz"}},
+            "no such file or directory",
+        ),
+        ({"encoder": "hf_whisper", "encoder_conf": {"model_name_or_path": "exp/whisper/"}},
+         "encoder_conf.model_name_or_path=exp/whisper/: no such file"),
     ],
 )
 def test_missing_local_paths_fail(tmp_path, monkeypatch, capsys, config, message):

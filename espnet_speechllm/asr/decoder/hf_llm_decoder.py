@@ -1,7 +1,6 @@
 """A Hugging Face causal LM as an ESPnet decoder that reads continuous prefixes."""
 
-import logging
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from transformers import LogitsProcessorList
@@ -16,6 +15,8 @@ from espnet_speechllm.asr.layers.sequence_packing import (
     positions_from_mask,
     prefix_lm_mask,
 )
+from espnet_speechllm.asr.frozen_weights import keep_trained_only, untrained_keys
+from espnet_speechllm.pretrained.sources import MODEL_DIR, TOKENIZER_DIR
 from espnet_speechllm.utils.hf_local import check_local
 
 MODES = ("frozen", "lora", "full")
@@ -51,6 +52,12 @@ class HFLLMDecoder(AbsLLMDecoder):
             tokenizer) with random weights, ``config`` entries overriding its
             fields: the decoder-only from-scratch system. Needs ``mode: full``.
     """
+
+    # Paths read when built, packed by stage 14 (see pretrained/sources.py).
+    pretrained_sources = {
+        "model_name_or_path": MODEL_DIR,
+        "tokenizer_name_or_path": TOKENIZER_DIR,
+    }
 
     @typechecked
     def __init__(
@@ -143,16 +150,8 @@ class HFLLMDecoder(AbsLLMDecoder):
         self.llm = llm
         self.mode = mode
         self.prefix_attention = prefix_attention
-        self._frozen = self._frozen_keys()
-        self._register_state_dict_hook(_drop_frozen)
-        self.register_load_state_dict_post_hook(_ignore_missing_frozen)
-
-    def _frozen_keys(self) -> Set[str]:
-        """State-dict keys (relative to this module) that are not trained."""
-        if self.mode == "full":
-            return set()
-        trained = {n for n, p in self.named_parameters() if p.requires_grad}
-        return {k for k in super().state_dict().keys() if k not in trained}
+        untrained = untrained_keys(self, buffers=True) if mode != "full" else set()
+        keep_trained_only(self, untrained)
 
     @property
     def causal_lm(self) -> torch.nn.Module:
@@ -321,21 +320,3 @@ class HFLLMDecoder(AbsLLMDecoder):
             cache.batch_repeat_interleave(num_beams)
         return cache
 
-
-def _drop_frozen(module: HFLLMDecoder, state_dict, prefix: str, local_metadata) -> None:
-    for key in module._frozen:
-        state_dict.pop(prefix + key, None)
-
-
-def _ignore_missing_frozen(module: HFLLMDecoder, incompatible) -> None:
-    # Frozen weights come from model_name_or_path at build time, so a checkpoint
-    # without them is complete. Keys arrive with the parents' prefix.
-    missing = [k for k in incompatible.missing_keys if not _endswith_any(k, module._frozen)]
-    if len(missing) != len(incompatible.missing_keys):
-        logging.debug("HFLLMDecoder: frozen LLM weights taken from the pretrained model")
-    incompatible.missing_keys[:] = missing
-
-
-def _endswith_any(key: str, suffixes: Set[str]) -> bool:
-    parts = key.split(".")
-    return any(".".join(parts[i:]) in suffixes for i in range(len(parts)))

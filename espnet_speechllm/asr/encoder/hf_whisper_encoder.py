@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from typeguard import typechecked
 
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
-from espnet_speechllm.asr.encoder.hf_pretrained import build_hf_model
+from espnet_speechllm.pretrained.hf_pretrained import build_hf_model
+from espnet_speechllm.pretrained.sources import MODEL_DIR
 
 N_FFT = 400
 HOP_LENGTH = 160
@@ -61,7 +62,9 @@ class HFWhisperEncoder(AbsEncoder):
         local_files_only: Never reach the network (default).
     """
 
-    # LoRA targets for model_conf.encoder_mode=lora (see encoder_mode.py).
+    # Paths read when built, packed by stage 14 (see pretrained/sources.py).
+    pretrained_sources = {"model_name_or_path": MODEL_DIR}
+    # LoRA targets for model_conf.encoder_mode=lora (see asr/encoder_mode.py).
     lora_target_modules = ["q_proj", "k_proj", "v_proj", "out_proj"]
 
     @typechecked

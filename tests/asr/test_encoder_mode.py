@@ -3,7 +3,7 @@ import torch
 import yaml
 
 from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
-from espnet_speechllm.asr.encoder.encoder_mode import set_encoder_mode
+from espnet_speechllm.asr.encoder_mode import set_encoder_mode
 from espnet_speechllm.asr.encoder.hf_whisper_encoder import HFWhisperEncoder
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 from tiny import TINY_WHISPER, tiny_train_config

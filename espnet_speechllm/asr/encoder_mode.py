@@ -14,18 +14,20 @@ The encoder-side twin of ``decoder_conf.mode``:
 
 Frozen weights stay in checkpoints, except for an encoder whose
 ``reloads_pretrained()`` is true (weights read from a pretrained directory
-when the model is built, like the LLM's). Buffers are not parameters: a
-frozen conformer's BatchNorm statistics still follow the training data.
+when the model is built, like the LLM's; see ``asr/frozen_weights.py``).
+Buffers are not parameters: a frozen conformer's BatchNorm statistics still
+follow the training data.
 """
 
 import logging
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional
 
 import torch
 
+from espnet_speechllm.asr.frozen_weights import keep_trained_only, untrained_keys
+
 ENCODER_MODES = ("frozen", "lora", "full")
 ESPNET_LORA_TARGETS = ["linear_q", "linear_k", "linear_v", "linear_out"]
-_BASE = ".base_layer."
 
 
 def lora_targets(encoder: torch.nn.Module) -> List[str]:
@@ -69,49 +71,7 @@ def set_encoder_mode(
     n_train = sum(p.numel() for p in encoder.parameters() if p.requires_grad)
     logging.info(f"Encoder mode {mode}: {n_train} trainable encoder parameters")
 
-    reloads = getattr(encoder, "reloads_pretrained", lambda: False)()
-    encoder._frozen_keys = _frozen_keys(encoder) if reloads else set()
-    encoder._register_state_dict_hook(_save_hook)
-    encoder.register_load_state_dict_pre_hook(_load_pre_hook)
-    encoder.register_load_state_dict_post_hook(_load_post_hook)
-
-
-def _frozen_keys(encoder: torch.nn.Module) -> Set[str]:
-    """Names (as saved, relative) of the parameters that do not train."""
-    return {
-        n.replace(_BASE, ".") for n, p in encoder.named_parameters() if not p.requires_grad
-    }
-
-
-def _save_hook(module, state_dict, prefix: str, local_metadata) -> None:
-    for key in [k for k in state_dict if k.startswith(prefix)]:
-        plain = key.replace(_BASE, ".")
-        value = state_dict.pop(key)
-        if plain[len(prefix) :] not in module._frozen_keys:
-            state_dict[plain] = value
-
-
-def _load_pre_hook(module, state_dict, prefix: str, *args) -> None:
-    # X.weight -> X.base_layer.weight for the linears LoRA wrapped.
-    wrapped = {n for n, m in module.named_modules() if hasattr(m, "base_layer")}
-    for key in [k for k in state_dict if k.startswith(prefix)]:
-        owner, _, leaf = key[len(prefix) :].rpartition(".")
-        if owner in wrapped and leaf in ("weight", "bias"):
-            state_dict[f"{prefix}{owner}.base_layer.{leaf}"] = state_dict.pop(key)
-
-
-def _load_post_hook(module, incompatible) -> None:
     # Frozen pretrained weights come from the pretrained directory at build time.
-    frozen = module._frozen_keys
-    if not frozen:
-        return
-    incompatible.missing_keys[:] = [
-        k for k in incompatible.missing_keys
-        if not _endswith_any(k.replace(_BASE, "."), frozen)
-    ]  # fmt: skip
-
-
-def _endswith_any(key: str, names: Set[str]) -> bool:
-    """``key`` (with its parents' prefix) names one of ``names``."""
-    parts = key.split(".")
-    return any(".".join(parts[i:]) in names for i in range(len(parts)))
+    reloads = getattr(encoder, "reloads_pretrained", lambda: False)()
+    untrained = untrained_keys(encoder, buffers=False) if reloads else set()
+    keep_trained_only(encoder, untrained, plain_lora_keys=True)
