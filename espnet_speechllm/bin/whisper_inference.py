@@ -15,7 +15,8 @@ feature extractor pads every utterance to Whisper's 30 s window) and writes
 does, so stage 13 scores it unchanged. ``score`` is the sum of the token log-probs.
 
 ``--normalize upper_nopunct`` (default) writes the text as the espeak recipes' references
-are: digits spelled out (``25`` -> ``TWENTY FIVE``, inflect), upper-case, punctuation removed
+are: digits spelled out (``25`` -> ``TWENTY FIVE``, ``3rd`` -> ``THIRD``, ``1928`` -> ``NINETEEN
+TWENTY EIGHT``, inflect), upper-case, punctuation removed
 except apostrophes inside words, hyphens split words. ``token``/``token_int`` are Whisper's
 own tokens of the raw output (special tokens dropped).
 """
@@ -31,12 +32,13 @@ from espnet_speechllm.recipe.format_wav_scp import read_audio
 from espnet_speechllm.recipe.kaldi_dir import read_map
 
 NORMALIZERS = ("upper_nopunct", "none")
-_DIGITS = re.compile(r"\d+(?:[.,]\d+)?")
+_NUMBER = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)(st|nd|rd|th)?")
 _NOT_WORD = re.compile(r"[^\w']+|(?<!\w)'|'(?!\w)")
 
 
 def normalize(text: str, how: str = "upper_nopunct") -> str:
-    """``"It's 25-ish, OK?"`` -> ``"IT'S TWENTY FIVE ISH OK"`` (how=upper_nopunct)."""
+    """``"It's 25-ish, OK? March 3rd, 1928."`` ->
+    ``"IT'S TWENTY FIVE ISH OK MARCH THIRD NINETEEN TWENTY EIGHT"`` (how=upper_nopunct)."""
     if how == "none":
         return " ".join(text.split())
     if how != "upper_nopunct":
@@ -44,7 +46,16 @@ def normalize(text: str, how: str = "upper_nopunct") -> str:
     import inflect  # a g2p_en dependency, installed with espnet
 
     engine = inflect.engine()
-    text = _DIGITS.sub(lambda m: f" {engine.number_to_words(m.group(0).replace(',', ''))} ", text)
+
+    def spell(m: re.Match) -> str:
+        digits = m.group(1).replace(",", "")
+        # 1110-1999 written without a comma are read as years ("nineteen twenty eight")
+        year = m.group(1) == digits and len(digits) == 4 and 1110 <= int(digits) <= 1999
+        group = 2 if year and int(digits) % 100 >= 10 else 0
+        words = engine.number_to_words(digits, group=group, andword="")
+        return f" {engine.ordinal(words) if m.group(2) else words} "
+
+    text = _NUMBER.sub(spell, text)
     return " ".join(_NOT_WORD.sub(" ", text).upper().replace("_", " ").split())
 
 
@@ -78,7 +89,12 @@ class WhisperASR:
         ).to(device).eval()
         self.device = device
         self.max_new_tokens = max_new_tokens
-        self.special = set(self.tokenizer.all_special_ids)
+        # Whisper's task and timestamp tokens (<|notimestamps|>, <|0.00|>) are not all
+        # flagged special in every tokenizer.json: drop any <|...|> token too.
+        vocab = self.tokenizer.get_vocab()
+        self.special = set(self.tokenizer.all_special_ids) | {
+            i for t, i in vocab.items() if t.startswith("<|") and t.endswith("|>")
+        }
         window = self.model.config.max_source_positions * 2 * self.features.hop_length
         self.max_samples = window  # the encoder's window (30 s for real Whisper)
 

@@ -9,7 +9,8 @@
     python -m espnet_speechllm.recipe.score_responses table --row LABEL=DECODE_DIR ... --out T.md
 
 Per group of utterances (all of them, and with ``--instruction`` each distinct
-instruction as its own group) it computes sacrebleu's corpus BLEU and chrF of the
+instruction as its own group) it computes sacrebleu's corpus BLEU (``effective_order``:
+short answers have no 4-grams) and chrF of the
 hypotheses against the oracle responses, ``exact``: the % of hypotheses equal to their
 oracle response after ``score.clean(..., "lower_nopunct")``, with ``--answer`` (``<utt>
 ans1|ans2``) ``answer``: the % of hypotheses containing an accepted short answer as whole
@@ -59,7 +60,9 @@ def word_error_rate(hyps: List[str], refs: List[str]) -> float:
 def bleu_chrf(hyps: List[str], refs: List[str]) -> Tuple[float, float]:
     import sacrebleu
 
-    bleu = sacrebleu.metrics.BLEU().corpus_score(hyps, [refs]).score
+    # effective_order: a corpus of short answers ("Paris.") has no 4-grams, and plain BLEU
+    # would score even identical responses 0.
+    bleu = sacrebleu.metrics.BLEU(effective_order=True).corpus_score(hyps, [refs]).score
     chrf = sacrebleu.metrics.CHRF().corpus_score(hyps, [refs]).score
     return round(bleu, 2), round(chrf, 2)
 

@@ -30,6 +30,8 @@ def tiny_whisper_dir(tmp_path_factory, tiny_tokenizer):
 def test_normalize_as_the_espeak_references():
     assert wi.normalize("It's 25-ish, OK?") == "IT'S TWENTY FIVE ISH OK"
     assert wi.normalize(" 'Quoted' words. ") == "QUOTED WORDS"
+    assert wi.normalize("March 3rd, 1928.") == "MARCH THIRD NINETEEN TWENTY EIGHT"
+    assert wi.normalize("11:27, 1,200 and 2005") == "ELEVEN TWENTY SEVEN ONE THOUSAND TWO HUNDRED AND TWO THOUSAND FIVE"
     assert wi.normalize("Keep  Case, 1", "none") == "Keep Case, 1"
     with pytest.raises(ValueError, match="--normalize: unknown 'x'"):
         wi.normalize("a", "x")

@@ -15,6 +15,8 @@ def test_identical_responses_score_100():
     refs = ["The capital of France is Paris.", "Two plus three is five."]
     g = sr.score_group(list(refs), refs)
     assert g == {"n_utt": 2, "bleu": 100.0, "chrf": 100.0, "exact": 100.0}
+    # short answers have no 4-grams: still 100
+    assert sr.bleu_chrf(["Paris.", "Five"], ["Paris.", "Five"]) == (100.0, 100.0)
 
 
 def test_exact_match_is_normalised():
