@@ -55,4 +55,3 @@ def make_data_dir(tmp_path: Path) -> Callable[..., Path]:
         return d
 
     return make
-

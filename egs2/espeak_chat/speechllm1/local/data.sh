@@ -11,7 +11,9 @@ log() {
 
 nj=2
 seed=0
-num_train=2000     # ASR corpus size (espeak_en's generator; dev and test: 200 each)
+num_train=2000     # ASR corpus (espeak_en's generator)
+num_dev=200
+num_test=200
 num_qa=150
 num_inst=100
 num_multiturn=60
@@ -21,13 +23,13 @@ data=data
 
 if [ -f ./path.sh ]; then . ./path.sh; fi
 . utils/parse_options.sh
-[ $# -ne 0 ] && { echo "Usage: $0 [--nj 2] [--seed 0] [--num_train 2000] [--num_qa 200] ..." >&2; exit 1; }
+[ $# -ne 0 ] && { echo "Usage: $0 [--nj 2] [--seed 0] [--num_train 2000] [--num_qa 150] ..." >&2; exit 1; }
 
 mkdir -p "${data}" "${downloads}"
 _data=$(cd "${data}" && pwd) _downloads=$(cd "${downloads}" && pwd)
 log "ASR corpus (espeak_en's local/data.sh, run in its recipe dir) -> ${data}/{train,dev,test}"
 (cd ../../espeak_en/speechllm1 && local/data.sh --nj "${nj}" --seed "${seed}" \
-    --num_train "${num_train}" --data "${_data}" --downloads "${_downloads}/espeak_en")
+    --num_train "${num_train}" --num_dev "${num_dev}" --num_test "${num_test}" --data "${_data}" --downloads "${_downloads}/espeak_en")
 
 settings="seed=${seed} qa=${num_qa} inst=${num_inst} multiturn=${num_multiturn} tasks=${num_tasks}"
 stamp=${data}/.espeak_chat_settings
