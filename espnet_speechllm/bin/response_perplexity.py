@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_speechllm.recipe.chat_turn import parse_history, render_text_turn
-from espnet_speechllm.recipe.generate_responses import load_llm
+from espnet_speechllm.recipe.generate_responses import load_llm, read_entries
 from espnet_speechllm.recipe.kaldi_dir import read_map
 
 CONDITIONS = ("transcript", "nothing", "audio")
@@ -88,10 +88,8 @@ def perplexity(
     device: str = "cpu",
 ) -> Dict[str, Dict]:
     """Write ``ppl.json`` and ``<condition>.nll``; returns the ppl.json content."""
-    texts, responses = read_map(data_dir / "text"), read_map(data_dir / "response")
-    missing = [u for u in texts if u not in responses]
-    if missing:
-        raise ValueError(f"{data_dir}/response: no entry for {len(missing)} utt(s), e.g. '{missing[0]}'")
+    texts = read_map(data_dir / "text")
+    responses = read_entries(data_dir / "response", list(texts))
     history = read_map(data_dir / "history") if (data_dir / "history").is_file() else {}
     instruction = read_map(data_dir / "instruction") if (data_dir / "instruction").is_file() else {}
     if "audio" in conditions:

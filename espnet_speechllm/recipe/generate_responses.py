@@ -137,7 +137,8 @@ def fixed_batches(prompts: Dict[str, List[int]], batch_size: int) -> List[List[s
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _optional_map(path: Optional[Path], utts: Sequence[str]) -> Dict[str, str]:
+def read_entries(path: Optional[Path], utts: Sequence[str]) -> Dict[str, str]:
+    """``read_map(path)`` (``{}`` for None) that must hold every utterance of ``utts``."""
     if path is None:
         return {}
     values = read_map(path)
@@ -178,8 +179,8 @@ def generate_responses(
     prompts = build_prompts(
         tokenizer,
         texts,
-        _optional_map(history, list(texts)),
-        _optional_map(instruction, list(texts)),
+        read_entries(history, list(texts)),
+        read_entries(instruction, list(texts)),
         system,
         history,
     )

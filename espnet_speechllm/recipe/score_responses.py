@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_speechllm.recipe.kaldi_dir import read_map
+from espnet_speechllm.recipe.generate_responses import read_entries
 from espnet_speechllm.recipe.score import clean, load_pairs
 
 ALL = "all"
@@ -86,10 +86,7 @@ def score_group(
 def _values(path: Optional[Path], utts: List[str]) -> Optional[List[str]]:
     if path is None:
         return None
-    values = read_map(path)
-    missing = [u for u in utts if u not in values]
-    if missing:
-        raise ValueError(f"{path}: no entry for {len(missing)} utt(s), e.g. '{missing[0]}'")
+    values = read_entries(path, utts)
     return [values[u] for u in utts]
 
 
