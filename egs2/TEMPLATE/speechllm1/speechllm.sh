@@ -51,7 +51,7 @@ whisper_dir=""             # converted by stage 6 into this HF dir (default: ${e
 make_responses=false       # Write <data dir>/response: the LLM's answer to each transcript
 response_max_new_tokens=64 # Length cap of each response (tokens).
 response_batch_size=8      # Utterances per generate() call.
-response_args=""           # More generate_responses flags (--system "...", --device cuda, --dtype bfloat16).
+response_args=""           # More generate_responses flags, e.g. "--device cuda --dtype bfloat16".
 
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
