@@ -53,9 +53,9 @@ def test_parse_history_errors():
     assert parse_history('[{"role": "user", "content": "hi"}]', "h:1") == [
         {"role": "user", "content": "hi"}
     ]
-    with pytest.raises(ValueError, match="h:3: history is not JSON"):
+    with pytest.raises(ValueError, match="h:3: 'history' is not JSON"):
         parse_history("[{", "h:3")
-    with pytest.raises(ValueError, match="h:4: history must be"):
+    with pytest.raises(ValueError, match="h:4: history turn 0 must be"):
         parse_history('[{"role": "user"}]', "h:4")
 
 
