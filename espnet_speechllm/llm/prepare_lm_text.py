@@ -13,15 +13,8 @@ import os
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
-
-def read_kaldi_text(path: str) -> Iterator[Tuple[str, str]]:
-    """``(utt_id, text)`` for each line of a Kaldi text file (text may be empty)."""
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            parts = line.strip().split(maxsplit=1)
-            if not parts:
-                raise ValueError(f"{path}:{n}: empty line (expected 'utt_id text')")
-            yield parts[0], parts[1] if len(parts) > 1 else ""
+# NOTE: bin/lm_calc_perplexity imports read_kaldi_text from here.
+from espnet_speechllm.utils.kaldi_io import read_kaldi_text, write_map
 
 
 def _read_plain_text(path: str, k: int) -> Iterator[Tuple[str, str]]:
@@ -32,8 +25,7 @@ def _read_plain_text(path: str, k: int) -> Iterator[Tuple[str, str]]:
 
 def _write(pairs: List[Tuple[str, str]], path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(f"{key} {text}\n" for key, text in pairs)
+    write_map(tmp, dict(pairs), sort=False)
     os.replace(tmp, path)
 
 

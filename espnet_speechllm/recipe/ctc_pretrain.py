@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import List, Sequence
 
-from espnet_speechllm.llm.prepare_lm_text import read_kaldi_text
+from espnet_speechllm.utils.kaldi_io import read_kaldi_text, read_token_list, write_token_list
 
 BLANK = "<blank>"
 UNK = "<unk>"
@@ -31,10 +31,6 @@ UNK = "<unk>"
 
 class CTCPretrainError(ValueError):
     """The LLM's tokens cannot be written as ESPnet word tokens; names the token or file."""
-
-
-def read_token_list(path: str) -> List[str]:
-    return Path(path).read_text(encoding="utf-8").split("\n")[:-1]
 
 
 def ctc_token_list(tokens: Sequence[str]) -> List[str]:
@@ -105,7 +101,7 @@ def main(argv=None) -> None:
         if len(args.pairs) % 2:
             raise CTCPretrainError("give IN_TEXT OUT_TEXT pairs")
         ctc_tokens = ctc_token_list(tokens)
-        Path(args.out_token_list).write_text("".join(t + "\n" for t in ctc_tokens), encoding="utf-8")
+        write_token_list(args.out_token_list, ctc_tokens)
         from espnet2.text.hugging_face_tokenizer import HuggingFaceTokenizer
 
         tokenizer = HuggingFaceTokenizer(args.bpemodel)

@@ -22,7 +22,8 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import soundfile
 
-from espnet_speechllm.recipe.kaldi_dir import spk2utt_of, write_map
+from espnet_speechllm.recipe.kaldi_dir import spk2utt_of
+from espnet_speechllm.utils.kaldi_io import write_map
 
 SAMPLE_RATE = 16000
 

@@ -17,7 +17,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
-from espnet_speechllm.recipe.kaldi_dir import DataDirError, read_map, subset, write_map
+from espnet_speechllm.recipe.kaldi_dir import DataDirError, subset
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 
 def filter_reasons(

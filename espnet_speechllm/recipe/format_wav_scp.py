@@ -24,7 +24,8 @@ from urllib.parse import quote
 
 import numpy as np
 import soundfile
-from espnet_speechllm.recipe.kaldi_dir import read_map, subset, write_map
+from espnet_speechllm.recipe.kaldi_dir import subset
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 
 class AudioError(Exception):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_speechllm.recipe.espeak_synth import SynthItem, speaker_id, write_items
-from espnet_speechllm.recipe.kaldi_dir import write_map
+from espnet_speechllm.utils.kaldi_io import write_map
 from espnet_speechllm.recipe.parallel_grammar import render, sample_unique, split_sets
 from espnet_speechllm.recipe.parallel_lexicon import LANG_NAMES, LANGS
 

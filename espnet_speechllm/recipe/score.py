@@ -30,7 +30,7 @@ import unicodedata
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_speechllm.recipe.kaldi_dir import read_map
+from espnet_speechllm.utils.kaldi_io import read_map
 
 CLEANERS = ("none", "upper", "lower_nopunct")
 SCLITE_DIRS = ("/usr/lib/sctk/bin",)

@@ -18,13 +18,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from espnet_speechllm.recipe.kaldi_dir import (
-    is_utt_file,
-    read_map,
-    spk2utt_of,
-    validate,
-    write_map,
-)
+from espnet_speechllm.recipe.kaldi_dir import is_utt_file, spk2utt_of, validate
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 # Lengths change with the speed; stage 3 recomputes them.
 _LENGTH_FILES = ("utt2num_samples", "utt2dur")

@@ -8,8 +8,8 @@ from espnet_speechllm.recipe.ctc_pretrain import (
     ctc_token_list,
     export,
     main,
-    read_token_list,
 )
+from espnet_speechllm.utils.kaldi_io import read_token_list
 
 
 def test_espnet_word_ids_of_the_prepared_text_are_llm_ids_plus_one(tmp_path, tiny_tokenizer):

@@ -1,6 +1,6 @@
 from espnet_speechllm.recipe import multilingual_items
 from espnet_speechllm.recipe.espeak_synth import read_items
-from espnet_speechllm.recipe.kaldi_dir import read_map
+from espnet_speechllm.utils.kaldi_io import read_map
 from espnet_speechllm.recipe.parallel_lexicon import LANG_NAMES
 
 import pytest

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import soundfile
 
-from espnet_speechllm.recipe.kaldi_dir import read_map, validate
+from espnet_speechllm.recipe.kaldi_dir import validate
+from espnet_speechllm.utils.kaldi_io import read_map
 
 ROOT = Path(__file__).parents[2]
 MINI_AN4 = (ROOT / "../shared/data/mini_an4").resolve()
