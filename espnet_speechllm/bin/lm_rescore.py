@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 _FLOAT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf")
@@ -97,8 +98,7 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     start = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(str(args.llm), local_files_only=True)
     llm = AutoModelForCausalLM.from_pretrained(str(args.llm), local_files_only=True).eval()

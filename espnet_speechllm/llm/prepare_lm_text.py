@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 # NOTE: bin/lm_calc_perplexity imports read_kaldi_text from here.
+from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import read_kaldi_text, write_map
 
 
@@ -89,8 +90,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> None:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = parse_args(get_parser(), argv)
     prepare_lm_text(args.train_text, args.dev_text, args.out_dir, args.extra_text)
 
 

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Iterable, List
 
+from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import read_kaldi_text, write_token_list
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
@@ -90,8 +91,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> None:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = parse_args(get_parser(), argv)
     if args.export_only:
         if not args.token_list:
             raise SystemExit("--export_only needs --token_list")

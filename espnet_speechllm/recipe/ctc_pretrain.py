@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import List, Sequence
 
+from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import read_kaldi_text, read_token_list, write_token_list
 
 BLANK = "<blank>"
@@ -90,8 +91,7 @@ def main(argv=None) -> None:
     pe.add_argument("checkpoint")
     pe.add_argument("--token_list", required=True, help="The LLM token list (id order)")
     pe.add_argument("--out", required=True)
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = parse_args(p, argv)
     try:
         tokens = read_token_list(args.token_list)
         if args.cmd == "export":

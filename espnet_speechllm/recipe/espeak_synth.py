@@ -23,6 +23,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import soundfile
 
 from espnet_speechllm.recipe.kaldi_dir import spk2utt_of
+from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import write_map
 
 SAMPLE_RATE = 16000
@@ -219,7 +220,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
-    args = get_parser().parse_args(cmd)
+    args = parse_args(get_parser(), cmd)
     items = read_items(args.items)
     paths = synthesise(items, args.wav_dir, nj=args.nj)
     write_kaldi_dir(items, paths, args.data_dir)

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import (
     KaldiFormatError,
     PathLike,
@@ -404,8 +405,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     try:
         if args.cmd == "validate":
             validate(args.dir, need=args.need)

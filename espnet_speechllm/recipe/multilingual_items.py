@@ -24,6 +24,7 @@ from espnet_speechllm.recipe.espeak_synth import SynthItem, speaker_id, write_it
 from espnet_speechllm.utils.kaldi_io import write_map
 from espnet_speechllm.recipe.parallel_grammar import render, sample_unique, split_sets
 from espnet_speechllm.recipe.parallel_lexicon import LANG_NAMES, LANGS
+from espnet_speechllm.utils.cli import parse_args
 
 # espeak-ng voice of each language (``espeak-ng --voices``).
 VOICES = {"de": "de", "es": "es", "fr": "fr-fr", "it": "it"}
@@ -122,7 +123,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
-    args = get_parser().parse_args(cmd)
+    args = parse_args(get_parser(), cmd)
     langs = [x for x in args.langs.split(",") if x]
     num_spk = tuple(int(x) for x in args.num_spk.split(","))
     if len(num_spk) != 3:

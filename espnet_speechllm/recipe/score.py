@@ -30,6 +30,7 @@ import unicodedata
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import read_map
 
 CLEANERS = ("none", "upper", "lower_nopunct")
@@ -249,8 +250,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     try:
         result = score(
             args.metric, args.ref, args.hyp, args.out_dir, args.cleaner, args.backend

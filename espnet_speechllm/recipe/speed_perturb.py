@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from espnet_speechllm.recipe.kaldi_dir import is_utt_file, spk2utt_of, validate
+from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 # Lengths change with the speed; stage 3 recomputes them.
@@ -89,8 +90,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     factors: List[str] = args.factors.split()
     try:
         n = speed_perturb(args.src, args.dst, factors)
