@@ -30,7 +30,8 @@ def _recipe_copy(tmp_path: Path, corpus: str) -> Path:
 def _run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     # The scripts call `python`: put this interpreter first so they get the same env.
     path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
-    env = {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT), **env}
+    # MAIN_ROOT (set by path.sh in a recipe) locates the shared local/ tools.
+    env = {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT), "MAIN_ROOT": str(ROOT), **env}
     return subprocess.run(
         ["bash", "local/data.sh", *args],
         cwd=cwd,

@@ -4,7 +4,7 @@ Shared by the synthetic recipes (ASR, ST, multilingual): each recipe picks its o
 texts and voices, writes them as an items TSV (``utt_id voice rate pitch text``,
 tab-separated) and calls this module::
 
-    python -m espnet_speechllm.recipe.espeak_synth \
+    python "${MAIN_ROOT}/local/espeak_synth.py" \
         --items train.tsv --wav_dir downloads/wav/train --data_dir data/train --nj 2
 
 Audio is 16 kHz mono 16-bit PCM WAV. The same items give byte-identical wavs: espeak-ng
