@@ -160,6 +160,7 @@ def test_ctc_pretrain_with_init_param_in_speechllm_args_is_refused(recipe):
     (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env["PYTHONPATH"] = str(ROOT)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     out = subprocess.run(
         ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "11", "--stop_stage", "11",
          "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",

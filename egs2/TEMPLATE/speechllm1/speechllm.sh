@@ -146,14 +146,14 @@ fi
 lm_exp=${expdir}/lm_${lm_tag}
 lm_stats_dir=${expdir}/lm_stats_$(basename "${tokenizer_dir}")
 if [ -z "${speechllm_tag}" ]; then
-    speechllm_tag=$(basename "$(readlink -f "${speechllm_config}")" .yaml)
-    speechllm_tag=${speechllm_tag#train_}
+    # tuning/train_x.yaml (or a train_* link to it) -> x, even when it links to conf/<paper>/
+    speechllm_tag=$(python3 -m espnet_speechllm.recipe.config_query tag "${speechllm_config}")
 fi
 speechllm_exp=${speechllm_exp:-${expdir}/${speechllm_tag}}
 speechllm_stats_dir=${speechllm_stats_dir:-${expdir}/speechllm_stats_$(basename "${tokenizer_dir}")}
 if [ -n "${ctc_pretrain_config}" ]; then
-    _tag=$(basename "$(readlink -f "${ctc_pretrain_config}")" .yaml)
-    ctc_pretrain_exp=${ctc_pretrain_exp:-${expdir}/ctc_pretrain_${_tag#train_}}
+    _tag=$(python3 -m espnet_speechllm.recipe.config_query tag "${ctc_pretrain_config}")
+    ctc_pretrain_exp=${ctc_pretrain_exp:-${expdir}/ctc_pretrain_${_tag}}
 fi
 if [ -z "${inference_tag}" ]; then
     # conf/decode_speechllm.yaml -> decode_speechllm_valid.acc.ave (stage 13 and

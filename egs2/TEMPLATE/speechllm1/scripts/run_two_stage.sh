@@ -19,7 +19,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "${stage_a_config}" ] && [ -n "${stage_b_config}" ] || {
     echo "$0: --stage_a_config and --stage_b_config are required" >&2; exit 2; }
-tag_of() { local t; t=$(basename "$(readlink -f "$1")" .yaml); echo "${t#train_}"; }
+if [ -f ./path.sh ]; then . ./path.sh; fi
+tag_of() { python -m espnet_speechllm.recipe.config_query tag "$1"; }
 stage_a_tag=${stage_a_tag:-$(tag_of "${stage_a_config}")}
 stage_b_tag=${stage_b_tag:-$(tag_of "${stage_b_config}")}
 
