@@ -1,4 +1,4 @@
-"""Stage 11a: ESPnet's CTC-only ASR model on our CTC compressor's classes.
+"""Stage 9: ESPnet's CTC-only ASR model on our CTC compressor's classes.
 
 Our CTC compressor has ``V + 1`` classes: blank is 0 and LLM token ``t`` is ``t + 1``.
 ESPnet's ``--token_type hugging_face`` ignores ``--token_list`` and yields the tokenizer's
@@ -40,7 +40,7 @@ def ctc_token_list(tokens: Sequence[str]) -> List[str]:
         if not t or t != t.strip() or len(t.split()) != 1:
             raise CTCPretrainError(
                 f"LLM token {i} ({t!r}) is empty or holds whitespace: it cannot be an "
-                "ESPnet word token (stage 11a)"
+                "ESPnet word token (stage 9)"
             )
     if len(set(tokens)) != len(tokens) or BLANK in tokens:
         raise CTCPretrainError(f"the LLM token list repeats a token or holds {BLANK!r}")

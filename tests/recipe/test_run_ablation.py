@@ -108,6 +108,10 @@ def test_run_ablation_stride_systems_and_ctc_pretraining(tmp_path):
     ctc60 = "--ctc_pretrain_config conf/tuning/train_ctc_conformer.yaml --ctc_pretrain_exp exp/abl_ctc_conformer"
     assert ctc60 in train["abl_e3"]
     assert "--ctc_pretrain_config" not in train["abl_dec"]  # decoder-only is from scratch
+    # Stage 9 (CTC pre-training; it skips a finished one) runs right before each such training.
+    pre = [c.split("--speechllm_tag ")[1].split()[0] for c in calls if c.startswith("--stage 9 --stop_stage 9 ")]
+    assert pre == ["abl_s80f", "abl_s240l", "abl_e3"]
+    assert all(ctc80 in c for c in calls if c.startswith("--stage 9 ") and "--speechllm_tag abl_s" in c)
     table = (tmp_path / "exp" / "abl" / "RESULTS.md").read_text()
     rows = [line.split("|")[1] for line in table.splitlines() if line.startswith("|") and "---" not in line]
     assert rows == ["system", "S80F", "S240L", "E3", "DEC"]

@@ -1,6 +1,6 @@
 """speechllm.sh stages 10-12 with other models: --model_type seq2seq drives ESPnet's own
 ASR model (B1), --llm_rescore_weight adds the LLM n-best rescoring (B2), and
---ctc_pretrain_config (stage 11a) pre-trains the encoder + CTC head with ESPnet's CTC-only
+--ctc_pretrain_config (stage 9) pre-trains the encoder + CTC head with ESPnet's CTC-only
 ASR model before stage 11 loads them. Python is a stub that records the commands, so
 these check the wiring, not training; the real configs are built and their weights
 transferred in the *_config_* tests."""
@@ -116,13 +116,16 @@ def test_b1_config_builds_espnet_asr_model(tmp_path, tiny_tokenizer):
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
-def test_stage_11a_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
+def test_stage_9_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
     (recipe / "dump/raw/train/text.src").write_text("u1 a\nu2 b\n")
     (recipe / "conf" / "train_x.yaml").write_text("compressor: ctc\n")
     (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
-    calls = _run(recipe, "--stage", "11", "--stop_stage", "11",
+    calls = _run(recipe, "--stage", "9", "--stop_stage", "11",
                  "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
-    prep, pre, export, train = calls
+    # Stage 9 needs stage 10's stats (shapes, global_mvn): it collects them first, once.
+    collect, aggregate, prep, pre, export, train = calls
+    assert collect.startswith("-m espnet_speechllm.bin.speechllm_train --collect_stats true")
+    assert aggregate.startswith("-m espnet2.bin.aggregate_stats_dirs")
     exp = "exp/ctc_pretrain_ctc_small"
     # ST data: CTC learns the source transcript where text.src exists (train), else text,
     # written as LLM token strings so that ESPnet's word token ids are LLM ids + 1.
@@ -154,6 +157,29 @@ def test_stage_11a_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
     (again,) = _run(recipe, "--stage", "11", "--stop_stage", "11",
                     "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
     assert again.startswith("-m espnet_speechllm.bin.speechllm_train") and f"{init}:encoder:encoder" in again
+
+
+def test_stage_11_without_stage_9_output_stops_and_says_so(recipe):
+    (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
+    with pytest.raises(AssertionError, match="init.pth not found: run stage 9"):
+        _run(recipe, "--stage", "11", "--stop_stage", "11",
+             "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
+
+
+def test_the_ctc_head_is_loaded_when_speechllm_args_choose_a_ctc_compressor(recipe):
+    """speechllm.sh reads the config through config_query, so overrides count."""
+    init = recipe / "exp/ctc_pretrain_ctc_small/init.pth"
+    init.parent.mkdir(parents=True)
+    init.touch()
+    (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
+    (train,) = _run(recipe, "--stage", "11", "--stop_stage", "11",
+                    "--ctc_pretrain_config", "conf/train_ctc_small.yaml",
+                    "--speechllm_args", "--compressor ctc --compressor_conf mode=frame_averaging")  # fmt: skip
+    assert "ctc:compressor.ctc" in train and "--compressor ctc" in train
+    (recipe / "calls.txt").unlink()
+    (train,) = _run(recipe, "--stage", "11", "--stop_stage", "11",
+                    "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
+    assert "ctc:compressor.ctc" not in train  # train_x.yaml is {}: no CTC compressor
 
 
 def test_ctc_pretrain_with_init_param_in_speechllm_args_is_refused(recipe):
