@@ -51,7 +51,7 @@ def test_every_canonical_conf_is_linked_and_not_copied():
     assert not copies, copies
 
 
-# The st_* confs also train a step in tests/recipe/test_st_tuning_confs.py.
+# The st_* confs also train a step in tests/egs2/test_st_tuning_confs.py.
 BUILD = [c for c in CONFS if not c.name.startswith("st_")]
 
 

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from espnet_speechllm.recipe.config_query import config_tag, query
+from shell_env import recipe_env
 
 CONF = """\
 encoder: conformer
@@ -68,7 +69,8 @@ def test_tag_follows_train_links_but_not_links_to_canonical_confs(tmp_path):
 def test_cli_prints_the_value_and_fails_with_the_file(conf, tmp_path):
     run = [sys.executable, "-m", "espnet_speechllm.recipe.config_query"]
     out = subprocess.run(run + ["get", conf, "decoder_conf.mode", "--args", "--decoder_conf mode=lora"],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+                         capture_output=True, text=True, check=True, env=recipe_env())  # fmt: skip
     assert out.stdout == "lora\n" and out.stderr == ""
-    out = subprocess.run(run + ["get", str(tmp_path / "none.yaml"), "encoder"], capture_output=True, text=True)
+    out = subprocess.run(run + ["get", str(tmp_path / "none.yaml"), "encoder"], capture_output=True, text=True,
+                         env=recipe_env())  # fmt: skip
     assert out.returncode == 1 and "none.yaml" in out.stderr

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from espnet_speechllm.utils.cli import ESPNET_LOG_FORMAT, command_line, parse_args
+from shell_env import recipe_env
 
 
 def test_parse_args_prints_the_command_line_and_adds_log_level(capsys, monkeypatch):
@@ -29,6 +30,8 @@ def test_a_main_logs_in_espnet_format(tmp_path):
         [sys.executable, "-m", "espnet_speechllm.recipe.kaldi_dir", "split", str(tmp_path / "text"), "2", str(tmp_path / "p")],
         capture_output=True,
         text=True,
+        cwd=tmp_path,
+        env=recipe_env(),  # this checkout, not whichever one is pip-installed
     )
     assert proc.returncode == 1
     first, *_ = proc.stderr.splitlines()

@@ -5,9 +5,7 @@ ESPnet's load_pretrained_model applies to the stage-B model built from its own c
 """
 
 import argparse
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ import yaml
 
 from espnet2.torch_utils.load_pretrained_model import load_pretrained_model
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+from shell_env import recipe_env
 from tiny import tiny_train_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,12 +59,6 @@ def test_stage_b_loads_stage_a_and_trains_only_lora_in_the_llm(tmp_path, tiny_to
             assert torch.equal(v, base_a[key]), k
 
 
-def _env() -> dict:
-    """This interpreter and checkout first, as a recipe's path.sh would give."""
-    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
-    return {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT)}
-
-
 def test_run_two_stage_chains_run_sh_with_init_param(tmp_path):
     (tmp_path / "conf").mkdir()
     for name in ("train_a_frozen.yaml", "train_b_lora.yaml"):
@@ -82,7 +75,7 @@ def test_run_two_stage_chains_run_sh_with_init_param(tmp_path):
         ["bash", str(SCRIPT), "--stage_a_config", "conf/train_a_frozen.yaml",
          "--stage_b_config", "conf/train_b_lora.yaml", "--speechllm_args", "--max_epoch 2",
          "--ctc_pretrain_config", "conf/ctc.yaml", "--ngpu", "0"],
-        cwd=tmp_path, capture_output=True, text=True, env=_env(),
+        cwd=tmp_path, capture_output=True, text=True, env=recipe_env(),
     )
     assert out.returncode == 0, out.stderr
     first, second = (tmp_path / "calls.txt").read_text().splitlines()

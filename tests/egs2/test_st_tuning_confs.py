@@ -9,6 +9,8 @@ import pytest
 import torch
 import yaml
 
+from espnet_speechllm.utils.kaldi_io import read_token_list
+
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "egs2" / "espeak_st" / "speechllm1"
 ABLATION = ROOT / "egs2" / "TEMPLATE" / "speechllm1" / "scripts" / "run_ablation.sh"
@@ -50,7 +52,7 @@ def _asr_model(conf: Path, tmp_path: Path, tiny_tokenizer: Path):
     <blank> first, and <sos/eos> last when there is a decoder (B1, not CTC pre-training)."""
     from espnet2.tasks.asr import ASRTask
 
-    tokens = ["<blank>"] + (tiny_tokenizer / "tokens.txt").read_text().split("\n")[:-1]
+    tokens = ["<blank>"] + read_token_list(tiny_tokenizer / "tokens.txt")
     if yaml.safe_load(conf.read_text()).get("decoder") != "none":
         tokens.append("<sos/eos>")
     (tmp_path / "tokens.txt").write_text("\n".join(tokens) + "\n")

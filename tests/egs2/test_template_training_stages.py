@@ -5,12 +5,13 @@ ASR model before stage 11 loads them. Python is a stub that records the commands
 these check the wiring, not training; the real configs are built and their weights
 transferred in the *_config_* tests."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from espnet_speechllm.utils.kaldi_io import read_token_list
+from shell_env import recipe_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "egs2" / "TEMPLATE" / "speechllm1"
@@ -53,10 +54,7 @@ def recipe(tmp_path: Path) -> Path:
 
 
 def _run(recipe: Path, *opts: str) -> list:
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    # path.sh finds the checkout three levels above the recipe; this one lives in tmp.
-    env["PYTHONPATH"] = str(ROOT)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    env = recipe_env()  # path.sh would look for the checkout above tmp_path
     out = subprocess.run(
         ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "10", "--stop_stage", "12",
          "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
@@ -101,7 +99,7 @@ def test_b1_config_builds_espnet_asr_model(tmp_path, tiny_tokenizer):
     from espnet2.asr.espnet_model import ESPnetASRModel
     from espnet2.tasks.asr import ASRTask
 
-    tokens = ["<blank>"] + (tiny_tokenizer / "tokens.txt").read_text().split("\n")[:-1]
+    tokens = ["<blank>"] + read_token_list(tiny_tokenizer / "tokens.txt")
     (tmp_path / "tokens.txt").write_text("\n".join(tokens + ["<sos/eos>"]) + "\n")
     args = ASRTask.get_parser().parse_args([
         "--config", str(RECIPE / "conf/tuning/train_asr_conformer_transformer.yaml"),
@@ -184,9 +182,7 @@ def test_the_ctc_head_is_loaded_when_speechllm_args_choose_a_ctc_compressor(reci
 
 def test_ctc_pretrain_with_init_param_in_speechllm_args_is_refused(recipe):
     (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    env["PYTHONPATH"] = str(ROOT)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    env = recipe_env()
     out = subprocess.run(
         ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "11", "--stop_stage", "11",
          "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
@@ -208,7 +204,7 @@ def test_ctc_pretrain_config_loads_into_the_default_speech_llm(tmp_path, tiny_to
 
     from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 
-    llm_tokens = (tiny_tokenizer / "tokens.txt").read_text().split("\n")[:-1]
+    llm_tokens = read_token_list(tiny_tokenizer / "tokens.txt")
     (tmp_path / "ctc_tokens.txt").write_text("\n".join(["<blank>"] + llm_tokens) + "\n")
     ctc_args = ASRTask.get_parser().parse_args([
         "--config", str(RECIPE / "conf/tuning/train_ctc_conformer.yaml"),

@@ -1,10 +1,10 @@
 """scripts/run_ablation.sh with a stub run.sh: which systems run how, and the one table."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from shell_env import recipe_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "egs2" / "TEMPLATE" / "speechllm1"
@@ -36,9 +36,7 @@ def test_run_ablation_runs_systems_and_writes_one_table(tmp_path):
     (tmp_path / "path.sh").symlink_to(TEMPLATE / "path.sh")
     (tmp_path / "run.sh").write_text(STUB)
     (tmp_path / "run.sh").chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    env["PYTHONPATH"] = str(ROOT)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    env = recipe_env()
     out = subprocess.run(
         ["bash", str(TEMPLATE / "scripts" / "run_ablation.sh"), "--systems", "e3 e1 e4 e6 b1",
          "--train_subset", "0", "--max_epoch", "2", "--ngpu", "0"],
@@ -87,9 +85,7 @@ def test_run_ablation_stride_systems_and_ctc_pretraining(tmp_path):
     (tmp_path / "path.sh").symlink_to(TEMPLATE / "path.sh")
     (tmp_path / "run.sh").write_text(STUB)
     (tmp_path / "run.sh").chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    env["PYTHONPATH"] = str(ROOT)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    env = recipe_env()
     out = subprocess.run(
         ["bash", str(TEMPLATE / "scripts" / "run_ablation.sh"), "--systems", "s80f s240l e3 dec",
          "--train_subset", "0", "--max_epoch", "2", "--ctc_pretrain", "true"],
