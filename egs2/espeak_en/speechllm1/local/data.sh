@@ -44,6 +44,8 @@ Every variable set at the top of local/data.sh (nj, seed, num_*, *_voices, ...) 
 
 if [ -f ./path.sh ]; then . ./path.sh; fi
 . utils/parse_options.sh
+# The corpus tools shared by recipes: <repository root>/local/.
+shared_local=${MAIN_ROOT:-$(cd "$(dirname "$0")/../../../.." && pwd)}/local
 
 if [ $# -ne 0 ]; then
     echo "${help_message}" >&2
@@ -95,7 +97,7 @@ for bin in bible espeak-ng sox; do
         exit 1
     fi
 done
-if ! python -c "import espnet_speechllm.recipe.espeak_synth" 2> /dev/null; then
+if ! python -c "import espnet_speechllm" 2> /dev/null; then
     log "Error: cannot import espnet_speechllm: pip install -e the project root or set PYTHONPATH"
     exit 1
 fi
@@ -126,7 +128,7 @@ log "Dumping the King James Bible text with bible-kjv"
 bible -f gen1:1-rev22:21 > "${downloads}/kjv.txt"
 
 log "Selecting sentences and voices"
-python local/prepare_text.py \
+python "${shared_local}/kjv_items.py" \
     --source "${downloads}/kjv.txt" --out_dir "${downloads}/items" --seed "${seed}" \
     --num_train "${num_train}" --num_dev "${num_dev}" --num_test "${num_test}" \
     --vocab_size "${vocab_size}" --min_words "${min_words}" --max_words "${max_words}" \
@@ -135,7 +137,7 @@ python local/prepare_text.py \
 
 for x in train dev test; do
     log "Synthesising ${x} with ${nj} jobs"
-    python -m espnet_speechllm.recipe.espeak_synth --items "${downloads}/items/${x}.tsv" \
+    python "${shared_local}/espeak_synth.py" --items "${downloads}/items/${x}.tsv" \
         --wav_dir "${downloads}/wav/${x}" --data_dir "${data}/${x}" --nj "${nj}"
     log "${x}: $(wc -l < "${data}/${x}/text") utts," \
         "$(awk '{s += $2} END {printf "%.2f", s / 3600}' "${data}/${x}/utt2dur") hours"

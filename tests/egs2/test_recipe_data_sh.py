@@ -3,13 +3,14 @@
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import soundfile
 
-from espnet_speechllm.recipe.kaldi_dir import read_map, validate
+from espnet_speechllm.recipe.kaldi_dir import validate
+from espnet_speechllm.utils.kaldi_io import read_map
+from shell_env import recipe_env
 
 ROOT = Path(__file__).parents[2]
 MINI_AN4 = (ROOT / "../shared/data/mini_an4").resolve()
@@ -27,9 +28,8 @@ def _recipe_copy(tmp_path: Path, corpus: str) -> Path:
 
 
 def _run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    # The scripts call `python`: put this interpreter first so they get the same env.
-    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
-    env = {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT), **env}
+    # MAIN_ROOT (set by path.sh in a recipe) locates the shared local/ tools.
+    env = recipe_env(MAIN_ROOT=str(ROOT), **env)
     return subprocess.run(
         ["bash", "local/data.sh", *args],
         cwd=cwd,

@@ -4,7 +4,7 @@ Shared by the synthetic recipes (ASR, ST, multilingual): each recipe picks its o
 texts and voices, writes them as an items TSV (``utt_id voice rate pitch text``,
 tab-separated) and calls this module::
 
-    python -m espnet_speechllm.recipe.espeak_synth \
+    python "${MAIN_ROOT}/local/espeak_synth.py" \
         --items train.tsv --wav_dir downloads/wav/train --data_dir data/train --nj 2
 
 Audio is 16 kHz mono 16-bit PCM WAV. The same items give byte-identical wavs: espeak-ng
@@ -22,7 +22,9 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import soundfile
 
-from espnet_speechllm.recipe.kaldi_dir import spk2utt_of, write_map
+from espnet_speechllm.recipe.kaldi_dir import spk2utt_of
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import write_map
 
 SAMPLE_RATE = 16000
 
@@ -218,7 +220,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
-    args = get_parser().parse_args(cmd)
+    args = parse_args(get_parser(), cmd)
     items = read_items(args.items)
     paths = synthesise(items, args.wav_dir, nj=args.nj)
     write_kaldi_dir(items, paths, args.data_dir)

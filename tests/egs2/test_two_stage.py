@@ -5,7 +5,6 @@ ESPnet's load_pretrained_model applies to the stage-B model built from its own c
 """
 
 import argparse
-import os
 import subprocess
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import yaml
 
 from espnet2.torch_utils.load_pretrained_model import load_pretrained_model
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+from shell_env import recipe_env
 from tiny import tiny_train_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,15 +75,15 @@ def test_run_two_stage_chains_run_sh_with_init_param(tmp_path):
         ["bash", str(SCRIPT), "--stage_a_config", "conf/train_a_frozen.yaml",
          "--stage_b_config", "conf/train_b_lora.yaml", "--speechllm_args", "--max_epoch 2",
          "--ctc_pretrain_config", "conf/ctc.yaml", "--ngpu", "0"],
-        cwd=tmp_path, capture_output=True, text=True, env=dict(os.environ),
+        cwd=tmp_path, capture_output=True, text=True, env=recipe_env(),
     )
     assert out.returncode == 0, out.stderr
     first, second = (tmp_path / "calls.txt").read_text().splitlines()
-    assert first.startswith("--stage 10 --stop_stage 11 ") and "--speechllm_tag a_frozen" in first
+    assert first.startswith("--stage 9 --stop_stage 11 ") and "--speechllm_tag a_frozen" in first
     assert "--speechllm_args --max_epoch 2 --ctc_pretrain_config conf/ctc.yaml --ngpu 0" in first
     assert second.startswith("--stage 11 ") and "--speechllm_tag b_lora" in second
     assert "--speechllm_args --max_epoch 2 --init_param exp/a_frozen/valid.acc.ave.pth" in second
-    # CTC pre-training (11a) initialises stage A only: stage B starts from all of A.
+    # CTC pre-training (stage 9) initialises stage A only: stage B starts from all of A.
     assert "--ctc_pretrain_config conf/ctc.yaml" in first
     assert "--ctc_pretrain_config" not in second and "conf/ctc.yaml" not in second
     assert second.endswith("--ngpu 0")

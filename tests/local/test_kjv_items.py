@@ -1,17 +1,12 @@
-"""Tests of egs2/espeak_en/speechllm1/local/prepare_text.py (loaded by path)."""
+"""Tests of local/kjv_items.py (espeak_en's sentence and voice selection)."""
 
-import importlib.util
 import random
 from pathlib import Path
 
 import pytest
 
-from espnet_speechllm.recipe.espeak_synth import read_items
-
-_PATH = Path(__file__).parents[2] / "egs2/espeak_en/speechllm1/local/prepare_text.py"
-_spec = importlib.util.spec_from_file_location("espeak_en_prepare_text", _PATH)
-prep = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(prep)
+import kjv_items as prep
+from espeak_synth import read_items
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,8 @@ import random
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
-from espnet_speechllm.recipe.parallel_lexicon import (
+# A sibling in local/ (a script's own folder is on sys.path; pytest.ini adds it for tests).
+from parallel_lexicon import (
     ADJECTIVES,
     LANGS,
     NUMBERS,

@@ -9,6 +9,8 @@ import pytest
 import torch
 import yaml
 
+from espnet_speechllm.utils.kaldi_io import read_token_list
+
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "egs2" / "espeak_st" / "speechllm1"
 ABLATION = ROOT / "egs2" / "TEMPLATE" / "speechllm1" / "scripts" / "run_ablation.sh"
@@ -50,7 +52,7 @@ def _asr_model(conf: Path, tmp_path: Path, tiny_tokenizer: Path):
     <blank> first, and <sos/eos> last when there is a decoder (B1, not CTC pre-training)."""
     from espnet2.tasks.asr import ASRTask
 
-    tokens = ["<blank>"] + (tiny_tokenizer / "tokens.txt").read_text().split("\n")[:-1]
+    tokens = ["<blank>"] + read_token_list(tiny_tokenizer / "tokens.txt")
     if yaml.safe_load(conf.read_text()).get("decoder") != "none":
         tokens.append("<sos/eos>")
     (tmp_path / "tokens.txt").write_text("\n".join(tokens) + "\n")
@@ -64,7 +66,7 @@ def _asr_model(conf: Path, tmp_path: Path, tiny_tokenizer: Path):
 
 @pytest.fixture(scope="module")
 def ctc_pretrained(tmp_path_factory, tiny_tokenizer) -> Path:
-    """State dict of the stage-11a model of conf/tuning/train_ctc_conformer.yaml."""
+    """State dict of the stage-9 model of conf/tuning/train_ctc_conformer.yaml."""
     tmp = tmp_path_factory.mktemp("ctc_pretrain")
     model, _ = _asr_model(CTC_PRETRAIN, tmp, tiny_tokenizer)
     torch.save(model.state_dict(), tmp / "ctc.pth")
@@ -96,7 +98,7 @@ def test_st_conf_builds_and_trains_one_step(
             assert model.ctc_target == "src_text"
             with pytest.raises(ValueError, match="no 'src_text'"):
                 model(**{k: v for k, v in batch.items() if not k.startswith("src_text")})
-    else:  # ESPnet's own model: B1 (seq2seq) or the stage-11a CTC pre-training
+    else:  # ESPnet's own model: B1 (seq2seq) or the stage-9 CTC pre-training
         model, _ = _asr_model(conf, tmp_path, tiny_tokenizer)
         model.train()
         # ESPnet class ids are LLM ids + 1 (<blank> first); CTC pre-training learns the source.
@@ -107,7 +109,7 @@ def test_st_conf_builds_and_trains_one_step(
     loss, stats, _ = model(**batch)
     assert torch.isfinite(loss), stats
     loss.backward()
-    if cfg["encoder"] == "conformer":  # stage 11a's encoder (and CTC head) must load as is
+    if cfg["encoder"] == "conformer":  # stage 9's encoder (and CTC head) must load as is
         specs = ["encoder:encoder"]
         if cfg.get("compressor") == "ctc":
             specs.append("ctc:compressor.ctc")

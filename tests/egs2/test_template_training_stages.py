@@ -1,16 +1,17 @@
 """speechllm.sh stages 10-12 with other models: --model_type seq2seq drives ESPnet's own
 ASR model (B1), --llm_rescore_weight adds the LLM n-best rescoring (B2), and
---ctc_pretrain_config (stage 11a) pre-trains the encoder + CTC head with ESPnet's CTC-only
+--ctc_pretrain_config (stage 9) pre-trains the encoder + CTC head with ESPnet's CTC-only
 ASR model before stage 11 loads them. Python is a stub that records the commands, so
 these check the wiring, not training; the real configs are built and their weights
 transferred in the *_config_* tests."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from espnet_speechllm.utils.kaldi_io import read_token_list
+from shell_env import recipe_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "egs2" / "TEMPLATE" / "speechllm1"
@@ -53,10 +54,7 @@ def recipe(tmp_path: Path) -> Path:
 
 
 def _run(recipe: Path, *opts: str) -> list:
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    # path.sh finds the checkout three levels above the recipe; this one lives in tmp.
-    env["PYTHONPATH"] = str(ROOT)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    env = recipe_env()  # path.sh would look for the checkout above tmp_path
     out = subprocess.run(
         ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "10", "--stop_stage", "12",
          "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
@@ -101,7 +99,7 @@ def test_b1_config_builds_espnet_asr_model(tmp_path, tiny_tokenizer):
     from espnet2.asr.espnet_model import ESPnetASRModel
     from espnet2.tasks.asr import ASRTask
 
-    tokens = ["<blank>"] + (tiny_tokenizer / "tokens.txt").read_text().split("\n")[:-1]
+    tokens = ["<blank>"] + read_token_list(tiny_tokenizer / "tokens.txt")
     (tmp_path / "tokens.txt").write_text("\n".join(tokens + ["<sos/eos>"]) + "\n")
     args = ASRTask.get_parser().parse_args([
         "--config", str(RECIPE / "conf/tuning/train_asr_conformer_transformer.yaml"),
@@ -116,13 +114,16 @@ def test_b1_config_builds_espnet_asr_model(tmp_path, tiny_tokenizer):
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
-def test_stage_11a_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
+def test_stage_9_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
     (recipe / "dump/raw/train/text.src").write_text("u1 a\nu2 b\n")
     (recipe / "conf" / "train_x.yaml").write_text("compressor: ctc\n")
     (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
-    calls = _run(recipe, "--stage", "11", "--stop_stage", "11",
+    calls = _run(recipe, "--stage", "9", "--stop_stage", "11",
                  "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
-    prep, pre, export, train = calls
+    # Stage 9 needs stage 10's stats (shapes, global_mvn): it collects them first, once.
+    collect, aggregate, prep, pre, export, train = calls
+    assert collect.startswith("-m espnet_speechllm.bin.speechllm_train --collect_stats true")
+    assert aggregate.startswith("-m espnet2.bin.aggregate_stats_dirs")
     exp = "exp/ctc_pretrain_ctc_small"
     # ST data: CTC learns the source transcript where text.src exists (train), else text,
     # written as LLM token strings so that ESPnet's word token ids are LLM ids + 1.
@@ -156,10 +157,32 @@ def test_stage_11a_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
     assert again.startswith("-m espnet_speechllm.bin.speechllm_train") and f"{init}:encoder:encoder" in again
 
 
+def test_stage_11_without_stage_9_output_stops_and_says_so(recipe):
+    (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
+    with pytest.raises(AssertionError, match="init.pth not found: run stage 9"):
+        _run(recipe, "--stage", "11", "--stop_stage", "11",
+             "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
+
+
+def test_the_ctc_head_is_loaded_when_speechllm_args_choose_a_ctc_compressor(recipe):
+    """speechllm.sh reads the config through config_query, so overrides count."""
+    init = recipe / "exp/ctc_pretrain_ctc_small/init.pth"
+    init.parent.mkdir(parents=True)
+    init.touch()
+    (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
+    (train,) = _run(recipe, "--stage", "11", "--stop_stage", "11",
+                    "--ctc_pretrain_config", "conf/train_ctc_small.yaml",
+                    "--speechllm_args", "--compressor ctc --compressor_conf mode=frame_averaging")  # fmt: skip
+    assert "ctc:compressor.ctc" in train and "--compressor ctc" in train
+    (recipe / "calls.txt").unlink()
+    (train,) = _run(recipe, "--stage", "11", "--stop_stage", "11",
+                    "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
+    assert "ctc:compressor.ctc" not in train  # train_x.yaml is {}: no CTC compressor
+
+
 def test_ctc_pretrain_with_init_param_in_speechllm_args_is_refused(recipe):
     (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    env["PYTHONPATH"] = str(ROOT)
+    env = recipe_env()
     out = subprocess.run(
         ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "11", "--stop_stage", "11",
          "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
@@ -181,7 +204,7 @@ def test_ctc_pretrain_config_loads_into_the_default_speech_llm(tmp_path, tiny_to
 
     from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 
-    llm_tokens = (tiny_tokenizer / "tokens.txt").read_text().split("\n")[:-1]
+    llm_tokens = read_token_list(tiny_tokenizer / "tokens.txt")
     (tmp_path / "ctc_tokens.txt").write_text("\n".join(["<blank>"] + llm_tokens) + "\n")
     ctc_args = ASRTask.get_parser().parse_args([
         "--config", str(RECIPE / "conf/tuning/train_ctc_conformer.yaml"),

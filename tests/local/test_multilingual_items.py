@@ -1,7 +1,7 @@
-from espnet_speechllm.recipe import multilingual_items
-from espnet_speechllm.recipe.espeak_synth import read_items
-from espnet_speechllm.recipe.kaldi_dir import read_map
-from espnet_speechllm.recipe.parallel_lexicon import LANG_NAMES
+import multilingual_items
+from espeak_synth import read_items
+from espnet_speechllm.utils.kaldi_io import read_map
+from parallel_lexicon import LANG_NAMES
 
 import pytest
 

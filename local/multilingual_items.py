@@ -9,7 +9,7 @@ training.
 
 Writes, per set ``S`` (``train``, ``dev``, ``test_de``, ...) into ``--out_dir``::
 
-    S.tsv   items for espnet_speechllm.recipe.espeak_synth (the source sentence is spoken)
+    S.tsv   items for local/espeak_synth.py (the source sentence is spoken)
     S.en    utt_id English translation
     S.src   utt_id source transcript
     S.lang  utt_id source language name (German, ...), for the ``{lang}`` prompt field
@@ -20,10 +20,13 @@ import random
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_speechllm.recipe.espeak_synth import SynthItem, speaker_id, write_items
-from espnet_speechllm.recipe.kaldi_dir import write_map
-from espnet_speechllm.recipe.parallel_grammar import render, sample_unique, split_sets
-from espnet_speechllm.recipe.parallel_lexicon import LANG_NAMES, LANGS
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import write_map
+
+# Siblings in local/ (a script's own folder is on sys.path; pytest.ini adds it for tests).
+from espeak_synth import SynthItem, speaker_id, write_items
+from parallel_grammar import render, sample_unique, split_sets
+from parallel_lexicon import LANG_NAMES, LANGS
 
 # espeak-ng voice of each language (``espeak-ng --voices``).
 VOICES = {"de": "de", "es": "es", "fr": "fr-fr", "it": "it"}
@@ -122,7 +125,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
-    args = get_parser().parse_args(cmd)
+    args = parse_args(get_parser(), cmd)
     langs = [x for x in args.langs.split(",") if x]
     num_spk = tuple(int(x) for x in args.num_spk.split(","))
     if len(num_spk) != 3:

@@ -12,7 +12,7 @@ so no sentence is in two sets. Each set gets its own speakers (voice + rate + pi
 drawn from that set's voice list; sentences are dealt to speakers round-robin.
 
 Writes ``<out_dir>/{train,dev,test}.tsv`` (items for
-``espnet_speechllm.recipe.espeak_synth``) and ``<out_dir>/vocab.txt``, and prints set
+``local/espeak_synth.py``) and ``<out_dir>/vocab.txt``, and prints set
 sizes, vocabulary and test OOV rate.
 """
 
@@ -23,7 +23,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from espnet_speechllm.recipe.espeak_synth import SynthItem, speaker_id, write_items
+from espnet_speechllm.utils.cli import parse_args
+
+# A sibling in local/ (a script's own folder is on sys.path; pytest.ini adds it for tests).
+from espeak_synth import SynthItem, speaker_id, write_items
 
 _REF = re.compile(r"^\w+\d+:\d+$")  # verse reference, e.g. "Ge1:3", "1Co13:4"
 _CLAUSE_END = re.compile(r"[.;:?!]")
@@ -192,7 +195,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
-    args = get_parser().parse_args(cmd)
+    args = parse_args(get_parser(), cmd)
     voices = {n: _words(getattr(args, f"{n}_voices")) for n in ("train", "dev", "test")}
     shared = set(voices["train"]) & set(voices["dev"] + voices["test"])
     if shared:

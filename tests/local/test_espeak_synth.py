@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from espnet_speechllm.recipe import espeak_synth
-from espnet_speechllm.recipe.espeak_synth import (
+import espeak_synth
+from espeak_synth import (
     SynthItem,
     check_tools,
     read_items,

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from espnet_speechllm.recipe.parallel_grammar import (
+from parallel_grammar import (
     NounPhrase,
     Sentence,
     render,
@@ -10,7 +10,7 @@ from espnet_speechllm.recipe.parallel_grammar import (
     split_sets,
     translations,
 )
-from espnet_speechllm.recipe.parallel_lexicon import ADJECTIVES, LANGS, PEOPLE, THINGS, VERBS
+from parallel_lexicon import ADJECTIVES, LANGS, PEOPLE, THINGS, VERBS
 
 NP = NounPhrase
 

@@ -1,10 +1,10 @@
 """scripts/run_ablation.sh with a stub run.sh: which systems run how, and the one table."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from shell_env import recipe_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "egs2" / "TEMPLATE" / "speechllm1"
@@ -36,9 +36,7 @@ def test_run_ablation_runs_systems_and_writes_one_table(tmp_path):
     (tmp_path / "path.sh").symlink_to(TEMPLATE / "path.sh")
     (tmp_path / "run.sh").write_text(STUB)
     (tmp_path / "run.sh").chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    env["PYTHONPATH"] = str(ROOT)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    env = recipe_env()
     out = subprocess.run(
         ["bash", str(TEMPLATE / "scripts" / "run_ablation.sh"), "--systems", "e3 e1 e4 e6 b1",
          "--train_subset", "0", "--max_epoch", "2", "--ngpu", "0"],
@@ -87,9 +85,7 @@ def test_run_ablation_stride_systems_and_ctc_pretraining(tmp_path):
     (tmp_path / "path.sh").symlink_to(TEMPLATE / "path.sh")
     (tmp_path / "run.sh").write_text(STUB)
     (tmp_path / "run.sh").chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    env["PYTHONPATH"] = str(ROOT)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    env = recipe_env()
     out = subprocess.run(
         ["bash", str(TEMPLATE / "scripts" / "run_ablation.sh"), "--systems", "s80f s240l e3 dec",
          "--train_subset", "0", "--max_epoch", "2", "--ctc_pretrain", "true"],
@@ -108,6 +104,10 @@ def test_run_ablation_stride_systems_and_ctc_pretraining(tmp_path):
     ctc60 = "--ctc_pretrain_config conf/tuning/train_ctc_conformer.yaml --ctc_pretrain_exp exp/abl_ctc_conformer"
     assert ctc60 in train["abl_e3"]
     assert "--ctc_pretrain_config" not in train["abl_dec"]  # decoder-only is from scratch
+    # Stage 9 (CTC pre-training; it skips a finished one) runs right before each such training.
+    pre = [c.split("--speechllm_tag ")[1].split()[0] for c in calls if c.startswith("--stage 9 --stop_stage 9 ")]
+    assert pre == ["abl_s80f", "abl_s240l", "abl_e3"]
+    assert all(ctc80 in c for c in calls if c.startswith("--stage 9 ") and "--speechllm_tag abl_s" in c)
     table = (tmp_path / "exp" / "abl" / "RESULTS.md").read_text()
     rows = [line.split("|")[1] for line in table.splitlines() if line.startswith("|") and "---" not in line]
     assert rows == ["system", "S80F", "S240L", "E3", "DEC"]
