@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_speechllm.recipe.format_wav_scp import read_audio
-from espnet_speechllm.recipe.kaldi_dir import read_map
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_map
 
 NORMALIZERS = ("upper_nopunct", "none")
 _NUMBER = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)(st|nd|rd|th)?")
@@ -181,8 +182,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     path, _, rest = args.data_path_and_name_and_type.partition(",")
     if rest.split(",") != ["speech", "sound"]:
         sys.exit(f"whisper_inference: expected WAV_SCP,speech,sound, got {args.data_path_and_name_and_type}")

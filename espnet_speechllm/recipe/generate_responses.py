@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from espnet_speechllm.recipe.chat_turn import parse_history, render_text_turn
-from espnet_speechllm.recipe.kaldi_dir import read_map, write_map
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 
 def load_llm(llm: str, device: str = "cpu", dtype: str = "float32"):
@@ -222,8 +223,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     if args.batch_size < 1 or args.max_new_tokens < 1:
         sys.exit("generate_responses: --batch_size and --max_new_tokens must be >= 1")
     try:

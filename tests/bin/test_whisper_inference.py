@@ -3,7 +3,7 @@ import pytest
 import soundfile
 
 from espnet_speechllm.bin import whisper_inference as wi
-from espnet_speechllm.recipe.kaldi_dir import read_map
+from espnet_speechllm.utils.kaldi_io import read_map
 from tiny import TINY_WHISPER
 
 
