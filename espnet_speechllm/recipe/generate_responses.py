@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Sequence
 
 from espnet_speechllm.recipe.chat_turn import parse_history, render_text_turn
 from espnet_speechllm.utils.cli import parse_args
-from espnet_speechllm.utils.kaldi_io import read_map, write_map
+from espnet_speechllm.utils.kaldi_io import read_map, read_map_for, write_map
 
 
 def load_llm(llm: str, device: str = "cpu", dtype: str = "float32"):
@@ -139,14 +139,8 @@ def fixed_batches(prompts: Dict[str, List[int]], batch_size: int) -> List[List[s
 
 
 def read_entries(path: Optional[Path], utts: Sequence[str]) -> Dict[str, str]:
-    """``read_map(path)`` (``{}`` for None) that must hold every utterance of ``utts``."""
-    if path is None:
-        return {}
-    values = read_map(path)
-    missing = [u for u in utts if u not in values]
-    if missing:
-        raise ValueError(f"{path}: no entry for {len(missing)} utt(s), e.g. '{missing[0]}'")
-    return values
+    """An optional per-utterance file (``{}`` for None) that must cover ``utts``."""
+    return {} if path is None else read_map_for(path, utts)
 
 
 def generate_responses(
