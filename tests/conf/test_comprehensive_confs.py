@@ -91,7 +91,8 @@ def _check_mode(model, split, part, mode, rank):
 def test_scheme_trains_the_parts_its_name_says(enc, llm, parts, tmp_path):
     path = CONF / f"enc_{enc}_llm_{llm}.yaml"
     header = path.read_text().splitlines()[:2]
-    assert header[0].startswith("# arXiv 2406.17272") and "row:" in header[0]
+    assert header[0].startswith(f"# conf/comprehensive/{path.name}: system {path.stem} ")
+    assert header[1].startswith("# arXiv 2406.17272") and "row:" in header[1]
     args, model = _build(path, parts, tmp_path)
     assert (args.encoder, args.projector, args.model_conf["encoder_mode"]) == (
         "hf_whisper", "conv1d_mlp", enc)
