@@ -18,7 +18,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import soundfile
 
@@ -170,16 +170,31 @@ def write_kaldi_dir(
             raise ValueError(
                 f"utterance {it.utt_id}: empty or multi-line text {it.text!r}"
             )
+    write_data_dir(
+        data_dir,
+        wavs={it.utt_id: wav_paths[it.utt_id] for it in items},
+        texts={it.utt_id: it.text for it in items},
+        utt2spk={it.utt_id: it.speaker for it in items},
+    )
+
+
+def write_data_dir(
+    data_dir: Path,
+    wavs: Mapping[str, Path],
+    texts: Mapping[str, str],
+    utt2spk: Mapping[str, str],
+) -> None:
+    """Write ``wav.scp`` (absolute paths), ``text``, ``utt2spk``, ``spk2utt`` and
+    ``utt2dur`` (read from the wavs) of a synthesised corpus, sorted by id."""
     data_dir = Path(data_dir)
-    wavs = {it.utt_id: str(Path(wav_paths[it.utt_id]).absolute()) for it in items}
-    utt2spk = {it.utt_id: it.speaker for it in items}
-    write_map(data_dir / "wav.scp", wavs)
-    write_map(data_dir / "text", {it.utt_id: it.text for it in items})
+    scp = {u: str(Path(w).absolute()) for u, w in wavs.items()}
+    write_map(data_dir / "wav.scp", scp)
+    write_map(data_dir / "text", texts)
     write_map(data_dir / "utt2spk", utt2spk)
-    write_map(data_dir / "spk2utt", spk2utt_of(utt2spk))
+    write_map(data_dir / "spk2utt", spk2utt_of(dict(utt2spk)))
     write_map(
         data_dir / "utt2dur",
-        {u: f"{soundfile.info(w).duration:.3f}" for u, w in wavs.items()},
+        {u: f"{soundfile.info(w).duration:.3f}" for u, w in scp.items()},
     )
 
 

@@ -22,7 +22,6 @@ embeddings ``[<system> <user-prefix> AUDIO <user-suffix> <assistant-prefix>]``):
 
 import argparse
 import json
-import logging
 import math
 import sys
 from pathlib import Path
@@ -30,7 +29,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_speechllm.recipe.chat_turn import parse_history, render_text_turn
 from espnet_speechllm.recipe.generate_responses import load_llm, read_entries
-from espnet_speechllm.recipe.kaldi_dir import read_map
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_map
 
 CONDITIONS = ("transcript", "nothing", "audio")
 
@@ -130,8 +130,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     try:
         result = perplexity(args.llm, args.data_dir, args.output_dir, args.condition, args.system, args.device)
     except ValueError as e:

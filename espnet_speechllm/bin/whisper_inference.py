@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_speechllm.recipe.format_wav_scp import read_audio
-from espnet_speechllm.recipe.kaldi_dir import read_map
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_map, read_map_for
 
 NORMALIZERS = ("upper_nopunct", "none")
 _NUMBER = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)(st|nd|rd|th)?")
@@ -137,11 +138,9 @@ def decode(
     how: str = "upper_nopunct",
 ) -> int:
     """Write ``output_dir/1best_recog/{text,token,token_int,score}``; returns #utts."""
-    scp = read_map(wav_scp)
-    utts = sorted(read_map(key_file) if key_file else scp)
-    missing = [u for u in utts if u not in scp]
-    if missing:
-        raise ValueError(f"{key_file}: {len(missing)} utt(s) not in {wav_scp}, e.g. '{missing[0]}'")
+    keys = sorted(read_map(key_file)) if key_file else []
+    scp = read_map_for(wav_scp, keys)
+    utts = keys or sorted(scp)
     asr = WhisperASR(model_dir, device, max_new_tokens)
     out = output_dir / "1best_recog"
     out.mkdir(parents=True, exist_ok=True)
@@ -181,8 +180,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     path, _, rest = args.data_path_and_name_and_type.partition(",")
     if rest.split(",") != ["speech", "sound"]:
         sys.exit(f"whisper_inference: expected WAV_SCP,speech,sound, got {args.data_path_and_name_and_type}")

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence
 
 from espnet_speechllm.recipe.generate_responses import generate_responses
-from espnet_speechllm.recipe.kaldi_dir import read_map, write_map
 from espnet_speechllm.recipe.score_responses import score_responses
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 
 def _optional(data_dir: Path, name: str) -> Optional[Path]:
@@ -83,8 +84,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     try:
         result = cascade(
             args.llm, args.asr_text, args.data_dir, args.out_dir, args.max_new_tokens,

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from espnet_speechllm.recipe.chat_turn import parse_history, render_text_turn
-from espnet_speechllm.recipe.kaldi_dir import read_map, write_map
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_map, read_map_for, write_map
 
 
 def load_llm(llm: str, device: str = "cpu", dtype: str = "float32"):
@@ -138,14 +139,8 @@ def fixed_batches(prompts: Dict[str, List[int]], batch_size: int) -> List[List[s
 
 
 def read_entries(path: Optional[Path], utts: Sequence[str]) -> Dict[str, str]:
-    """``read_map(path)`` (``{}`` for None) that must hold every utterance of ``utts``."""
-    if path is None:
-        return {}
-    values = read_map(path)
-    missing = [u for u in utts if u not in values]
-    if missing:
-        raise ValueError(f"{path}: no entry for {len(missing)} utt(s), e.g. '{missing[0]}'")
-    return values
+    """An optional per-utterance file (``{}`` for None) that must cover ``utts``."""
+    return {} if path is None else read_map_for(path, utts)
 
 
 def generate_responses(
@@ -222,8 +217,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     if args.batch_size < 1 or args.max_new_tokens < 1:
         sys.exit("generate_responses: --batch_size and --max_new_tokens must be >= 1")
     try:

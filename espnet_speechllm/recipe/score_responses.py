@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_speechllm.recipe.generate_responses import read_entries
 from espnet_speechllm.recipe.score import clean, load_pairs
+from espnet_speechllm.utils.cli import parse_args
 
 ALL = "all"
 _NORM = "lower_nopunct"
@@ -158,10 +159,9 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     argv = list(sys.argv[1:] if argv is None else argv)
     table = bool(argv) and argv[0] == "table"
-    args = get_parser().parse_args(argv[1:] if table else argv)
+    args = parse_args(get_parser(), argv[1:] if table else argv)
     if table:
         if not args.row or args.out is None:
             sys.exit("score_responses table: give --row LABEL=DIR (repeatable) and --out")

@@ -64,6 +64,21 @@ def read_map(path: PathLike) -> Dict[str, str]:
     return out
 
 
+def read_map_for(path: PathLike, ids: Iterable[str]) -> Dict[str, str]:
+    """``read_map(path)`` that must hold every id of ``ids`` (a data file of a set).
+
+    Raises:
+        KaldiFormatError: a malformed line, or an id of ``ids`` without an entry.
+    """
+    values = read_map(path)
+    missing = [i for i in ids if i not in values]
+    if missing:
+        raise KaldiFormatError(
+            f"{path}: no entry for {len(missing)} utt(s), e.g. '{missing[0]}'"
+        )
+    return values
+
+
 def write_map(path: PathLike, mapping: Mapping[str, str], sort: bool = True) -> None:
     """Write ``id value`` lines, sorted by id unless ``sort=False``.
 

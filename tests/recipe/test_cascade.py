@@ -2,7 +2,7 @@ import pytest
 
 from espnet_speechllm.recipe import cascade as cs
 from espnet_speechllm.recipe.generate_responses import generate_responses
-from espnet_speechllm.recipe.kaldi_dir import read_map
+from espnet_speechllm.utils.kaldi_io import read_map
 
 TEXTS = {"u1": "ONE TWO", "u2": "GO STOP", "u3": "YES NO YES", "u4": "RUBOUT"}
 

@@ -7,7 +7,7 @@ import pytest
 
 from espnet_speechllm.recipe import generate_responses as gr
 from espnet_speechllm.recipe.chat_turn import parse_history, render_text_turn
-from espnet_speechllm.recipe.kaldi_dir import read_map
+from espnet_speechllm.utils.kaldi_io import read_map
 
 TEXTS = {
     f"utt{i:02d}": t

@@ -4,6 +4,7 @@ from espnet_speechllm.utils.kaldi_io import (
     KaldiFormatError,
     read_kaldi_text,
     read_map,
+    read_map_for,
     read_token_list,
     write_map,
     write_token_list,
@@ -34,6 +35,14 @@ def test_malformed_line_names_file_and_line(tmp_path, content, error):
     (tmp_path / "text").write_text(content, encoding="utf-8")
     with pytest.raises(KaldiFormatError, match=error):
         read_map(tmp_path / "text")
+
+
+def test_read_map_for_names_the_uncovered_ids(tmp_path):
+    path = tmp_path / "answer"
+    path.write_text("u1 yes\nu2 no|nope\n")
+    assert read_map_for(path, ["u2", "u1"]) == {"u1": "yes", "u2": "no|nope"}
+    with pytest.raises(KaldiFormatError, match=r"answer: no entry for 2 utt\(s\), e.g. 'u3'"):
+        read_map_for(path, ["u1", "u3", "u4"])
 
 
 def test_write_map_sorts_in_byte_order_and_round_trips(tmp_path):

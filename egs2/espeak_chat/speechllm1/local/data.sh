@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build data/{train,dev,test} (unpaired ASR data: the espeak_en corpus, speech + transcript)
 # and the chat test sets data/test_{qa,inst,multiturn,tasks} (espeak-ng speech of texts
-# that local/prepare_chat_text.py writes, with answer / history / instruction files).
+# that <repository root>/local/chat_items.py writes, with answer / history / instruction files).
 # Needs `apt-get install bible-kjv espeak-ng sox`. Deterministic for a --seed.
 set -euo pipefail
 
@@ -23,6 +23,8 @@ data=data
 
 if [ -f ./path.sh ]; then . ./path.sh; fi
 . utils/parse_options.sh
+# The corpus tools shared by recipes: <repository root>/local/.
+shared_local=${MAIN_ROOT:-$(cd "$(dirname "$0")/../../../.." && pwd)}/local
 [ $# -ne 0 ] && { echo "Usage: $0 [--nj 2] [--seed 0] [--num_train 2000] [--num_qa 150] ..." >&2; exit 1; }
 
 mkdir -p "${data}" "${downloads}"
@@ -38,12 +40,12 @@ if [ -f "${stamp}" ] && [ "$(cat "${stamp}")" = "${settings}" ]; then
     exit 0
 fi
 rm -rf "${stamp}" "${downloads}/chat"
-python local/prepare_chat_text.py --out_dir "${downloads}/chat/items" --seed "${seed}" \
+python "${shared_local}/chat_items.py" --out_dir "${downloads}/chat/items" --seed "${seed}" \
     --num_qa "${num_qa}" --num_inst "${num_inst}" --num_multiturn "${num_multiturn}" \
     --num_tasks "${num_tasks}"
 for x in test_qa test_inst test_multiturn test_tasks; do
     rm -rf "${data:?}/${x}"
-    python -m espnet_speechllm.recipe.espeak_synth --items "${downloads}/chat/items/${x}.tsv" \
+    python "${shared_local}/espeak_synth.py" --items "${downloads}/chat/items/${x}.tsv" \
         --wav_dir "${downloads}/chat/wav/${x}" --data_dir "${data}/${x}" --nj "${nj}"
     for f in answer history instruction; do
         [ -f "${downloads}/chat/items/${x}.${f}" ] && cp "${downloads}/chat/items/${x}.${f}" "${data}/${x}/${f}"

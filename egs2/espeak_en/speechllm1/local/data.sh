@@ -57,10 +57,10 @@ build_extras() {
     if [ "${nonspeech}" = true ]; then
         log "Non-speech sets (empty transcripts: <nospeech>)"
         rm -rf "${data}"/{nonspeech_train,test_nonspeech} "${downloads}"/nonspeech
-        python local/make_nonspeech.py --data_dir "${data}/nonspeech_train" \
+        python "${shared_local}/nonspeech_synth.py" --data_dir "${data}/nonspeech_train" \
             --wav_dir "${downloads}/nonspeech/train" --num_utts "${num_nonspeech_train}" \
             --seed "$((seed + 1))" --kinds "${nonspeech_train_kinds}" --nj "${nj}"
-        python local/make_nonspeech.py --data_dir "${data}/test_nonspeech" \
+        python "${shared_local}/nonspeech_synth.py" --data_dir "${data}/test_nonspeech" \
             --wav_dir "${downloads}/nonspeech/test" --num_utts "${num_nonspeech_test}" \
             --seed "$((seed + 2))" --kinds "${nonspeech_test_kinds}" --nj "${nj}"
     fi
@@ -69,23 +69,23 @@ build_extras() {
             log "Error: --nonspeech_ratio ${nonspeech_ratio} needs --nonspeech true"
             exit 1
         fi
-        python local/mix_nonspeech.py --train "${data}/train" --nonspeech "${data}/nonspeech_train" \
+        python "${shared_local}/mix_nonspeech.py" --train "${data}/train" --nonspeech "${data}/nonspeech_train" \
             --ratio "${nonspeech_ratio}" --seed "${seed}" --out "${data}/train_nonspeech${nonspeech_ratio}"
     fi
     if [ "${augment}" = true ]; then
         log "Noise and RIR lists for ESPnet's preprocessor"
         rm -rf "${data}/augment" "${downloads}/augment"
-        python local/make_augment.py --out_dir "${data}/augment" \
+        python "${shared_local}/augment_lists.py" --out_dir "${data}/augment" \
             --wav_dir "${downloads}/augment" --seed "${seed}" \
             --num_noises "${num_aug_noises}" --num_rirs "${num_aug_rirs}"
     fi
     if [ "${ood}" = true ]; then
         log "Out-of-domain test set (fortunes-min)"
         rm -rf "${data}/test_ood" "${downloads}/wav/test_ood"
-        python local/prepare_ood_text.py --out "${downloads}/items/test_ood.tsv" \
+        python "${shared_local}/fortunes_items.py" --out "${downloads}/items/test_ood.tsv" \
             --num_utts "${num_ood}" --seed "${seed}" --voices "${ood_voices}" \
             --vocab "${downloads}/items/vocab.txt"
-        python -m espnet_speechllm.recipe.espeak_synth --items "${downloads}/items/test_ood.tsv" \
+        python "${shared_local}/espeak_synth.py" --items "${downloads}/items/test_ood.tsv" \
             --wav_dir "${downloads}/wav/test_ood" --data_dir "${data}/test_ood" --nj "${nj}"
     fi
 }

@@ -1,11 +1,9 @@
-"""egs2/espeak_en/speechllm1/local/prepare_ood_text.py (loaded by path)."""
+"""Tests of local/fortunes_items.py (espeak_en's out-of-domain test set, fortunes-min)."""
 
 import pytest
 
-from espnet_speechllm.recipe.espeak_synth import read_items
-from recipe_scripts import load_local_script
-
-ood = load_local_script("espeak_en/speechllm1", "prepare_ood_text")
+import fortunes_items as ood
+from espeak_synth import read_items
 
 FORTUNES = """A day for firm decisions!!!!!  Or is it?
 %

@@ -1,5 +1,5 @@
-"""egs2/espeak_en/speechllm1/local/make_augment.py: noise + RIR lists that ESPnet's
-preprocessor (SpeechLLMTask --noise_scp / --rir_scp) applies."""
+"""Tests of local/augment_lists.py: noise + RIR lists that ESPnet's preprocessor
+(SpeechLLMTask --noise_scp / --rir_scp) applies."""
 
 import shutil
 
@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 import yaml
 
-from espnet_speechllm.recipe.kaldi_dir import read_map
-from recipe_scripts import load_local_script
+import augment_lists as aug
 
-aug = load_local_script("espeak_en/speechllm1", "make_augment")
+from espnet_speechllm.utils.kaldi_io import read_map
 
 
 def test_synthetic_rir_is_a_direct_path_and_a_decaying_tail():

@@ -1,32 +1,14 @@
-"""egs2/espeak_chat/speechllm1: its text generator (loaded by path) and its links."""
+"""Tests of local/chat_items.py (the espeak_chat test-set texts)."""
 
-import importlib.util
 import json
-import os
 import random
-from pathlib import Path
 
-from espnet_speechllm.recipe.espeak_synth import read_items
-from espnet_speechllm.recipe.kaldi_dir import read_map
+import chat_items as prep
+from espeak_synth import read_items
 
-ROOT = Path(__file__).resolve().parents[2]
-RECIPE = ROOT / "egs2" / "espeak_chat" / "speechllm1"
-_spec = importlib.util.spec_from_file_location("espeak_chat_prep", RECIPE / "local/prepare_chat_text.py")
-prep = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(prep)
+from espnet_speechllm.utils.kaldi_io import read_map
 
 NUMBER = {w: i for i, w in enumerate(prep.NUMBERS)}
-
-
-def test_recipe_links_the_template_and_its_confs_exist():
-    for name in ("speechllm.sh", "utils", "scripts", "path.sh", "cmd.sh"):
-        link = RECIPE / name
-        assert link.is_symlink() and link.resolve() == (ROOT / "egs2/TEMPLATE/speechllm1" / name).resolve()
-    for name in ("run.sh", "local/data.sh", "local/run_chat_eval.sh", "local/prepare_chat_text.py"):
-        assert os.access(RECIPE / name, os.X_OK), name
-    for conf in ("train_speechllm.yaml", "decode_speechllm.yaml"):
-        assert (RECIPE / "conf" / conf).is_file()  # the links resolve
-    assert "--make_responses true" in (RECIPE / "run.sh").read_text()
 
 
 def test_deterministic_sets_and_files(tmp_path):

@@ -1,4 +1,4 @@
-"""egs2/espeak_en/speechllm1/local/{make,mix}_nonspeech.py (loaded by path)."""
+"""Tests of local/nonspeech_synth.py and local/nonspeech_signals.py (non-speech data dirs)."""
 
 import shutil
 from pathlib import Path
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from espnet_speechllm.recipe.kaldi_dir import read_map, validate
-from recipe_scripts import load_local_script
+import nonspeech_synth as make
 
-make = load_local_script("espeak_en/speechllm1", "make_nonspeech")
-mix = load_local_script("espeak_en/speechllm1", "mix_nonspeech")
+from espnet_speechllm.recipe.kaldi_dir import validate
+from espnet_speechllm.utils.kaldi_io import read_map
+
 needs_tools = pytest.mark.skipif(
     not (shutil.which("sox") and shutil.which("espeak-ng")), reason="needs sox + espeak-ng"
 )
@@ -54,19 +54,3 @@ def test_plan_rejects_unknown_kinds_and_bad_durations(tmp_path):
         make.plan(["speech"], 2, 0, tmp_path, 1.0, 2.0)
     with pytest.raises(ValueError, match=r"--min_sec \(3.0\) <= --max_sec \(2.0\)"):
         make.plan(["pink"], 2, 0, tmp_path, 3.0, 2.0)
-
-
-def test_mix_adds_ratio_times_train_size(make_data_dir, tmp_path):
-    train = make_data_dir({f"s1-{i}": ("A B", "s1", 1600) for i in range(10)}, "train")
-    ns = make_data_dir({f"nonspeech_pink-{i}": ("<nospeech>", "nonspeech_pink", 1600)
-                        for i in range(6)}, "ns")
-    out = tmp_path / "mixed"
-    mix.main(["--train", str(train), "--nonspeech", str(ns), "--ratio", "0.3", "--out", str(out)])
-    text = read_map(out / "text")
-    assert len(text) == 13 and sum(v == "<nospeech>" for v in text.values()) == 3
-    validate(out, need=("wav.scp", "text", "utt2spk", "spk2utt"))
-    picked = sorted(u for u, v in text.items() if v == "<nospeech>")
-    assert picked == mix.draw(sorted(read_map(ns / "wav.scp")), 10, 0.3, 0)
-    with pytest.raises(SystemExit, match="asks for 10 non-speech utts but only 6 exist"):
-        mix.main(["--train", str(train), "--nonspeech", str(ns), "--ratio", "1.0",
-                  "--out", str(tmp_path / "x")])

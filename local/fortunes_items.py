@@ -3,7 +3,7 @@
 
 ::
 
-    python local/prepare_ood_text.py --out downloads/espeak_en/items/test_ood.tsv \\
+    python "${MAIN_ROOT}/local/fortunes_items.py" --out downloads/espeak_en/items/test_ood.tsv \\
         [--source /usr/share/games/fortunes/fortunes ...] [--num_utts 200] [--seed 0] \\
         [--voices en-us,en-gb,en+f3,en+m7,...] [--num_spk 8] [--vocab downloads/espeak_en/items/vocab.txt]
 
@@ -11,7 +11,7 @@ The training text is the King James Bible; fortune cookies (modern English jokes
 proverbs, riddles and quotations) are a text domain no recipe trains on. Entries of
 the fortune files are separated by ``%`` lines; attribution lines (``-- Author``) are
 dropped, and the entries are cut into clauses and normalised exactly as the training
-text (prepare_text.py: upper case, no punctuation but apostrophes, no digits).
+text (kjv_items.py: upper case, no punctuation but apostrophes, no digits).
 Unique clauses of ``min_words``..``max_words`` words are shuffled with ``seed``; the
 first ``num_utts`` are dealt round-robin to ``num_spk`` voice + rate + pitch speakers.
 With ``--vocab`` (the training vocabulary) the OOV rate is printed.
@@ -24,15 +24,11 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-sys.path.insert(0, str(Path(__file__).parent))
-from prepare_text import (  # noqa: E402
-    assign_speakers,
-    normalise,
-    speaker_profiles,
-    split_clauses,
-)
+from espnet_speechllm.utils.cli import parse_args
 
-from espnet_speechllm.recipe.espeak_synth import write_items  # noqa: E402
+# Neighbours in local/ (a script's own folder is on sys.path).
+from espeak_synth import write_items
+from kjv_items import assign_speakers, normalise, speaker_profiles, split_clauses
 
 FORTUNES = "/usr/share/games/fortunes"
 SOURCES = [f"{FORTUNES}/{name}" for name in ("fortunes", "literature", "riddles")]
@@ -63,7 +59,7 @@ def ood_sentences(entries: Sequence[str], min_words: int, max_words: int) -> Lis
     return sorted(keep)
 
 
-def main(cmd: Optional[Sequence[str]] = None) -> None:
+def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", type=Path, action="append", help=f"default: {SOURCES}")
@@ -78,15 +74,19 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     p.add_argument("--rates", default="140,155,170,185,200")
     p.add_argument("--pitches", default="30,40,50,60,70")
     p.add_argument("--vocab", type=Path, help="training vocabulary, one word a line")
-    args = p.parse_args(cmd)
+    return p
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(get_parser(), cmd)
     sources = args.source or [Path(s) for s in SOURCES]
     missing = [str(s) for s in sources if not s.is_file()]
     if missing:
-        sys.exit(f"prepare_ood_text: {missing[0]} not found: apt-get install fortunes-min")
+        sys.exit(f"fortunes_items: {missing[0]} not found: apt-get install fortunes-min")
     pool = ood_sentences([e for s in sources for e in read_fortunes(s)],
                          args.min_words, args.max_words)
     if len(pool) < args.num_utts:
-        sys.exit(f"prepare_ood_text: only {len(pool)} sentences pass the filters, "
+        sys.exit(f"fortunes_items: only {len(pool)} sentences pass the filters, "
                  f"--num_utts is {args.num_utts}")
     rng = random.Random(args.seed)
     rng.shuffle(pool)

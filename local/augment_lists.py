@@ -3,7 +3,7 @@
 
 ::
 
-    python local/make_augment.py --out_dir data/augment --wav_dir downloads/augment \\
+    python "${MAIN_ROOT}/local/augment_lists.py" --out_dir data/augment --wav_dir downloads/augment \\
         [--num_noises 60] [--num_rirs 30] [--seed 0]
 
 Writes ``<out_dir>/noise.scp`` (coloured noise, babble and music-like clips synthesised
@@ -18,17 +18,17 @@ data/augment/rir.scp --rir_apply_prob 0.5"``; only training batches are augmente
 
 import argparse
 import random
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 import soundfile
 
-sys.path.insert(0, str(Path(__file__).parent))
-from nonspeech_signals import SAMPLE_RATE, synthesise  # noqa: E402
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import write_map
 
-from espnet_speechllm.recipe.kaldi_dir import write_map  # noqa: E402
+# A neighbour in local/ (a script's own folder is on sys.path).
+from nonspeech_signals import SAMPLE_RATE, synthesise
 
 NOISE_KINDS = ("white", "pink", "brown", "babble", "music")
 
@@ -45,7 +45,7 @@ def synthetic_rir(rt60: float, rng: np.random.Generator, fs: int = SAMPLE_RATE) 
     return (h / np.abs(h).max()).astype(np.float32)
 
 
-def main(cmd: Optional[Sequence[str]] = None) -> None:
+def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out_dir", type=Path, required=True)
@@ -53,7 +53,11 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     p.add_argument("--num_noises", type=int, default=60)
     p.add_argument("--num_rirs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(cmd)
+    return p
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(get_parser(), cmd)
     rng = random.Random(args.seed)
     noises = {}
     for i in range(args.num_noises):

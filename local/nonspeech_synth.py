@@ -3,7 +3,7 @@
 
 ::
 
-    python local/make_nonspeech.py --data_dir data/train_nonspeech \\
+    python "${MAIN_ROOT}/local/nonspeech_synth.py" --data_dir data/train_nonspeech \\
         --wav_dir downloads/nonspeech/train --num_utts 400 --seed 1 \\
         --kinds white,pink,tone,music,babble [--nj 2] [--min_sec 1] [--max_sec 6]
 
@@ -17,18 +17,16 @@ spk2utt utt2dur``.
 
 import argparse
 import random
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-import soundfile
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.nonspeech import NONSPEECH_MARKER
 
-sys.path.insert(0, str(Path(__file__).parent))
-from nonspeech_signals import KINDS, synthesise  # noqa: E402
-
-from espnet_speechllm.recipe.kaldi_dir import spk2utt_of, write_map  # noqa: E402
-from espnet_speechllm.utils.nonspeech import NONSPEECH_MARKER  # noqa: E402
+# Neighbours in local/ (a script's own folder is on sys.path).
+from espeak_synth import write_data_dir
+from nonspeech_signals import KINDS, synthesise
 
 Job = Tuple[str, str, Path, float, str]  # utt, kind, wav, seconds, rng seed
 
@@ -56,15 +54,14 @@ def _run(job: Job) -> None:
     synthesise(kind, wav, seconds, random.Random(rng_seed))
 
 
-def write_data_dir(jobs: Sequence[Job], data_dir: Path) -> None:
-    wavs = {utt: str(wav.absolute()) for utt, _, wav, _, _ in jobs}
-    utt2spk = {utt: f"nonspeech_{kind}" for utt, kind, _, _, _ in jobs}
-    write_map(data_dir / "wav.scp", wavs)
-    write_map(data_dir / "text", dict.fromkeys(wavs, NONSPEECH_MARKER))
-    write_map(data_dir / "utt2spk", utt2spk)
-    write_map(data_dir / "spk2utt", spk2utt_of(utt2spk))
-    write_map(data_dir / "utt2dur",
-              {u: f"{soundfile.info(w).duration:.3f}" for u, w in wavs.items()})
+def write_nonspeech_dir(jobs: Sequence[Job], data_dir: Path) -> None:
+    """The data dir of synthesised jobs: transcript ``<nospeech>``, speaker = kind."""
+    write_data_dir(
+        data_dir,
+        wavs={utt: wav for utt, _, wav, _, _ in jobs},
+        texts={utt: NONSPEECH_MARKER for utt, _, _, _, _ in jobs},
+        utt2spk={utt: f"nonspeech_{kind}" for utt, kind, _, _, _ in jobs},
+    )
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -82,14 +79,14 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
-    args = get_parser().parse_args(cmd)
+    args = parse_args(get_parser(), cmd)
     kinds = [k for k in args.kinds.split(",") if k]
     jobs = plan(kinds, args.num_utts, args.seed, args.wav_dir, args.min_sec, args.max_sec)
     args.wav_dir.mkdir(parents=True, exist_ok=True)
     # Threads suffice: the work happens in the sox / espeak-ng subprocesses.
     with ThreadPoolExecutor(max(1, args.nj)) as pool:
         list(pool.map(_run, jobs))
-    write_data_dir(jobs, args.data_dir)
+    write_nonspeech_dir(jobs, args.data_dir)
     print(f"{args.data_dir}: {len(jobs)} non-speech utts ({','.join(kinds)}), seed {args.seed}")
 
 

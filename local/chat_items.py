@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Texts of the espeak_chat test sets: spoken questions, instructions, dialogue turns, tasks.
 
-Writes, under ``--out_dir``, one items TSV per set for ``espnet_speechllm.recipe.espeak_synth``
-and the set's extra data files (``<utt> <value>`` lines, sorted)::
+::
+
+    python "${MAIN_ROOT}/local/chat_items.py" --out_dir downloads/chat/items [--seed 0] \\
+        [--num_qa 150] [--num_inst 100] [--num_multiturn 60] [--num_tasks 60]
+
+Writes, under ``--out_dir``, one items TSV per set for ``espeak_synth.py`` and the set's
+extra data files (``<utt> <value>`` lines, sorted)::
 
     test_qa.tsv        + test_qa.answer         short factual / arithmetic questions;
                                                 answer: accepted answers ``a|b``
@@ -23,9 +28,13 @@ import argparse
 import json
 import random
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_speechllm.recipe.espeak_synth import SynthItem, speaker_id, write_items
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import write_map
+
+# A neighbour in local/ (a script's own folder is on sys.path).
+from espeak_synth import SynthItem, speaker_id, write_items
 
 VOICES = ["en-us+m5", "en+f5", "en-gb-x-rp+m7", "en-gb-scotland+f5", "en-us-nyc+m7", "en-gb-x-gbclan+f5"]
 NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -116,11 +125,10 @@ def make_items(name: str, texts: List[str], rng: random.Random, n_spk: int) -> L
 
 
 def _write_map(path: Path, items: List[SynthItem], values: List[str]) -> None:
-    pairs = sorted(zip((it.utt_id for it in items), values))
-    path.write_text("".join(f"{u} {v}\n" for u, v in pairs), encoding="utf-8")
+    write_map(path, dict(zip((it.utt_id for it in items), values)))
 
 
-def main(argv=None) -> None:
+def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out_dir", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
@@ -129,7 +137,11 @@ def main(argv=None) -> None:
     parser.add_argument("--num_multiturn", type=int, default=60)
     parser.add_argument("--num_tasks", type=int, default=60, help="per instruction")
     parser.add_argument("--num_spk", type=int, default=6)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(get_parser(), argv)
     rng = random.Random(args.seed)
     out = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -158,7 +170,7 @@ def main(argv=None) -> None:
     tasks = [TASKS[i % len(TASKS)] for i in range(n)]
     rng.shuffle(tasks)  # not tied to the round-robin speakers
     _write_map(out / "test_tasks.instruction", items, tasks)
-    print(f"prepare_chat_text: qa {len(qa)}, inst {len(texts)}, multiturn {len(mt)}, tasks {n} -> {out}")
+    print(f"chat_items: qa {len(qa)}, inst {len(texts)}, multiturn {len(mt)}, tasks {n} -> {out}")
 
 
 if __name__ == "__main__":
