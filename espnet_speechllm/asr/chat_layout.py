@@ -284,6 +284,29 @@ class ChatLayout:
         return int(self.tokenizer.eos_token_id)
 
 
+def build_chat_layout(
+    tokenizer,
+    chat_layout: bool,
+    system_prompt: Optional[str] = None,
+    instruction: Optional[str] = None,
+    instruction_position: str = "before",
+) -> Optional[ChatLayout]:
+    """The model's layout from its model_conf keys (None: ``chat_layout: false``)."""
+    if not chat_layout:
+        if system_prompt is not None or instruction is not None:
+            raise ValueError(
+                "model_conf.system_prompt / model_conf.instruction need "
+                "model_conf.chat_layout: true (else use model_conf.prompt)"
+            )
+        return None
+    return ChatLayout(
+        tokenizer,
+        system_prompt=system_prompt,
+        instruction=instruction,
+        instruction_position=instruction_position,
+    )
+
+
 def parse_history(value: str, utt: str = "") -> List[Message]:
     """A ``history`` data-file value (JSON list of ``{role, content}``) -> turns."""
     try:

@@ -14,7 +14,10 @@ from espnet2.asr.specaug.abs_specaug import AbsSpecAug
 from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
+from espnet_speechllm.asr.chat_layout import build_chat_layout
+from espnet_speechllm.asr.losses.auxiliary_losses import AuxiliaryLosses
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
+from espnet_speechllm.asr.projector.conv_head_projector import ConvHeadProjector
 from espnet_speechllm.asr.compressor.abs_compressor import AbsCompressor
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
 from espnet_speechllm.asr.encoder.batch_exact import exact_padding, is_batch_exact
@@ -73,6 +76,14 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             bf16 (e.g. AVX512-BF16) this makes a conformer's conv2d subsampling
             and blocks about 2.4x faster (measured on the default recipe's encoder);
             a CPU without native kernels for the dtype runs fp32 (with a warning).
+        chat_layout: Put the audio in the user turn of the LLM's own chat template
+            (asr/chat_layout.py, AudioChatLlama) instead of ``prompt_template``; the
+            target then ends with the template's end of turn (``model.eos``).
+        system_prompt, instruction, instruction_position: The chat layout's system
+            turn, default instruction and its place (``before`` / ``after`` the audio);
+            per-utterance ``instruction`` / ``history`` data files override.
+        distill_weight, distill_temperature, ce_weight, matching_loss_weight,
+            matching_conf: The optional loss terms (asr/losses/auxiliary_losses.py).
     """
 
     @typechecked
@@ -100,6 +111,15 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         encoder_lora_conf: Optional[Dict[str, Any]] = None,
         encoder_autocast: Optional[str] = None,
         extract_feats_in_collect_stats: bool = True,
+        chat_layout: bool = False,
+        system_prompt: Optional[str] = None,
+        instruction: Optional[str] = None,
+        instruction_position: str = "before",
+        distill_weight: float = 0.0,
+        distill_temperature: float = 1.0,
+        ce_weight: float = 1.0,
+        matching_loss_weight: float = 0.0,
+        matching_conf: Optional[Dict[str, Any]] = None,
     ):
         super().__init__()
         if not 0.0 <= ctc_weight <= 1.0:
@@ -111,6 +131,13 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             raise ValueError(
                 "model_conf.ctc_embedding needs a CTC compressor (compressor: ctc), "
                 f"got {type(compressor).__name__}"
+            )
+        if ctc_embedding and isinstance(projector, ConvHeadProjector) and projector.conv.stride > 1:
+            raise ValueError(
+                "model_conf.ctc_embedding adds one CTC token embedding per compressor frame, "
+                f"but the projector {type(projector).__name__} downsamples by "
+                f"{projector.conv.stride} (projector_conf.stride): use stride 1 or "
+                "ctc_embedding: false"
             )
         self.ctc_embedding = ctc_embedding
         if ctc_target not in ("text", "src_text"):
@@ -144,6 +171,24 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             template=prompt_template,
             use_chat_template=use_chat_template,
         )
+        self.layout = build_chat_layout(
+            decoder.tokenizer, chat_layout, system_prompt, instruction, instruction_position
+        )
+        self.aux = AuxiliaryLosses(
+            decoder.output_size(),
+            getattr(decoder, "mode", None),
+            chat_layout,
+            distill_weight=distill_weight,
+            distill_temperature=distill_temperature,
+            ce_weight=ce_weight,
+            matching_loss_weight=matching_loss_weight,
+            matching_conf=matching_conf,
+        )
+
+    @property
+    def eos(self) -> int:
+        """The token every target ends with: the chat layout's end of turn, else eos."""
+        return self.layout.eot if self.layout is not None else self.decoder.eos
 
     def forward(
         self,
@@ -175,12 +220,13 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         feats, feats_lens = self._extract_feats(speech, speech_lengths)
         enc, enc_lens = self._encode_feats(feats, feats_lens)
         audio, audio_lens = self.to_llm_space(enc, enc_lens)
+        fields = fields_of(kwargs)
         prefix, prefix_lens = self.build_prefix(
-            audio, audio_lens, self.training, fields=fields_of(kwargs), utt_id=utt_id
+            audio, audio_lens, self.training, fields=fields, utt_id=utt_id
         )
         logits, _ = self.decoder(prefix, prefix_lens, self._mask_text(text), text_lengths)
 
-        target = _append_eos(text, text_lengths, self.decoder.eos)  # (B, L + 1)
+        target = _append_eos(text, text_lengths, self.eos)  # (B, L + 1)
         loss_att = F.cross_entropy(
             logits.transpose(1, 2).float(),
             target,
@@ -191,6 +237,10 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         acc = (logits.argmax(-1) == target)[valid].float().mean()
 
         stats = dict(loss_att=loss_att.detach(), acc=acc.detach())
+        loss_att, aux_stats = self.aux.response_loss(
+            loss_att, logits, self.decoder, self.layout, text, text_lengths, kwargs, fields
+        )
+        stats.update(aux_stats)
         loss = loss_att
         if self.ctc_weight > 0:
             ctc_ys, ctc_lens = self._ctc_target(text, text_lengths, kwargs)
@@ -198,6 +248,8 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             if loss_ctc is not None:
                 loss = (1 - self.ctc_weight) * loss_att + self.ctc_weight * loss_ctc
                 stats["loss_ctc"] = loss_ctc.detach()
+        if self.aux.matching is not None:
+            loss = loss + self._matching_loss(audio, audio_lens, text, text_lengths, kwargs, stats)
         # Input frames (after the frontend) per LLM audio position, per utterance.
         ratio = feats_lens.float() / audio_lens.clamp(min=1).float()
         stats["compression_ratio"] = ratio.mean().detach()
@@ -224,6 +276,13 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         src, src_lens = kwargs["src_text"], kwargs["src_text_lengths"]
         self._check_text(src, src_lens, kwargs.get("utt_id"))
         return src[:, : int(src_lens.max())] if src.size(1) else src, src_lens
+
+    def _matching_loss(self, audio, audio_lens, text, text_lengths, kwargs, stats) -> torch.Tensor:
+        """Weighted matching loss of the audio against the transcript (the CTC labels)."""
+        ys, ys_lens = self._ctc_target(text, text_lengths, kwargs)
+        loss, match_stats = self.aux.matching_term(audio, audio_lens, self.decoder.embed(ys), ys_lens)
+        stats.update(match_stats)
+        return loss
 
     def _mask_text(self, text: torch.Tensor) -> torch.Tensor:
         """Text-token masking of the LLM input.  (B, L) -> (B, L)"""
@@ -333,7 +392,9 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             prefix (B, P, D), prefix_lens (B,).
         """
         bsz = audio.size(0)
-        if prompts is None:
+        if prompts is None and self.layout is not None:
+            prompts = self.layout.batch_audio_ids(bsz, fields, utt_id)
+        elif prompts is None:
             prompts = self.prompt.sample(bsz, train, fields=fields, utt_id=utt_id)
         if len(prompts) != bsz:
             raise ValueError(f"{len(prompts)} prompts for a batch of {bsz}")
