@@ -31,7 +31,7 @@ def test_run_ablation_finds_its_confs_in_the_st_recipe():
 
 def _dummy_batch():
     """Two utterances: 1 s / 0.75 s of noise, LLM token ids of target and source, language."""
-    from espnet_speechllm.train.speechllm_preprocessor import encode_field
+    from espnet_speechllm.asr.prompt_fields import encode_field
 
     speech = torch.randn(2, 16000) * 0.1
     lang = [torch.from_numpy(encode_field(x)) for x in ("German", "Italian")]

@@ -1,6 +1,6 @@
 import torch
 
-from espnet_speechllm.asr.decoder.sequence_packing import (
+from espnet_speechllm.asr.layers.sequence_packing import (
     left_pad,
     pack_right,
     padding_mask,

@@ -5,7 +5,7 @@ import torch
 
 from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
-from espnet_speechllm.asr.encoder.batch_exact import (
+from espnet_speechllm.asr.layers.batch_exact import (
     exact_padding,
     is_batch_exact,
     subsampled_lengths,

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from espnet_speechllm.asr.decoder.length_cap_processor import RowLengthCapProcessor
+from espnet_speechllm.asr.generation.length_cap_processor import RowLengthCapProcessor
 
 EOS = 2
 
