@@ -15,14 +15,15 @@ from espnet2.train.abs_espnet_model import AbsESPnetModel
 from espnet_speechllm.asr.chat_layout import build_chat_layout
 from espnet_speechllm.asr.losses.auxiliary_losses import AuxiliaryLosses
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
-from espnet_speechllm.asr.projector.conv_head_projector import ConvHeadProjector
 from espnet_speechllm.asr.compressor.abs_compressor import AbsCompressor
 from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
+from espnet_speechllm.asr.ctc_embedding import check_ctc_embedding, ctc_token_embedding
 from espnet_speechllm.asr.decoding_input import DecodingInput
 from espnet_speechllm.asr.encoder_mode import set_encoder_mode
 from espnet_speechllm.asr.prompt_fields import fields_of
 from espnet_speechllm.asr.prompt_template import PromptTemplate
 from espnet_speechllm.asr.speech_encoder_mixin import AUTOCAST_DTYPES, SpeechEncoderMixin
+from espnet_speechllm.asr.text_checks import check_text
 
 IGNORE_ID = -1
 
@@ -130,18 +131,8 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         if not 0.0 <= text_mask_prob < 1.0:
             raise ValueError(f"model_conf.text_mask_prob={text_mask_prob} must be in [0, 1)")
         self.text_mask_prob = text_mask_prob
-        if ctc_embedding and compressor.ctc_head is None:
-            raise ValueError(
-                "model_conf.ctc_embedding needs a CTC compressor (compressor: ctc), "
-                f"got {type(compressor).__name__}"
-            )
-        if ctc_embedding and isinstance(projector, ConvHeadProjector) and projector.conv.stride > 1:
-            raise ValueError(
-                "model_conf.ctc_embedding adds one CTC token embedding per compressor frame, "
-                f"but the projector {type(projector).__name__} downsamples by "
-                f"{projector.conv.stride} (projector_conf.stride): use stride 1 or "
-                "ctc_embedding: false"
-            )
+        if ctc_embedding:
+            check_ctc_embedding(compressor, projector)
         self.ctc_embedding = ctc_embedding
         if ctc_target not in ("text", "src_text"):
             raise ValueError(
@@ -210,15 +201,15 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
             text_lengths: (B,); 0 is allowed: the target is then just eos.
             kwargs: ``utt_id`` (list of keys, passed by ESPnet's Trainer) names
                 the utterance in input errors; ``src_text`` / ``src_text_lengths``
-                (B, L_src) for ``ctc_target: src_text``; ``lang`` / ``lang_lengths``
-                (code points, see asr/prompt_fields.py) fill ``{lang}``
-                in prompts.
+                (B, L_src) for ``ctc_target: src_text`` and the teacher of
+                ``distill_weight``; ``lang``, ``instruction``, ``history`` (code points,
+                see asr/prompt_fields.py) fill the prompts / the chat turn.
         Returns:
             loss, stats (loss, loss_att, loss_ctc, acc, compression_ratio,
-            prefix_length, prefix_ratio), weight.
+            prefix_length, prefix_ratio; loss_kl, loss_match* when on), weight.
         """
         utt_id = kwargs.get("utt_id")
-        self._check_text(text, text_lengths, utt_id)
+        check_text(text, text_lengths, self.decoder.vocab_size, utt_id)
         text = text[:, : int(text_lengths.max())] if text.size(1) else text
         feats, feats_lens = self._extract_feats(speech, speech_lengths)
         enc, enc_lens = self._encode_feats(feats, feats_lens)
@@ -277,7 +268,7 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
                 "give --train_data_path_and_name_and_type .../text.src,src_text,text"
             )
         src, src_lens = kwargs["src_text"], kwargs["src_text_lengths"]
-        self._check_text(src, src_lens, kwargs.get("utt_id"))
+        check_text(src, src_lens, self.decoder.vocab_size, kwargs.get("utt_id"))
         return src[:, : int(src_lens.max())] if src.size(1) else src, src_lens
 
     def _matching_loss(self, audio, audio_lens, text, text_lengths, kwargs, stats) -> torch.Tensor:
@@ -295,36 +286,6 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         hit = (torch.rand(text.shape, device=text.device) < self.text_mask_prob) & (text >= 0)
         noise = torch.randint_like(text, self.decoder.vocab_size)
         return torch.where(hit, noise, text)
-
-    def _check_text(
-        self,
-        text: torch.Tensor,
-        text_lengths: torch.Tensor,
-        utt_id: Optional[Sequence[str]],
-    ) -> None:
-        """Fail naming the utterance, instead of an IndexError inside the LLM."""
-
-        def name(b: int) -> str:
-            return str(utt_id[b]) if utt_id is not None else f"batch index {b}"
-
-        too_long = (text_lengths > text.size(1)).nonzero()
-        if too_long.numel():
-            b = int(too_long[0])
-            raise ValueError(
-                f"{name(b)}: text_lengths={int(text_lengths[b])} > "
-                f"{text.size(1)} padded text columns"
-            )
-        steps = torch.arange(text.size(1), device=text.device)
-        bad = (steps[None, :] < text_lengths[:, None]) & (
-            (text < 0) | (text >= self.decoder.vocab_size)
-        )
-        if bool(bad.any()):
-            b = int(bad.any(1).nonzero()[0])
-            raise ValueError(
-                f"{name(b)}: text token id {int(text[b][bad[b]][0])} is outside the "
-                f"LLM vocabulary [0, {self.decoder.vocab_size}); was the text "
-                "tokenized with another --token_list / --bpemodel?"
-            )
 
     def collect_feats(
         self,
@@ -425,14 +386,8 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         comp, comp_lens = self.compressor(enc, enc_lens)
         audio, audio_lens = self.projector(comp, comp_lens)
         if self.ctc_embedding:
-            audio = audio + self._ctc_token_embedding(comp).to(audio.dtype)
+            audio = audio + ctc_token_embedding(self.compressor.ctc_head, self.decoder, comp).to(audio.dtype)
         return audio, audio_lens
-
-    def _ctc_token_embedding(self, comp: torch.Tensor) -> torch.Tensor:
-        """sum_t p_ctc(token t | segment) * E[t].  (B, T', D) -> (B, T', H)"""
-        post = self.compressor.ctc_head.softmax(comp)[..., 1:]  # drop blank: (B, T', V)
-        table = self.decoder.input_embeddings.weight[: post.size(-1)]
-        return post.to(table.dtype) @ table
 
 
 def _append_eos(ys: torch.Tensor, ys_lens: torch.Tensor, eos: int) -> torch.Tensor:

@@ -28,6 +28,7 @@ from espnet_speechllm.asr.compressor.functional import length_mask
 from espnet_speechllm.asr.losses.distill_loss import response_kl
 from espnet_speechllm.asr.losses.matching_loss import MatchingLoss
 from espnet_speechllm.asr.losses.teacher_pass import pad_ids, teacher_logits
+from espnet_speechllm.asr.text_checks import check_text
 
 
 class AuxiliaryLosses(torch.nn.Module):
@@ -123,6 +124,7 @@ class AuxiliaryLosses(torch.nn.Module):
                 "transcript): give --train_data_path_and_name_and_type .../text,src_text,text "
                 "(and the responses as .../response,text,text)"
             )
+        check_text(src, kwargs["src_text_lengths"], decoder.vocab_size, kwargs.get("utt_id"))
         tok = decoder.tokenizer
         transcripts = [
             tok.decode(row[:n]).strip()
