@@ -40,3 +40,24 @@ def chat_train_config(chat_tokenizer: Path, mode: str = "frozen", **model_conf) 
     )
     conf["model_conf"] = dict(dict(chat_layout=True, ctc_weight=0.3), **model_conf)
     return conf
+
+
+def save_stand_ins(out: Path, tiny_llm: Path, chat_template: str) -> Path:
+    """Stand-ins for Whisper tiny.en (``out/whisper``, random) and SmolLM2 (``out/llm``: the
+    tiny LLM with ``chat_template``), and ``out/tokens.txt``."""
+    import shutil
+
+    import torch
+    from transformers import AutoTokenizer, WhisperConfig, WhisperForConditionalGeneration
+
+    from tiny import TINY_WHISPER
+
+    torch.manual_seed(0)
+    WhisperForConditionalGeneration(WhisperConfig(**TINY_WHISPER)).save_pretrained(out / "whisper")
+    shutil.copytree(tiny_llm, out / "llm")
+    tok = AutoTokenizer.from_pretrained(out / "llm")
+    tok.chat_template = chat_template
+    tok.save_pretrained(out / "llm")
+    tokens = tok.convert_ids_to_tokens(list(range(len(tok))))
+    (out / "tokens.txt").write_text("".join(t + "\n" for t in tokens))
+    return out

@@ -1,7 +1,6 @@
 """conf/audiochatllama/*.yaml and conf/comprehensive/matching_loss.yaml build with tiny
 stand-ins for Whisper tiny.en and SmolLM2 and train one step with their loss terms."""
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -9,8 +8,7 @@ import torch
 import yaml
 
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
-from chat_tiny import CHATML
-from tiny import TINY_WHISPER
+from chat_tiny import CHATML, save_stand_ins
 
 ROOT = Path(__file__).resolve().parents[2] / "conf"
 SYSTEMS = sorted(p.stem for p in (ROOT / "audiochatllama").glob("*.yaml"))
@@ -18,20 +16,9 @@ SYSTEMS = sorted(p.stem for p in (ROOT / "audiochatllama").glob("*.yaml"))
 
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory, tiny_llm):
-    """Tiny Whisper + the tiny LLM whose tokenizer has ChatML's template (as SmolLM2's)."""
-    from transformers import AutoTokenizer, WhisperConfig, WhisperForConditionalGeneration
-
-    tmp = tmp_path_factory.mktemp("parts")
-    torch.manual_seed(0)
-    WhisperForConditionalGeneration(WhisperConfig(**TINY_WHISPER)).save_pretrained(tmp / "whisper")
-    shutil.copytree(tiny_llm, tmp / "llm")
-    tok = AutoTokenizer.from_pretrained(tmp / "llm")
-    tok.chat_template = CHATML  # its <|im_*|> markers are plain text here: eot is eos
-    tok.save_pretrained(tmp / "llm")
-    (tmp / "tokens.txt").write_text(
-        "".join(t + "\n" for t in tok.convert_ids_to_tokens(list(range(len(tok)))))
-    )
-    return tmp
+    """Tiny Whisper + the tiny LLM whose tokenizer has ChatML's template (as SmolLM2's);
+    its <|im_*|> markers are plain text here: eot is eos."""
+    return save_stand_ins(tmp_path_factory.mktemp("parts"), tiny_llm, CHATML)
 
 
 def _build(conf: Path, parts: Path, tmp_path: Path):
