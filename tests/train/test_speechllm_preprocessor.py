@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from espnet_speechllm.train.speechllm_preprocessor import SpeechLLMPreprocessor
 
