@@ -78,3 +78,10 @@ def test_matching_loss_conf_is_the_lora_scheme_plus_the_matching_term(parts, tmp
     loss, stats = _step(model)
     assert torch.isfinite(loss) and stats["loss_match"] > 0
     assert all(p.grad is not None for p in model.aux.matching.parameters())
+
+
+def test_the_chat_recipe_links_every_system():
+    tuning = ROOT.parent / "egs2/espeak_chat/speechllm1/conf/tuning"
+    for system in SYSTEMS:
+        link = tuning / f"{system}.yaml"
+        assert link.is_symlink() and link.resolve() == (ROOT / "audiochatllama" / link.name)
