@@ -51,7 +51,7 @@ def test_the_canonical_systems_are_there():
 @pytest.mark.parametrize("system", SYSTEMS)
 def test_system_builds_and_trains_one_step(system, parts, tmp_path):
     path = ROOT / "audiochatllama" / f"{system}.yaml"
-    assert path.read_text().startswith("# AudioChatLlama (arXiv 2311.06753)")
+    assert path.read_text().startswith(f"# conf/audiochatllama/{system}.yaml: AudioChatLlama (arXiv 2311.06753)")
     args, model = _build(path, parts, tmp_path)
     assert args.decoder_conf["mode"] == "frozen" and model.layout is not None
     assert args.encoder == ("conformer" if "conformer" in system else "hf_whisper")
@@ -68,7 +68,7 @@ def test_system_builds_and_trains_one_step(system, parts, tmp_path):
 
 def test_matching_loss_conf_is_the_lora_scheme_plus_the_matching_term(parts, tmp_path):
     path = ROOT / "comprehensive" / "matching_loss.yaml"
-    assert path.read_text().startswith("# arXiv 2406.17272")
+    assert path.read_text().startswith("# conf/comprehensive/matching_loss.yaml: arXiv 2406.17272")
     this = yaml.safe_load(path.read_text())
     base = yaml.safe_load((ROOT / "comprehensive" / "enc_lora_llm_lora.yaml").read_text())
     for key in ("matching_loss_weight", "matching_conf"):
