@@ -29,17 +29,12 @@ Data files (Kaldi style, one line per utterance; read with ``--*_data_path_and_n
     ``instruction``  ``utt <text>``              -> ``instruction`` (optional)
     ``history``      ``utt [{"role": "user", "content": "..."}, ...]`` (JSON) -> ``history``
 
-Integration (for ``ESPnetSpeechLLMModel``; model_conf keys ``chat_layout: true``,
-``system_prompt``, ``instruction``, ``instruction_position``; the loss keys are in
-asr/losses/distill_loss.py):
-    ``chat_layout: true`` builds ``ChatLayout(decoder.tokenizer, system_prompt=...,
-    instruction=..., instruction_position=...)`` in place of ``PromptTemplate``; the
-    prompts of ``build_prefix`` are ``layout.batch_audio_ids(n, fields_of(kwargs,
-    CHAT_FIELDS), utt_id)``, in training and decoding alike (decoding needs
-    ``instruction`` / ``history`` among the inference data names too). The response
-    target ends with ``layout.eot`` (SmolLM2: ``<|im_end|>``, which is also its eos; for a
-    template whose end of turn is not the tokenizer's eos, ``_append_eos`` and
-    ``generate(eos_token_id=...)`` take ``layout.eot``).
+In the model (model_conf keys ``chat_layout: true``, ``system_prompt``, ``instruction``,
+``instruction_position``; ``build_chat_layout``): ``build_prefix``'s prompts are
+``layout.batch_audio_ids(n, fields, utt_id)`` in training, and Speech2TextLLM.prompts gives
+decoding the same (``instruction`` / ``history`` are inference data names too). The
+response target and decoding end with ``layout.eot`` (``ESPnetSpeechLLMModel.eos``;
+SmolLM2: ``<|im_end|>``, also its eos). The loss terms: asr/losses/auxiliary_losses.py.
 
 The responses stage and the cascade (text in, text out) use the same object::
 
@@ -282,6 +277,29 @@ class ChatLayout:
                 "token, and the tokenizer has no eos_token"
             )
         return int(self.tokenizer.eos_token_id)
+
+
+def build_chat_layout(
+    tokenizer,
+    chat_layout: bool,
+    system_prompt: Optional[str] = None,
+    instruction: Optional[str] = None,
+    instruction_position: str = "before",
+) -> Optional[ChatLayout]:
+    """The model's layout from its model_conf keys (None: ``chat_layout: false``)."""
+    if not chat_layout:
+        if system_prompt is not None or instruction is not None:
+            raise ValueError(
+                "model_conf.system_prompt / model_conf.instruction need "
+                "model_conf.chat_layout: true (else use model_conf.prompt)"
+            )
+        return None
+    return ChatLayout(
+        tokenizer,
+        system_prompt=system_prompt,
+        instruction=instruction,
+        instruction_position=instruction_position,
+    )
 
 
 def parse_history(value: str, utt: str = "") -> List[Message]:

@@ -12,14 +12,18 @@ from espnet2.asr.specaug.abs_specaug import AbsSpecAug
 from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
+from espnet_speechllm.asr.chat_layout import build_chat_layout
+from espnet_speechllm.asr.losses.auxiliary_losses import AuxiliaryLosses
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
 from espnet_speechllm.asr.compressor.abs_compressor import AbsCompressor
 from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
+from espnet_speechllm.asr.ctc_embedding import check_ctc_embedding, ctc_token_embedding
 from espnet_speechllm.asr.decoding_input import DecodingInput
 from espnet_speechllm.asr.encoder_mode import set_encoder_mode
 from espnet_speechllm.asr.prompt_fields import fields_of
 from espnet_speechllm.asr.prompt_template import PromptTemplate
 from espnet_speechllm.asr.speech_encoder_mixin import AUTOCAST_DTYPES, SpeechEncoderMixin
+from espnet_speechllm.asr.text_checks import check_text
 
 IGNORE_ID = -1
 
@@ -76,6 +80,14 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
             bf16 (e.g. AVX512-BF16) this makes a conformer's conv2d subsampling
             and blocks about 2.4x faster (measured on the default recipe's encoder);
             a CPU without native kernels for the dtype runs fp32 (with a warning).
+        chat_layout: Put the audio in the user turn of the LLM's own chat template
+            (asr/chat_layout.py, AudioChatLlama) instead of ``prompt_template``; the
+            target then ends with the template's end of turn (``model.eos``).
+        system_prompt, instruction, instruction_position: The chat layout's system
+            turn, default instruction and its place (``before`` / ``after`` the audio);
+            per-utterance ``instruction`` / ``history`` data files override.
+        distill_weight, distill_temperature, ce_weight, matching_loss_weight,
+            matching_conf: The optional loss terms (asr/losses/auxiliary_losses.py).
     """
 
     @typechecked
@@ -103,6 +115,15 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         encoder_lora_conf: Optional[Dict[str, Any]] = None,
         encoder_autocast: Optional[str] = None,
         extract_feats_in_collect_stats: bool = True,
+        chat_layout: bool = False,
+        system_prompt: Optional[str] = None,
+        instruction: Optional[str] = None,
+        instruction_position: str = "before",
+        distill_weight: float = 0.0,
+        distill_temperature: float = 1.0,
+        ce_weight: float = 1.0,
+        matching_loss_weight: float = 0.0,
+        matching_conf: Optional[Dict[str, Any]] = None,
     ):
         super().__init__()
         if not 0.0 <= ctc_weight <= 1.0:
@@ -110,11 +131,8 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         if not 0.0 <= text_mask_prob < 1.0:
             raise ValueError(f"model_conf.text_mask_prob={text_mask_prob} must be in [0, 1)")
         self.text_mask_prob = text_mask_prob
-        if ctc_embedding and compressor.ctc_head is None:
-            raise ValueError(
-                "model_conf.ctc_embedding needs a CTC compressor (compressor: ctc), "
-                f"got {type(compressor).__name__}"
-            )
+        if ctc_embedding:
+            check_ctc_embedding(compressor, projector)
         self.ctc_embedding = ctc_embedding
         if ctc_target not in ("text", "src_text"):
             raise ValueError(
@@ -147,6 +165,24 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
             template=prompt_template,
             use_chat_template=use_chat_template,
         )
+        self.layout = build_chat_layout(
+            decoder.tokenizer, chat_layout, system_prompt, instruction, instruction_position
+        )
+        self.aux = AuxiliaryLosses(
+            decoder.output_size(),
+            getattr(decoder, "mode", None),
+            chat_layout,
+            distill_weight=distill_weight,
+            distill_temperature=distill_temperature,
+            ce_weight=ce_weight,
+            matching_loss_weight=matching_loss_weight,
+            matching_conf=matching_conf,
+        )
+
+    @property
+    def eos(self) -> int:
+        """The token every target ends with: the chat layout's end of turn, else eos."""
+        return self.layout.eot if self.layout is not None else self.decoder.eos
 
     def forward(
         self,
@@ -165,25 +201,26 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
             text_lengths: (B,); 0 is allowed: the target is then just eos.
             kwargs: ``utt_id`` (list of keys, passed by ESPnet's Trainer) names
                 the utterance in input errors; ``src_text`` / ``src_text_lengths``
-                (B, L_src) for ``ctc_target: src_text``; ``lang`` / ``lang_lengths``
-                (code points, see asr/prompt_fields.py) fill ``{lang}``
-                in prompts.
+                (B, L_src) for ``ctc_target: src_text`` and the teacher of
+                ``distill_weight``; ``lang``, ``instruction``, ``history`` (code points,
+                see asr/prompt_fields.py) fill the prompts / the chat turn.
         Returns:
             loss, stats (loss, loss_att, loss_ctc, acc, compression_ratio,
-            prefix_length, prefix_ratio), weight.
+            prefix_length, prefix_ratio; loss_kl, loss_match* when on), weight.
         """
         utt_id = kwargs.get("utt_id")
-        self._check_text(text, text_lengths, utt_id)
+        check_text(text, text_lengths, self.decoder.vocab_size, utt_id)
         text = text[:, : int(text_lengths.max())] if text.size(1) else text
         feats, feats_lens = self._extract_feats(speech, speech_lengths)
         enc, enc_lens = self._encode_feats(feats, feats_lens)
         audio, audio_lens = self.to_llm_space(enc, enc_lens)
+        fields = fields_of(kwargs)
         prefix, prefix_lens = self.build_prefix(
-            audio, audio_lens, self.training, fields=fields_of(kwargs), utt_id=utt_id
+            audio, audio_lens, self.training, fields=fields, utt_id=utt_id
         )
         logits, _ = self.decoder(prefix, prefix_lens, self._mask_text(text), text_lengths)
 
-        target = _append_eos(text, text_lengths, self.decoder.eos)  # (B, L + 1)
+        target = _append_eos(text, text_lengths, self.eos)  # (B, L + 1)
         loss_att = F.cross_entropy(
             logits.transpose(1, 2).float(),
             target,
@@ -194,6 +231,10 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         acc = (logits.argmax(-1) == target)[valid].float().mean()
 
         stats = dict(loss_att=loss_att.detach(), acc=acc.detach())
+        loss_att, aux_stats = self.aux.response_loss(
+            loss_att, logits, self.decoder, self.layout, text, text_lengths, kwargs, fields
+        )
+        stats.update(aux_stats)
         loss = loss_att
         if self.ctc_weight > 0:
             ctc_ys, ctc_lens = self._ctc_target(text, text_lengths, kwargs)
@@ -201,6 +242,8 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
             if loss_ctc is not None:
                 loss = (1 - self.ctc_weight) * loss_att + self.ctc_weight * loss_ctc
                 stats["loss_ctc"] = loss_ctc.detach()
+        if self.aux.matching is not None:
+            loss = loss + self._matching_loss(audio, audio_lens, text, text_lengths, kwargs, stats)
         # Input frames (after the frontend) per LLM audio position, per utterance.
         ratio = feats_lens.float() / audio_lens.clamp(min=1).float()
         stats["compression_ratio"] = ratio.mean().detach()
@@ -225,8 +268,15 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
                 "give --train_data_path_and_name_and_type .../text.src,src_text,text"
             )
         src, src_lens = kwargs["src_text"], kwargs["src_text_lengths"]
-        self._check_text(src, src_lens, kwargs.get("utt_id"))
+        check_text(src, src_lens, self.decoder.vocab_size, kwargs.get("utt_id"))
         return src[:, : int(src_lens.max())] if src.size(1) else src, src_lens
+
+    def _matching_loss(self, audio, audio_lens, text, text_lengths, kwargs, stats) -> torch.Tensor:
+        """Weighted matching loss of the audio against the transcript (the CTC labels)."""
+        ys, ys_lens = self._ctc_target(text, text_lengths, kwargs)
+        loss, match_stats = self.aux.matching_term(audio, audio_lens, self.decoder.embed(ys), ys_lens)
+        stats.update(match_stats)
+        return loss
 
     def _mask_text(self, text: torch.Tensor) -> torch.Tensor:
         """Text-token masking of the LLM input.  (B, L) -> (B, L)"""
@@ -236,36 +286,6 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         hit = (torch.rand(text.shape, device=text.device) < self.text_mask_prob) & (text >= 0)
         noise = torch.randint_like(text, self.decoder.vocab_size)
         return torch.where(hit, noise, text)
-
-    def _check_text(
-        self,
-        text: torch.Tensor,
-        text_lengths: torch.Tensor,
-        utt_id: Optional[Sequence[str]],
-    ) -> None:
-        """Fail naming the utterance, instead of an IndexError inside the LLM."""
-
-        def name(b: int) -> str:
-            return str(utt_id[b]) if utt_id is not None else f"batch index {b}"
-
-        too_long = (text_lengths > text.size(1)).nonzero()
-        if too_long.numel():
-            b = int(too_long[0])
-            raise ValueError(
-                f"{name(b)}: text_lengths={int(text_lengths[b])} > "
-                f"{text.size(1)} padded text columns"
-            )
-        steps = torch.arange(text.size(1), device=text.device)
-        bad = (steps[None, :] < text_lengths[:, None]) & (
-            (text < 0) | (text >= self.decoder.vocab_size)
-        )
-        if bool(bad.any()):
-            b = int(bad.any(1).nonzero()[0])
-            raise ValueError(
-                f"{name(b)}: text token id {int(text[b][bad[b]][0])} is outside the "
-                f"LLM vocabulary [0, {self.decoder.vocab_size}); was the text "
-                "tokenized with another --token_list / --bpemodel?"
-            )
 
     def collect_feats(
         self,
@@ -343,7 +363,9 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
             prefix (B, P, D), prefix_lens (B,).
         """
         bsz = audio.size(0)
-        if prompts is None:
+        if prompts is None and self.layout is not None:
+            prompts = self.layout.batch_audio_ids(bsz, fields, utt_id)
+        elif prompts is None:
             prompts = self.prompt.sample(bsz, train, fields=fields, utt_id=utt_id)
         if len(prompts) != bsz:
             raise ValueError(f"{len(prompts)} prompts for a batch of {bsz}")
@@ -364,14 +386,8 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         comp, comp_lens = self.compressor(enc, enc_lens)
         audio, audio_lens = self.projector(comp, comp_lens)
         if self.ctc_embedding:
-            audio = audio + self._ctc_token_embedding(comp).to(audio.dtype)
+            audio = audio + ctc_token_embedding(self.compressor.ctc_head, self.decoder, comp).to(audio.dtype)
         return audio, audio_lens
-
-    def _ctc_token_embedding(self, comp: torch.Tensor) -> torch.Tensor:
-        """sum_t p_ctc(token t | segment) * E[t].  (B, T', D) -> (B, T', H)"""
-        post = self.compressor.ctc_head.softmax(comp)[..., 1:]  # drop blank: (B, T', V)
-        table = self.decoder.input_embeddings.weight[: post.size(-1)]
-        return post.to(table.dtype) @ table
 
 
 def _append_eos(ys: torch.Tensor, ys_lens: torch.Tensor, eos: int) -> torch.Tensor:

@@ -6,7 +6,7 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
 from espnet2.utils import config_argparse
 from espnet2.utils.types import str2triple_str, str_or_none
 from espnet_speechllm.asr.generation.ctc_prefix_logits_processor import CTCPrefixLogitsProcessor
+from espnet_speechllm.asr.prompt_fields import fields_of
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 
 
@@ -59,6 +60,8 @@ class Speech2TextLLM:
         ctc_pre_beam: LLM candidates per hypothesis that CTC rescores
             (0: ``max(4, int(1.5 * beam_size))``).
         prompt: Override the eval prompt stored in the model config.
+        instruction: A chat-layout model's instruction (replaces model_conf.instruction;
+            an utterance's own ``instruction`` data file still wins).
     """
 
     @typechecked
@@ -79,6 +82,7 @@ class Speech2TextLLM:
         ctc_weight: float = 0.0,
         ctc_pre_beam: int = 0,
         prompt: Optional[str] = None,
+        instruction: Optional[str] = None,
     ):
         model, train_args = SpeechLLMTask.build_model_from_file(
             train_config, model_file, device
@@ -111,6 +115,24 @@ class Speech2TextLLM:
         self.ctc_pre_beam = ctc_pre_beam or max(4, int(1.5 * beam_size))
         self.context = model.decoder.context_length
         self.min_samples = self.model.min_input_samples(self.fs)
+        if instruction is not None and model.layout is None:
+            raise ValueError(
+                f"--instruction needs a model trained with model_conf.chat_layout: true; "
+                f"{train_config} uses model_conf.prompt (override it with --prompt)"
+            )
+        self.instruction = instruction
+        self.eos = model.eos
+
+    def prompts(
+        self, fields: Sequence[Dict[str, str]], keys: Optional[Sequence[str]] = None
+    ) -> List[Tuple[List[int], List[int]]]:
+        """``(pre_ids, post_ids)`` per utterance: the chat layout's turn (as in training,
+        with the utterance's ``instruction`` / ``history``), else the eval prompt."""
+        if self.model.layout is None:
+            return [self.prompt] * len(fields)
+        if self.instruction is not None:
+            fields = [dict(dict(instruction=self.instruction), **f) for f in fields]
+        return self.model.layout.batch_audio_ids(len(fields), fields, keys)
 
     @torch.no_grad()
     def __call__(self, speech: Union[torch.Tensor, np.ndarray]) -> List[Hypothesis]:
@@ -122,6 +144,7 @@ class Speech2TextLLM:
         self,
         speeches: Sequence[Union[torch.Tensor, np.ndarray]],
         keys: Optional[Sequence[str]] = None,
+        fields: Optional[Sequence[Dict[str, str]]] = None,
     ) -> List[List[Hypothesis]]:
         """Decode several utterances in one padded batch (same result as one by one).
 
@@ -129,7 +152,8 @@ class Speech2TextLLM:
         The frontend runs per utterance, the encoder on the batch where that is
         exact (see ``ESPnetSpeechLLMModel.encode_frames``); the LLM generates for
         all in one call, each capped at its own
-        ``ceil(max_tokens_per_second * seconds) + 4`` new tokens.
+        ``ceil(max_tokens_per_second * seconds) + 4`` new tokens. ``fields``: per
+        utterance, its ``instruction`` / ``history`` (a chat-layout model's turn).
         """
         keys = list(keys) if keys is not None else [str(i) for i in range(len(speeches))]
         wavs = [torch.as_tensor(s, dtype=torch.float32).reshape(-1) for s in speeches]
@@ -145,7 +169,9 @@ class Speech2TextLLM:
         dec = self.model.prepare_decoding(
             pad.to(self.device, dtype),
             lens,
-            prompts=[self.prompt] * len(todo),
+            prompts=self.prompts(
+                [fields[i] if fields is not None else {} for i in todo], [keys[i] for i in todo]
+            ),
             ctc=self.ctc_weight > 0,
         )
         caps = [self.token_cap(int(n)) for n in lens]
@@ -160,7 +186,7 @@ class Speech2TextLLM:
         if dec.ctc_logp is not None:
             kwargs["logits_processor"] = self._ctc_scorer(dec.ctc_logp)
         hyps = self.model.decoder.generate(
-            dec.prefix, dec.prefix_lens, max_new_tokens=caps, **kwargs
+            dec.prefix, dec.prefix_lens, max_new_tokens=caps, eos=self.eos, **kwargs
         )
         for j, nbest in enumerate(hyps):
             if int(dec.audio_lens[j]) == 0:
@@ -181,7 +207,7 @@ class Speech2TextLLM:
             [
                 CTCPrefixLogitsProcessor(
                     ctc_logp,
-                    eos=self.model.decoder.eos,
+                    eos=self.eos,
                     ctc_weight=self.ctc_weight,
                     num_beams=self.generate_kwargs["num_beams"],
                     pre_beam=self.ctc_pre_beam,
@@ -228,7 +254,10 @@ def inference(
         for keys, batch in loader:
             speech, lens = batch["speech"], batch["speech_lengths"]
             wavs = [speech[i, : lens[i]] for i in range(len(keys))]
-            for key, hyps in zip(keys, s2t.batch(wavs, keys)):
+            # instruction / history data files (chat layout): --data_path_and_name_and_type
+            # dump/raw/test/history,history,text
+            fields = fields_of(batch)
+            for key, hyps in zip(keys, s2t.batch(wavs, keys, fields)):
                 for n, (text, tokens, ids, score) in enumerate(hyps, 1):
                     w = writer[f"{n}best_recog"]
                     w["text"][key] = text
@@ -268,6 +297,12 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--ctc_weight", type=float, default=0.0, help="Joint CTC/LLM weight")
     group.add_argument("--ctc_pre_beam", type=int, default=0, help="LLM candidates CTC rescores")
     group.add_argument("--prompt", type=str_or_none, default=None, help="Override the eval prompt")
+    group.add_argument(
+        "--instruction",
+        type=str_or_none,
+        default=None,
+        help="Chat-layout models: replaces model_conf.instruction (an instruction data file wins)",
+    )
     return parser
 
 

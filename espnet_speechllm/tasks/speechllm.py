@@ -217,8 +217,9 @@ class SpeechLLMTask(StrictLoadMixin, AbsTask):
         cls, train: bool = True, inference: bool = False
     ) -> Tuple[str, ...]:
         # src_text: CTC labels of speech translation; FIELD_NAMES: lang (the {lang}
-        # prompt field), instruction and history (the chat layout's per-utterance turns).
-        return () if inference else ("src_text",) + FIELD_NAMES
+        # prompt field), instruction and history (the chat layout's per-utterance turns),
+        # which decoding reads too.
+        return FIELD_NAMES if inference else ("src_text",) + FIELD_NAMES
 
     @classmethod
     @typechecked

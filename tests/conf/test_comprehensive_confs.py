@@ -2,7 +2,6 @@
 Whisper tiny.en and SmolLM2) and trains exactly the parts its name says."""
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import yaml
 from espnet2.torch_utils.model_summary import model_summary
 from espnet_speechllm.recipe.results import model_params
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
-from tiny import TINY_WHISPER
+from chat_tiny import save_stand_ins
 
 CONF = Path(__file__).resolve().parents[2] / "conf/comprehensive"
 SCHEMES = [(e, l) for e in ("frozen", "lora", "full") for l in ("frozen", "lora", "full")]
@@ -25,18 +24,7 @@ CHAT = (
 
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory, tiny_llm):
-    from transformers import AutoTokenizer, WhisperConfig, WhisperForConditionalGeneration
-
-    tmp = tmp_path_factory.mktemp("parts")
-    torch.manual_seed(0)
-    WhisperForConditionalGeneration(WhisperConfig(**TINY_WHISPER)).save_pretrained(tmp / "whisper")
-    shutil.copytree(tiny_llm, tmp / "llm")
-    tok = AutoTokenizer.from_pretrained(tmp / "llm")
-    tok.chat_template = CHAT
-    tok.save_pretrained(tmp / "llm")
-    tokens = tmp / "tokens.txt"
-    tokens.write_text("".join(t + "\n" for t in tok.convert_ids_to_tokens(list(range(len(tok))))))
-    return tmp
+    return save_stand_ins(tmp_path_factory.mktemp("parts"), tiny_llm, CHAT)
 
 
 _BUILT = {}

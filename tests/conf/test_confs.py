@@ -14,7 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 # A conf that is a link to another one (an alias, e.g. comprehensive/adapter_conv1d_mlp) is not a system of its own.
 CONFS = sorted(p for p in (ROOT / "conf").glob("*/*.yaml") if not p.is_symlink())
 LINKS = sorted(p for p in (ROOT / "egs2").glob("*/*/conf/**/*.yaml") if p.is_symlink())
-PAPERS = {"speech_llama": "arXiv 2307.03917", "llm_asr": "arXiv 2307.11795", "comprehensive": "arXiv 2406.17272"}
+PAPERS = {
+    "speech_llama": "arXiv 2307.03917",
+    "llm_asr": "arXiv 2307.11795",
+    "comprehensive": "arXiv 2406.17272",
+    "audiochatllama": "arXiv 2311.06753",
+}
 
 
 def test_the_seed_systems_are_all_there():
@@ -52,9 +57,13 @@ def test_every_canonical_conf_is_linked_and_not_copied():
     assert not copies, copies
 
 
-# The st_* confs also train a step in tests/egs2/test_st_tuning_confs.py; the comprehensive
-# ones (Whisper encoder) build with tiny stand-ins in test_comprehensive_confs.py.
-BUILD = [c for c in CONFS if not c.name.startswith("st_") and c.parent.name != "comprehensive"]
+# The st_* confs also train a step in tests/egs2/test_st_tuning_confs.py.
+# conf/comprehensive and conf/audiochatllama need a Whisper stand-in and a chat template:
+# they build (and train a step) in tests/conf/test_{comprehensive,audiochatllama}_confs.py.
+BUILD = [
+    c for c in CONFS
+    if not c.name.startswith("st_") and c.parent.name not in ("comprehensive", "audiochatllama")
+]
 
 
 @pytest.mark.parametrize("conf", BUILD, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -82,6 +82,7 @@ class AbsLLMDecoder(AbsDecoder, ABC):
         num_beams: int = 1,
         nbest: int = 1,
         max_new_tokens: Union[int, Sequence[int]] = 64,
+        eos: Optional[int] = None,
         **generate_kwargs,
     ) -> List[List[Tuple[List[int], float]]]:
         """Decode after each prefix.
@@ -92,6 +93,8 @@ class AbsLLMDecoder(AbsDecoder, ABC):
             num_beams: Beam size (1 = greedy).
             nbest: Hypotheses returned per utterance (<= num_beams).
             max_new_tokens: Length cap of the generated text, or one per utterance.
+            eos: The token that ends a hypothesis (default ``self.eos``; a chat model's
+                end of turn, ``ESPnetSpeechLLMModel.eos``).
             generate_kwargs: Search options (``logits_processor``, ``min_new_tokens``, ...).
         Returns:
             For each utterance, ``nbest`` (token ids without eos, log score) pairs, best first.

@@ -230,6 +230,7 @@ class HFLLMDecoder(AbsLLMDecoder):
         num_beams: int = 1,
         nbest: int = 1,
         max_new_tokens: Union[int, Sequence[int]] = 64,
+        eos: Optional[int] = None,
         **generate_kwargs,
     ) -> List[List[Tuple[List[int], float]]]:
         """Decode after each prefix with HF ``generate`` (KV cache, batched).
@@ -244,6 +245,7 @@ class HFLLMDecoder(AbsLLMDecoder):
         and ``generate_kwargs`` go to HF ``generate`` (no_repeat_ngram_size,
         length_penalty, repetition_penalty, min_new_tokens, logits_processor, ...).
         """
+        eos = self.eos if eos is None else eos
         if nbest > num_beams:
             raise ValueError(f"nbest={nbest} needs beam_size >= nbest, got {num_beams}")
         bsz, p_max = hs_pad.shape[:2]
@@ -253,7 +255,7 @@ class HFLLMDecoder(AbsLLMDecoder):
             if len(max_new_tokens) != bsz:
                 raise ValueError(f"{len(max_new_tokens)} length caps for {bsz} utterances")
             procs = LogitsProcessorList(generate_kwargs.pop("logits_processor", None) or [])
-            procs.append(RowLengthCapProcessor(max_new_tokens, self.eos, num_beams))
+            procs.append(RowLengthCapProcessor(max_new_tokens, eos, num_beams))
             generate_kwargs["logits_processor"] = procs
             max_new_tokens = max(max_new_tokens) + 1  # + the forced eos
         prefix = left_pad(hs_pad, hlens)
@@ -267,8 +269,8 @@ class HFLLMDecoder(AbsLLMDecoder):
             num_return_sequences=nbest,
             max_new_tokens=max_new_tokens,
             do_sample=False,
-            eos_token_id=self.eos,
-            pad_token_id=self.eos,
+            eos_token_id=eos,
+            pad_token_id=eos,
             return_dict_in_generate=True,
             output_scores=True,
             use_cache=True,
@@ -286,7 +288,7 @@ class HFLLMDecoder(AbsLLMDecoder):
             )
             # A sequence that ended before the others is padded with pad = eos:
             # those steps are not part of it (HF masks them for beams only).
-            is_eos = (seqs[:, -trans.size(1) :] == self.eos).long()
+            is_eos = (seqs[:, -trans.size(1) :] == eos).long()
             after_eos = (is_eos.cumsum(-1) - is_eos) > 0
             scores = trans.masked_fill(after_eos | ~torch.isfinite(trans), 0.0).sum(-1)
         results: List[List[Tuple[List[int], float]]] = []
@@ -294,8 +296,8 @@ class HFLLMDecoder(AbsLLMDecoder):
             hyps = []
             for k in range(nbest):
                 ids = seqs[b * nbest + k].tolist()
-                if self.eos in ids:
-                    ids = ids[: ids.index(self.eos)]
+                if eos in ids:
+                    ids = ids[: ids.index(eos)]
                 hyps.append((ids, float(scores[b * nbest + k])))
             results.append(hyps)
         return results

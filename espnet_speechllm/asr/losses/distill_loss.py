@@ -4,26 +4,10 @@ The student is the LLM given the audio, the teacher the same frozen LLM given th
 (asr/losses/teacher_pass.py); both are teacher-forced on the same response, so position i of
 one predicts the same token as position i of the other, whatever their prefixes' lengths.
 
-Integration (``ESPnetSpeechLLMModel.forward``; model_conf keys ``distill_weight`` (0 = off,
-the default: no teacher pass), ``distill_temperature`` (T, default 1) and ``ce_weight``
-(default 1)), right after the student's logits and before the CTC mix::
-
-    logits, _ = self.decoder(prefix, prefix_lens, self._mask_text(text), text_lengths)
-    loss_ce = F.cross_entropy(...)                                  # as now: (B, L+1, V)
-    if self.distill_weight > 0:
-        tok = self.decoder.tokenizer
-        src = [tok.decode(r[:n]) for r, n in zip(src_text.tolist(), src_text_lengths.tolist())]
-        ids, lens = pad_ids(self.layout.batch_text_ids(src, fields, utt_id), text.device)
-        teacher, _ = teacher_logits(self.decoder, ids, lens, text, text_lengths)
-        mask = padding_mask(text_lengths + 1, logits.size(1)).bool()  # response + eot
-        loss_kl = response_kl(logits, teacher, mask, self.distill_temperature)
-        loss_att = self.ce_weight * loss_ce + self.distill_weight * loss_kl
-        stats["loss_kl"] = loss_kl.detach()
-
-``text`` is the response (data file ``response``), ``src_text`` the transcript (data file
-``text``); the teacher reads the unmasked ``text`` (text-token masking is the student's).
-Refuse ``distill_weight > 0`` without ``chat_layout`` or without ``src_text`` in the batch,
-naming the key and the data file, as ``_ctc_target`` does.
+Wired in asr/losses/auxiliary_losses.py (``AuxiliaryLosses.response_loss``; model_conf keys
+``distill_weight`` (0 = off, the default: no teacher pass), ``distill_temperature`` (T) and
+``ce_weight``). ``text`` is the response (data file ``response``), ``src_text`` the transcript
+(data file ``text``); the teacher reads the unmasked ``text``.
 """
 
 import torch

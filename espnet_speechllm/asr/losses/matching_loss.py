@@ -13,19 +13,10 @@ The text embeddings are a target: they are detached, so the gradient reaches the
 side (projector, compressor, encoder) and the cross-attention only, never the LLM's
 embedding table.
 
-How the model is meant to call it (not wired yet; proposed model_conf keys)::
-
-    model_conf:
-      matching_loss_weight: 0.0     # off by default; the paper adds it to the CE loss
-      matching_conf: {mse_weight: 1.0, cos_weight: 1.0, num_heads: 1}
-
-    # ESPnetSpeechLLMModel.__init__ (size = the LLM hidden size, decoder.output_size()):
-    self.matching_loss = MatchingLoss(size, **matching_conf) if matching_loss_weight > 0 else None
-    # ESPnetSpeechLLMModel.forward, after ``audio, audio_lens = self.to_llm_space(...)``:
-    text_emb = self.decoder.llm.get_input_embeddings()(text.clamp(min=0))  # (B, L, H)
-    loss_match, match_stats = self.matching_loss(audio, audio_lens, text_emb, text_lengths)
-    loss = loss + matching_loss_weight * loss_match
-    stats.update(match_stats)    # loss_match, loss_match_mse, loss_match_cos
+Wired in asr/losses/auxiliary_losses.py: model_conf ``matching_loss_weight`` (0 = off, the
+default) and ``matching_conf: {mse_weight, cos_weight, num_heads}``; the transcript is the
+CTC labels (``model_conf.ctc_target``), the loss is added after the CTC mix, and the stats
+``loss_match``, ``loss_match_mse``, ``loss_match_cos`` are logged.
 """
 
 from typing import Dict, Tuple

@@ -7,7 +7,7 @@ transcript in place of the audio), with the LoRA adapters switched off (peft's
 ``decoder_conf.mode: full`` the LLM's own weights train, and a frozen teacher would need a
 copy: that is refused.
 
-Integration: see asr/losses/distill_loss.py (where in ``ESPnetSpeechLLMModel.forward``).
+Called by asr/losses/auxiliary_losses.py (``AuxiliaryLosses.response_loss``).
 """
 
 import contextlib
