@@ -229,3 +229,26 @@ def test_ctc_pretrain_config_loads_into_the_default_speech_llm(tmp_path, tiny_to
     head = model.compressor.ctc.ctc_lo.weight
     assert head.shape == (len(llm_tokens) + 1, 128)
     assert torch.equal(head, src["ctc.ctc_lo.weight"])
+
+
+def test_text_file_response_trains_on_responses_and_decodes_with_chat_fields(recipe):
+    """--text_file response (AudioChatLlama): the target is the LLM's response, the
+    transcript goes in as src_text; a test set's instruction / history files reach decoding."""
+    for dset in ("train", "dev", "test"):
+        (recipe / f"dump/raw/{dset}/response").write_text("u1 R1\nu2 R2\n")
+    (recipe / "dump/raw/test/instruction").write_text("u1 Repeat\nu2 Repeat\n")
+    calls = _run(recipe, "--text_file", "response")
+    train = [c for c in calls if c.startswith("-m espnet_speechllm.bin.speechllm_train")]
+    assert len(train) == 2  # stage 10 (stats) and stage 11
+    for c in train:
+        assert "dump/raw/train/response,text,text" in c and "dump/raw/dev/response,text,text" in c
+        assert "dump/raw/train/text,src_text,text" in c and "dump/raw/dev/text,src_text,text" in c
+    (infer,) = [c for c in calls if "speechllm_inference" in c]
+    assert "dump/raw/test/instruction,instruction,text" in infer
+    assert "history,history" not in infer  # no such file in the test set
+
+
+def test_default_text_file_keeps_the_transcript_as_target(recipe):
+    calls = _run(recipe)
+    for c in (c for c in calls if "speechllm_train" in c):
+        assert "dump/raw/train/text,text,text" in c and "src_text" not in c
