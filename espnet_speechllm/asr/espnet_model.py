@@ -1,7 +1,5 @@
 """ESPnetSpeechLLMModel: speech -> encoder -> compressor -> projector -> causal LLM."""
 
-import functools
-import logging
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -21,9 +19,9 @@ from espnet_speechllm.asr.encoder.batch_exact import exact_padding, is_batch_exa
 from espnet_speechllm.asr.encoder_mode import set_encoder_mode
 from espnet_speechllm.asr.prompt_template import PromptTemplate
 from espnet_speechllm.train.speechllm_preprocessor import fields_of
+from espnet_speechllm.utils.low_precision import autocast, autocast_dtype
 
 IGNORE_ID = -1
-AUTOCAST_DTYPES = {None: None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class ESPnetSpeechLLMModel(AbsESPnetModel):
@@ -131,12 +129,7 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         self.ctc_weight = ctc_weight
         self.lsm_weight = lsm_weight
         self.extract_feats_in_collect_stats = extract_feats_in_collect_stats
-        if encoder_autocast not in AUTOCAST_DTYPES:
-            raise ValueError(
-                f"model_conf.encoder_autocast={encoder_autocast!r}: choose from "
-                f"{[k for k in AUTOCAST_DTYPES if k]} or null"
-            )
-        self.encoder_autocast = AUTOCAST_DTYPES[encoder_autocast]
+        self.encoder_autocast = autocast_dtype(encoder_autocast, "model_conf.encoder_autocast")
         self.prompt = PromptTemplate(
             decoder.tokenizer,
             [prompt] if isinstance(prompt, str) else prompt,
@@ -362,10 +355,7 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             feats, feats_lens = self.specaug(feats, feats_lens)
         if self.normalize is not None:
             feats, feats_lens = self.normalize(feats, feats_lens)
-        if self.encoder_autocast is None or not _native_on(feats.device, self.encoder_autocast):
-            enc, enc_lens, _ = self.encoder(feats, feats_lens)
-            return enc, enc_lens
-        with torch.autocast(feats.device.type, dtype=self.encoder_autocast):
+        with autocast(feats.device, self.encoder_autocast, "model_conf.encoder_autocast"):
             enc, enc_lens, _ = self.encoder(feats, feats_lens)
         return enc.to(feats.dtype), enc_lens
 
@@ -384,20 +374,6 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         post = self.compressor.posterior(comp)[..., 1:]  # drop blank: (B, T', V)
         table = self.decoder.llm.get_input_embeddings().weight[: post.size(-1)]
         return post.to(table.dtype) @ table
-
-
-@functools.lru_cache(maxsize=None)
-def _native_on(device: torch.device, dtype: torch.dtype) -> bool:
-    """Whether ``dtype`` has native kernels on ``device`` (else autocast would be slower)."""
-    if device.type != "cpu":
-        return True
-    native = {
-        torch.bfloat16: torch.ops.mkldnn._is_mkldnn_bf16_supported,
-        torch.float16: torch.ops.mkldnn._is_mkldnn_fp16_supported,
-    }[dtype]()
-    if not native:
-        logging.warning(f"model_conf.encoder_autocast: this CPU has no native {dtype}; running fp32")
-    return native
 
 
 def _append_eos(ys: torch.Tensor, ys_lens: torch.Tensor, eos: int) -> torch.Tensor:

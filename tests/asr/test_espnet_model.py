@@ -390,10 +390,10 @@ def test_bad_encoder_autocast(tmp_path, tiny_tokenizer):
 
 
 def test_encoder_autocast_falls_back_to_fp32_without_native_kernels(tmp_path, tiny_tokenizer, monkeypatch, caplog):
-    from espnet_speechllm.asr import espnet_model
+    from espnet_speechllm.utils import low_precision
 
-    espnet_model._native_on.cache_clear()
-    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    low_precision.native_on.cache_clear()
+    monkeypatch.setattr(low_precision, "cpu_has_native", lambda dtype: False)
     ref = _build(tmp_path, tiny_tokenizer).eval()
     amp = _build(tmp_path, tiny_tokenizer, encoder_autocast="bfloat16").eval()
     amp.load_state_dict(ref.state_dict())
@@ -401,6 +401,6 @@ def test_encoder_autocast_falls_back_to_fp32_without_native_kernels(tmp_path, ti
     with torch.no_grad():
         e32, _ = ref._encode_feats(*ref._extract_feats(speech, lens))
         e16, _ = amp._encode_feats(*amp._extract_feats(speech, lens))
-    espnet_model._native_on.cache_clear()
+    low_precision.native_on.cache_clear()
     assert torch.equal(e16, e32)
-    assert "this CPU has no native torch.bfloat16; running fp32" in caplog.text
+    assert "model_conf.encoder_autocast: this CPU has no native torch.bfloat16; running fp32" in caplog.text
