@@ -54,6 +54,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=200, help="most steps per dtype")
     p.add_argument("--budget_s", type=float, default=300.0, help="fp32 step seconds to stop at")
     p.add_argument("--decode_utts", type=int, default=8)
+    p.add_argument("--decode_repeats", type=int, default=3)
+    p.add_argument("--eager", action="store_true", help="also train bf16 with eager attention")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(RESULTS / "bf16.json"))
@@ -134,7 +136,7 @@ class Trainer:
         self.opt.step()
         self.sched.step()
         self.opt.zero_grad(set_to_none=True)
-        return float(loss), time.perf_counter() - start
+        return float(loss.detach()), time.perf_counter() - start
 
 
 def make_batches(utts, tokenizer, size: int) -> List[Dict[str, torch.Tensor]]:
@@ -163,20 +165,26 @@ def train_both(trainers: Dict[str, Trainer], batches, steps: int, budget_s: floa
     return log
 
 
-def decode_both(exp: Path, utts, dtypes: Sequence[str]) -> Dict[str, Dict]:
-    """``Speech2TextLLM`` of the saved model in each dtype, one utterance at a time, interleaved."""
+def decode_both(exp: Path, utts, dtypes: Sequence[str], repeats: int) -> Dict[str, Dict]:
+    """``Speech2TextLLM`` of the saved model in each dtype, interleaved: each utterance
+    alone (batch 1) and all in one batch, ``repeats`` times; the 1-best of batch 1."""
     from espnet_speechllm.bin.speechllm_inference import Speech2TextLLM
 
     s2t = {d: Speech2TextLLM(exp / "config.yaml", exp / "model.pth", dtype=d) for d in dtypes}
-    out = {d: dict(hyps=[], secs=[]) for d in dtypes}
+    wavs = [w for _, w, _ in utts]
+    out = {d: dict(hyps=[], batch1_s=[], batched_s=[]) for d in dtypes}
     for d in dtypes:  # warm-up: first-call allocations and oneDNN kernel creation
-        s2t[d](utts[0][1])
-    for _, wav, _ in utts:
+        s2t[d](wavs[0])
+    for r in range(repeats):
         for d in dtypes:
             start = time.perf_counter()
-            hyp = s2t[d](wav)[0][0]
-            out[d]["secs"].append(time.perf_counter() - start)
-            out[d]["hyps"].append(hyp)
+            hyps = [s2t[d](w)[0] for w in wavs]
+            out[d]["batch1_s"].append((time.perf_counter() - start) / len(wavs))
+            start = time.perf_counter()
+            s2t[d].batch(wavs)
+            out[d]["batched_s"].append((time.perf_counter() - start) / len(wavs))
+            if r == 0:
+                out[d]["hyps"] = [h[0] for h in hyps]
     return out
 
 
@@ -199,7 +207,7 @@ def plot(log: Dict[str, Dict], path: Path) -> None:
         ax.plot(range(1, len(v["loss"]) + 1), v["loss"], label=name)
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (CE, label smoothing 0.1)")
-    ax.set_title("Whisper tiny.en + SmolLM2-135M LoRA: fp32 vs bf16")
+    ax.set_title("Whisper tiny.en + SmolLM2-135M LoRA: fp32 vs bf16 (same batches)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -216,38 +224,49 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     n = args.batch * args.batches
     utts = load_utterances(n + args.decode_utts, synth_data(root, n + args.decode_utts, args.seed))
     conf = {"fp32": train_args(llm, whisper, False), "bf16": train_args(llm, whisper, True)}
+    if args.eager:  # CPU flash attention's bf16 backward is slow: HF's eager attention instead
+        conf["bf16_eager"] = train_args(llm, whisper, True)
+        conf["bf16_eager"].decoder_conf["attn_implementation"] = "eager"
     trainers = {k: Trainer(a, args.seed) for k, a in conf.items()}
     batches = make_batches(utts[:n], trainers["fp32"].model.decoder.tokenizer, args.batch)
     log = train_both(trainers, batches, args.steps, args.budget_s)
     with tempfile.TemporaryDirectory() as tmp:
         exp = save_exp(trainers["fp32"], conf["fp32"], Path(tmp) / "exp")
         del trainers
-        dec = decode_both(exp, utts[n:], ["float32", "bfloat16"])
+        dec = decode_both(exp, utts[n:], ["float32", "bfloat16"], args.decode_repeats)
     refs = [t for _, _, t in utts[n:]]
     n_steps = len(log["fp32"]["loss"])
     diffs = [abs(a - b) for a, b in zip(log["fp32"]["loss"], log["bf16"]["loss"])]
     rows = []
-    for name, d in (("fp32", "float32"), ("bf16", "bfloat16")):
+    for name in log:
+        d = {"fp32": "float32", "bf16": "bfloat16"}.get(name)
         rows.append(dict(
             dtype=name, steps=n_steps, step_s=median(log[name]["step_s"][1:] or log[name]["step_s"]),
             first_loss=log[name]["loss"][0], last10_loss=sum(log[name]["loss"][-10:]) / min(10, n_steps),
-            decode_s=median(dec[d]["secs"]), wer=jiwer.wer(refs, [h[0] for h in dec[d]["hyps"]]),
+            decode_s=median(dec[d]["batch1_s"]) if d else None,
+            decode_batched_s=median(dec[d]["batched_s"]) if d else None,
+            wer=jiwer.wer(refs, dec[d]["hyps"]) if d else None,
         ))  # fmt: skip
-    texts = {d: [h[0] for h in dec[d]["hyps"]] for d in dec}
+    texts = {d: dec[d]["hyps"] for d in dec}
     same = sum(a == b for a, b in zip(texts["float32"], texts["bfloat16"]))
     machine = machine_info()
     print(machine_line(machine))
     print(f"# {n_steps} interleaved training steps per dtype (batch {args.batch}, "
           f"{args.batches} distinct batches of espeak-ng audio); step = fwd+bwd+clip+AdamW, "
-          f"median after the first; decoding: {len(refs)} utterances one at a time, greedy, "
-          f"median; 1-best identical {same}/{len(refs)}; |loss fp32 - bf16| per step: "
+          f"median after the first; decoding: greedy, s per utterance of {len(refs)} utterances "
+          f"one at a time (batch 1) and in one batch, median of {args.decode_repeats}; 1-best identical {same}/{len(refs)}; |loss fp32 - bf16| per step: "
           f"median {median(diffs):.4f}, max {max(diffs):.4f}")  # fmt: skip
     base = rows[0]
+
+    def ratio(r, key):
+        return f"{base[key] / r[key]:.2f}x" if r[key] else "-"
+
     print(format_table(
-        ["dtype", "steps", "step s", "step speed-up", "loss step 1", "loss last 10", "decode s/utt",
-         "decode speed-up", "WER"],
+        ["dtype", "steps", "step s", "step speed-up", "loss step 1", "loss last 10",
+         "decode s/utt batch 1", "speed-up", f"batch {len(refs)}", "speed-up", "WER"],
         [[r["dtype"], r["steps"], r["step_s"], f"{base['step_s'] / r['step_s']:.2f}x", r["first_loss"],
-          r["last10_loss"], r["decode_s"], f"{base['decode_s'] / r['decode_s']:.2f}x", r["wer"]]
+          r["last10_loss"], r["decode_s"] or "-", ratio(r, "decode_s"), r["decode_batched_s"] or "-",
+          ratio(r, "decode_batched_s"), "-" if r["wer"] is None else r["wer"]]
          for r in rows],
     ))  # fmt: skip
     res = result("bf16", machine, rows, config=vars(args), losses={k: v["loss"] for k, v in log.items()},

@@ -80,6 +80,7 @@ class Speech2TextLLM:
         # in it; the rest (frontend, projector) and the scores stay fp32.
         low = autocast_dtype(None if dtype == "float32" else dtype, "--dtype")
         if low is not None:
+            model.requires_grad_(False)  # nothing trains: every LLM weight is stored in it
             model.encoder_autocast = low
             model.decoder.set_low_precision(low)
         self.model = model.eval()

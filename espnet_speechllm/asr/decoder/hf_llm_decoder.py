@@ -206,7 +206,7 @@ class HFLLMDecoder(AbsDecoder):
         (``speechllm_inference --dtype bfloat16``) sets it on a trained model.
         """
         self.autocast = dtype
-        self.frozen_dtype = dtype if self.mode != "full" else None
+        self.frozen_dtype = dtype  # applies to the parameters that do not require grad
 
     def _low_precision(self, x: torch.Tensor):
         """The autocast context of one LLM call; stores frozen weights in ``frozen_dtype`` first.
