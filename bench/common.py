@@ -12,6 +12,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from espnet_speechllm.utils.kaldi_io import read_map
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "egs2" / "espeak_en" / "speechllm1"
 MINI_AN4 = ROOT.parent / "shared" / "data" / "mini_an4"
@@ -196,11 +198,8 @@ def load_utterances(n: int, data: Optional[Path] = None) -> List[Tuple[str, torc
     if data is None:
         data = RECIPE / "dump" / "raw" / "test"
     if (data / "wav.scp").exists():
-        texts = dict(
-            line.split(maxsplit=1) if " " in line else (line, "")
-            for line in (data / "text").read_text().splitlines()
-        )
-        items = [line.split(maxsplit=1) for line in (data / "wav.scp").read_text().splitlines()]
+        texts = read_map(data / "text")
+        items = read_map(data / "wav.scp").items()
         base = data.parents[2] if data.parts[-3:-1] == ("dump", "raw") else Path.cwd()
         pairs = [(k, p if Path(p).is_absolute() else str(base / p), texts.get(k, "")) for k, p in items]
     elif (MINI_AN4 / "utterances.tsv").exists():

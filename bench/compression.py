@@ -87,7 +87,7 @@ def brief_ctc_training(model, utts, steps: int) -> None:
         chunk = [utts[(i * 8 + j) % len(utts)] for j in range(8)]
         speech, speech_lens = mc.speech_batch([w for _, w, _ in chunk])
         text, text_lens = mc.text_batch(tok, [t for _, _, t in chunk])
-        enc, enc_lens = model._encode_feats(*model._extract_feats(speech, speech_lens))
+        enc, enc_lens = model.encode_batch(speech, speech_lens)
         loss = model.compressor.aux_loss(enc, enc_lens, text, text_lens)
         loss.backward()
         opt.step()
@@ -101,11 +101,9 @@ def prefix_lengths(model, utts, device: str) -> Dict[str, float]:
     frames, prefix = [], []
     for key, wav, _ in utts:
         speech, lens = wav[None].to(device), torch.tensor([wav.numel()], device=device)
-        enc, enc_lens = model.encode_frames(speech, lens)
-        audio, audio_lens = model.to_llm_space(enc, enc_lens)
-        _, plens = model.build_prefix(audio, audio_lens, False)
-        frames.append(int(enc_lens[0]))
-        prefix.append(int(plens[0]))
+        dec = model.prepare_decoding(speech, lens)
+        frames.append(int(dec.enc_lens[0]))
+        prefix.append(int(dec.prefix_lens[0]))
     return dict(enc_frames=sum(frames) / len(frames), prefix=sum(prefix) / len(prefix))
 
 

@@ -28,7 +28,6 @@ each other), which says nothing about the decoders.
 import argparse
 import copy
 import json
-import math
 import os
 import resource
 import subprocess
@@ -91,11 +90,6 @@ def _load_ours(args, beam: int):
     return Speech2TextLLM(exp / "config.yaml", exp / args.model, beam_size=beam)
 
 
-def _token_cap(s2t, n_samples: int) -> int:
-    """Our per-utterance cap on new tokens (``Speech2TextLLM.batch``)."""
-    return min(s2t.max_new_tokens, math.ceil(s2t.max_tokens_per_second * n_samples / s2t.fs) + 4)
-
-
 def _espnet_s2t(model, train_args: argparse.Namespace, **kwargs):
     """ESPnet's Speech2Text on an in-memory model (it only reads models from files)."""
     from espnet2.bin.asr_inference import Speech2Text
@@ -142,7 +136,7 @@ def work_espnet_hf(args, utts) -> Tuple[List[Dict], Dict]:
     llm_dir = ours.train_args.decoder_conf["model_name_or_path"]
     base = build_espnet_hf_model(ours.model, ours.train_args, llm_dir)
     ns = argparse.Namespace(token_type="hugging_face", bpemodel=ours.train_args.bpemodel)
-    caps = {k: _token_cap(ours, w.numel()) for k, w, _ in utts}
+    caps = {k: ours.token_cap(w.numel()) for k, w, _ in utts}
     meta = dict(params=sum(p.numel() for p in base.parameters()))
     del ours
     # asr_inference's BeamSearch path (hugging_face_decoder=False) with a causal LM:

@@ -213,7 +213,7 @@ def build_espnet_ctc_att_model(
             num_blocks, ...); the attention width is the encoder's.
         ctc_weight: Training CTC weight stored in the model.
     """
-    if not hasattr(ours.compressor, "ctc"):
+    if ours.compressor.ctc_head is None:
         raise ValueError(f"compressor {type(ours.compressor).__name__} has no CTC head")
     token_list = [BLANK] + list(ours.token_list) + [SOS_EOS]
     frontend, normalize, encoder = _speech_side(train_args)

@@ -102,3 +102,24 @@ def trained_exp(tmp_path_factory, tiny_tokenizer, an4_dirs) -> Path:
     SpeechLLMTask.main(cmd=collect_stats_cmd(config, an4_dirs, root / "stats"))
     SpeechLLMTask.main(cmd=train_cmd(config, an4_dirs, root / "train", root / "stats"))
     return root / "train"
+
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}</s>{% endfor %}"
+    "{% if add_generation_prompt %}<s>assistant:{% endif %}"
+)
+
+
+@pytest.fixture(scope="session")
+def chat_llm(tmp_path_factory, tiny_llm) -> Path:
+    """The tiny random Llama (tests/conftest.py) with a chat template on its tokenizer."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    out = tmp_path_factory.mktemp("chat_llm")
+    shutil.copytree(tiny_llm, out, dirs_exist_ok=True)
+    tok = AutoTokenizer.from_pretrained(out)
+    tok.chat_template = CHAT_TEMPLATE
+    tok.save_pretrained(out)
+    return out

@@ -14,17 +14,18 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
 from espnet_speechllm.asr.compressor.abs_compressor import AbsCompressor
-from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
-from espnet_speechllm.asr.encoder.batch_exact import exact_padding, is_batch_exact
+from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
+from espnet_speechllm.asr.decoding_input import DecodingInput
 from espnet_speechllm.asr.encoder_mode import set_encoder_mode
+from espnet_speechllm.asr.prompt_fields import fields_of
 from espnet_speechllm.asr.prompt_template import PromptTemplate
-from espnet_speechllm.train.speechllm_preprocessor import fields_of
-from espnet_speechllm.utils.low_precision import autocast, autocast_dtype
+from espnet_speechllm.asr.speech_encoder_mixin import SpeechEncoderMixin
+from espnet_speechllm.utils.low_precision import autocast_dtype
 
 IGNORE_ID = -1
 
 
-class ESPnetSpeechLLMModel(AbsESPnetModel):
+class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
     """Speech-LLM trained with next-token CE on the text (+ CTC from the compressor).
 
     The LLM input of one utterance, after compression (p: prompt before the
@@ -35,6 +36,11 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
 
     The prefix ``p..q`` has its own length per utterance (compressed audio
     length varies); the decoder packs prefix and text and masks padding.
+
+    Public API: ``forward`` (training), ``prepare_decoding`` (what
+    ``decoder.generate`` reads), ``encode`` / ``to_llm_space`` / ``build_prefix``
+    (its steps), and from ``SpeechEncoderMixin`` ``encode_batch``,
+    ``encode_frames`` and ``min_input_samples``.
 
     Args:
         vocab_size: Size of the token list (the LLM tokenizer's).
@@ -84,7 +90,7 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         encoder: AbsEncoder,
         compressor: AbsCompressor,
         projector: AbsProjector,
-        decoder: HFLLMDecoder,
+        decoder: AbsLLMDecoder,
         prompt: Union[str, List[str]] = "Transcribe the audio:",
         eval_prompt: Optional[str] = None,
         prompt_template: str = "{prompt}{audio}",
@@ -105,7 +111,7 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         if not 0.0 <= text_mask_prob < 1.0:
             raise ValueError(f"model_conf.text_mask_prob={text_mask_prob} must be in [0, 1)")
         self.text_mask_prob = text_mask_prob
-        if ctc_embedding and not hasattr(compressor, "posterior"):
+        if ctc_embedding and compressor.ctc_head is None:
             raise ValueError(
                 "model_conf.ctc_embedding needs a CTC compressor (compressor: ctc), "
                 f"got {type(compressor).__name__}"
@@ -156,7 +162,7 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
             kwargs: ``utt_id`` (list of keys, passed by ESPnet's Trainer) names
                 the utterance in input errors; ``src_text`` / ``src_text_lengths``
                 (B, L_src) for ``ctc_target: src_text``; ``lang`` / ``lang_lengths``
-                (code points, see train/speechllm_preprocessor.py) fill ``{lang}``
+                (code points, see asr/prompt_fields.py) fill ``{lang}``
                 in prompts.
         Returns:
             loss, stats (loss, loss_att, loss_ctc, acc, compression_ratio,
@@ -274,35 +280,42 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         """Audio embeddings in the LLM's space.  ``(B, S) -> (B, T', D_llm), (B,)``"""
         return self.to_llm_space(*self.encode_frames(speech, speech_lengths))
 
-    def encode_frames(
-        self, speech: torch.Tensor, speech_lengths: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Encoder states before compression.  ``(B, S) -> (B, T, D_enc), (B,)``
+    def prepare_decoding(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        prompts: Optional[Sequence[Tuple[List[int], List[int]]]] = None,
+        fields: Optional[Sequence[Dict[str, str]]] = None,
+        ctc: bool = False,
+    ) -> DecodingInput:
+        """What ``decoder.generate`` reads, each utterance as if decoded alone.
 
-        Used for decoding; the result equals encoding each utterance alone. The
-        frontend runs per utterance (a centred STFT would read the padding). The
-        encoder runs on the batch when ``is_batch_exact`` (ESPnet's conformer and
-        transformer, under ``exact_padding``), else per utterance. The compressor
-        and projector mask by length.
+        Args:
+            speech: Waveforms (B, S), right padded.
+            speech_lengths: (B,)
+            prompts: ``(pre_ids, post_ids)`` per utterance (default: the eval prompt).
+            fields: Per utterance, values of the prompts' ``{name}`` fields.
+            ctc: Also give the CTC head's log posteriors (joint CTC/LLM decoding).
+        Returns:
+            DecodingInput: prefix (B, P, D), prefix_lens, audio_lens, enc_lens (B,),
+            ctc_logp (B tensors (T_b, V + 1)) or None.
         """
-        if bool((speech_lengths == speech_lengths.max()).all()):
-            feats, feats_lens = self._extract_feats(speech, speech_lengths)
-            return self._encode_feats(feats, feats_lens)
-        one = [
-            self._extract_feats(speech[b : b + 1, :n], speech_lengths[b : b + 1])
-            for b, n in enumerate(speech_lengths.tolist())
-        ]
-        if is_batch_exact(self.encoder):
-            feats = torch.nn.utils.rnn.pad_sequence([f[0] for f, _ in one], batch_first=True)
-            feats_lens = torch.cat([lens for _, lens in one])
-            with exact_padding(self.encoder, feats_lens):
-                return self._encode_feats(feats, feats_lens)
-        encoded = [self._encode_feats(f, lens) for f, lens in one]
-        enc_lens = torch.cat([lens for _, lens in encoded])
-        enc = torch.nn.utils.rnn.pad_sequence(
-            [e[0, :n] for (e, _), n in zip(encoded, enc_lens.tolist())], batch_first=True
+        head = self.compressor.ctc_head
+        if ctc and head is None:
+            raise ValueError(
+                f"CTC posteriors need a CTC head (compressor: ctc), this model's "
+                f"compressor is {type(self.compressor).__name__}"
+            )
+        enc, enc_lens = self.encode_frames(speech, speech_lengths)
+        audio, audio_lens = self.to_llm_space(enc, enc_lens)
+        prefix, prefix_lens = self.build_prefix(
+            audio, audio_lens, train=False, prompts=prompts, fields=fields
         )
-        return enc, enc_lens
+        ctc_logp = None
+        if ctc:
+            logp = head.log_softmax(enc)  # (B, T, V + 1)
+            ctc_logp = [logp[b, :n] for b, n in enumerate(enc_lens.tolist())]
+        return DecodingInput(prefix, prefix_lens, audio_lens, enc_lens, ctc_logp)
 
     def build_prefix(
         self,
@@ -340,25 +353,6 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
         lens = torch.tensor([p.size(0) for p in pieces], device=audio.device)
         return torch.nn.utils.rnn.pad_sequence(pieces, batch_first=True), lens
 
-    def _extract_feats(
-        self, speech: torch.Tensor, speech_lengths: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        speech = speech[:, : int(speech_lengths.max())]
-        if self.frontend is None:
-            return speech, speech_lengths
-        return self.frontend(speech, speech_lengths)
-
-    def _encode_feats(
-        self, feats: torch.Tensor, feats_lens: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        if self.specaug is not None and self.training:
-            feats, feats_lens = self.specaug(feats, feats_lens)
-        if self.normalize is not None:
-            feats, feats_lens = self.normalize(feats, feats_lens)
-        with autocast(feats.device, self.encoder_autocast, "model_conf.encoder_autocast"):
-            enc, enc_lens, _ = self.encoder(feats, feats_lens)
-        return enc.to(feats.dtype), enc_lens
-
     def to_llm_space(
         self, enc: torch.Tensor, enc_lens: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -371,8 +365,8 @@ class ESPnetSpeechLLMModel(AbsESPnetModel):
 
     def _ctc_token_embedding(self, comp: torch.Tensor) -> torch.Tensor:
         """sum_t p_ctc(token t | segment) * E[t].  (B, T', D) -> (B, T', H)"""
-        post = self.compressor.posterior(comp)[..., 1:]  # drop blank: (B, T', V)
-        table = self.decoder.llm.get_input_embeddings().weight[: post.size(-1)]
+        post = self.compressor.ctc_head.softmax(comp)[..., 1:]  # drop blank: (B, T', V)
+        table = self.decoder.input_embeddings.weight[: post.size(-1)]
         return post.to(table.dtype) @ table
 
 

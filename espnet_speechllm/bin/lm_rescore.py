@@ -23,6 +23,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
+
 _FLOAT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf")
 
 
@@ -42,20 +45,11 @@ def read_nbest(dirs: Sequence[Path]) -> Dict[str, List[Tuple[str, float]]]:
         if not ranks:
             raise FileNotFoundError(f"{d}: no {{k}}best_recog directories")
         for rank in ranks:
-            texts = _read_kv(rank / "text")
-            for key, value in _read_kv(rank / "score").items():
+            texts = read_map(rank / "text")
+            for key, value in read_map(rank / "score").items():
                 where = f"{rank / 'score'}: utterance {key}"
                 nbest.setdefault(key, []).append((texts.get(key, ""), parse_score(value, where)))
     return nbest
-
-
-def _read_kv(path: Path) -> Dict[str, str]:
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        key, _, value = line.partition(" ")
-        if key:
-            out[key] = value.strip()
-    return out
 
 
 @torch.no_grad()
@@ -104,8 +98,7 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     start = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(str(args.llm), local_files_only=True)
     llm = AutoModelForCausalLM.from_pretrained(str(args.llm), local_files_only=True).eval()
@@ -113,18 +106,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     best_dir = args.output_dir / "1best_recog"
     best_dir.mkdir(parents=True, exist_ok=True)
     changed = 0
-    lines_text, lines_score = [], []
+    best_text, best_score = {}, {}
     for key in sorted(nbest):
         hyps = nbest[key]
         lm = llm_logprob(llm, tokenizer, [t for t, _ in hyps], args.batch_size)
         asr = torch.tensor([s for _, s in hyps])
         best, total = rescore(asr, lm, args.weight)
         changed += int(best != 0)
-        lines_text.append(f"{key} {hyps[best][0]}".rstrip() + "\n")
-        lines_score.append(f"{key} {float(total[best])}\n")
+        best_text[key] = hyps[best][0].strip()
+        best_score[key] = str(float(total[best]))
     for path in (best_dir / "text", args.output_dir / "text"):
-        path.write_text("".join(lines_text), encoding="utf-8")
-    (best_dir / "score").write_text("".join(lines_score), encoding="utf-8")
+        write_map(path, best_text)
+    write_map(best_dir / "score", best_score)
     # recipe.results shows it beside the decoding time of the n-best.
     (args.output_dir / "rescore_time").write_text(f"{time.perf_counter() - start:.1f}\n")
     logging.info(

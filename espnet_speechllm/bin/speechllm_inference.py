@@ -6,7 +6,7 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -16,14 +16,23 @@ from typeguard import typechecked
 from espnet2.fileio.datadir_writer import DatadirWriter
 from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
 from espnet2.utils import config_argparse
-from espnet2.utils.types import str2bool, str2triple_str, str_or_none
-from espnet_speechllm.asr.decoder.ctc_prefix_logits_processor import CTCPrefixLogitsProcessor
+from espnet2.utils.types import str2triple_str, str_or_none
+from espnet_speechllm.asr.generation.ctc_prefix_logits_processor import CTCPrefixLogitsProcessor
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 from espnet_speechllm.utils.low_precision import autocast_dtype
 
-# (text, tokens, token_ids, score)
-Hypothesis = Tuple[str, List[str], List[int], float]
-EMPTY: Hypothesis = ("", [], [], 0.0)
+
+
+class Hypothesis(NamedTuple):
+    """One decoded text; unpacks as ``text, tokens, token_ids, score = hyp``."""
+
+    text: str
+    tokens: List[str]
+    token_ids: List[int]
+    score: float
+
+
+EMPTY = Hypothesis("", [], [], 0.0)
 
 
 class Speech2TextLLM:
@@ -102,15 +111,15 @@ class Speech2TextLLM:
         )
         if not 0.0 <= ctc_weight <= 1.0:
             raise ValueError(f"--ctc_weight {ctc_weight} must be in [0, 1]")
-        if ctc_weight > 0 and not hasattr(model.compressor, "ctc"):
+        if ctc_weight > 0 and model.compressor.ctc_head is None:
             raise ValueError(
                 f"--ctc_weight {ctc_weight} needs a model with a CTC head (compressor: ctc); "
                 f"{train_config} uses {type(model.compressor).__name__}"
             )
         self.ctc_weight = ctc_weight
         self.ctc_pre_beam = ctc_pre_beam or max(4, int(1.5 * beam_size))
-        self.context = getattr(model.decoder.causal_lm.config, "max_position_embeddings", None)
-        self.min_samples = _shortest_input(self.model, self.fs) if model.frontend else 1
+        self.context = model.decoder.context_length
+        self.min_samples = self.model.min_input_samples(self.fs)
 
     @torch.no_grad()
     def __call__(self, speech: Union[torch.Tensor, np.ndarray]) -> List[Hypothesis]:
@@ -142,38 +151,39 @@ class Speech2TextLLM:
         lens = torch.tensor([wavs[i].numel() for i in todo], device=self.device)
         pad = torch.nn.utils.rnn.pad_sequence([wavs[i] for i in todo], batch_first=True)
         dtype = next(self.model.parameters()).dtype
-        enc, enc_lens = self.model.encode_frames(pad.to(self.device, dtype), lens)
-        audio, audio_lens = self.model.to_llm_space(enc, enc_lens)
-        ctc_logp = (
-            self.model.compressor.ctc.log_softmax(enc) if self.ctc_weight > 0 else None
+        dec = self.model.prepare_decoding(
+            pad.to(self.device, dtype),
+            lens,
+            prompts=[self.prompt] * len(todo),
+            ctc=self.ctc_weight > 0,
         )
-        prefix, prefix_lens = self.model.build_prefix(
-            audio, audio_lens, train=False, prompts=[self.prompt] * len(todo)
-        )
-        caps = [
-            min(self.max_new_tokens, math.ceil(self.max_tokens_per_second * int(n) / self.fs) + 4)
-            for n in lens
-        ]
+        caps = [self.token_cap(int(n)) for n in lens]
         for j, i in enumerate(todo):
-            if self.context is not None and int(prefix_lens[j]) + caps[j] > self.context:
+            if self.context is not None and int(dec.prefix_lens[j]) + caps[j] > self.context:
                 raise ValueError(
-                    f"{keys[i]}: prompt + audio ({int(prefix_lens[j])} positions) + "
+                    f"{keys[i]}: prompt + audio ({int(dec.prefix_lens[j])} positions) + "
                     f"{caps[j]} new tokens exceed the LLM context of {self.context}; "
                     "use a stronger compressor or split the audio"
                 )
         kwargs = dict(self.generate_kwargs)
-        if ctc_logp is not None:
-            kwargs["logits_processor"] = self._ctc_scorer(
-                [ctc_logp[j, : enc_lens[j]] for j in range(len(todo))]
-            )
-        hyps = self.model.decoder.generate(prefix, prefix_lens, max_new_tokens=caps, **kwargs)
+        if dec.ctc_logp is not None:
+            kwargs["logits_processor"] = self._ctc_scorer(dec.ctc_logp)
+        hyps = self.model.decoder.generate(
+            dec.prefix, dec.prefix_lens, max_new_tokens=caps, **kwargs
+        )
         for j, nbest in enumerate(hyps):
-            if int(audio_lens[j]) == 0:
+            if int(dec.audio_lens[j]) == 0:
                 # The compressor kept nothing (e.g. all frames CTC blank).
                 logging.info(f"{keys[todo[j]]}: no audio left after compression: empty hypothesis")
                 continue
             results[todo[j]] = [self._hypothesis(ids, score) for ids, score in nbest]
         return results
+
+    def token_cap(self, n_samples: int) -> int:
+        """Most new tokens for audio of ``n_samples``: ``ceil(rate * seconds) + 4``, capped."""
+        return min(
+            self.max_new_tokens, math.ceil(self.max_tokens_per_second * n_samples / self.fs) + 4
+        )
 
     def _ctc_scorer(self, ctc_logp: List[torch.Tensor]) -> LogitsProcessorList:
         return LogitsProcessorList(
@@ -191,35 +201,7 @@ class Speech2TextLLM:
     def _hypothesis(self, ids: List[int], score: float) -> Hypothesis:
         tokens = self.tokenizer.convert_ids_to_tokens(ids)
         text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
-        return text, tokens, ids, score
-
-
-def _shortest_input(model, limit: int) -> int:
-    """Fewest samples that the frontend and encoder turn into >= 1 encoder frame.
-
-    Shorter audio makes the frontend (STFT padding) or the encoder's
-    subsampling fail, or leaves no frame. Lengths do not depend on the
-    signal, so zeros are bisected once, in ``[1, limit]``.
-    """
-    param = next(model.parameters())
-
-    def encodes(n: int) -> bool:
-        x = torch.zeros(1, n, dtype=param.dtype, device=param.device)
-        n_ = torch.tensor([n], device=param.device)
-        try:
-            with torch.no_grad():
-                _, enc_lens = model._encode_feats(*model._extract_feats(x, n_))
-        except Exception:  # whichever error a too-short input raises in this model
-            return False
-        return int(enc_lens[0]) > 0
-
-    if not encodes(limit):
-        raise ValueError(f"The model's frontend + encoder cannot encode {limit} samples")
-    lo, hi = 1, limit
-    while lo < hi:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if encodes(mid) else (mid + 1, hi)
-    return lo
+        return Hypothesis(text, tokens, ids, score)
 
 
 @typechecked

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from espnet_speechllm.llm.llm_dir import staged_dir
+from espnet_speechllm.utils.cli import parse_args
 
 
 def export_lm(train_config: str, model_file: str, out_dir: str) -> Path:
@@ -46,8 +47,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> None:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = parse_args(get_parser(), argv)
     export_lm(args.train_config, args.model_file, args.out_dir)
 
 

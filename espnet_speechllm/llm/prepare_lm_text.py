@@ -13,17 +13,10 @@ import os
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
+# NOTE: bin/lm_calc_perplexity imports read_kaldi_text from here.
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_kaldi_text, write_map
 from espnet_speechllm.utils.nonspeech import is_nonspeech
-
-
-def read_kaldi_text(path: str) -> Iterator[Tuple[str, str]]:
-    """``(utt_id, text)`` for each line of a Kaldi text file (text may be empty)."""
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            parts = line.strip().split(maxsplit=1)
-            if not parts:
-                raise ValueError(f"{path}:{n}: empty line (expected 'utt_id text')")
-            yield parts[0], parts[1] if len(parts) > 1 else ""
 
 
 def _read_plain_text(path: str, k: int) -> Iterator[Tuple[str, str]]:
@@ -34,8 +27,7 @@ def _read_plain_text(path: str, k: int) -> Iterator[Tuple[str, str]]:
 
 def _write(pairs: List[Tuple[str, str]], path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(f"{key} {text}\n" for key, text in pairs)
+    write_map(tmp, dict(pairs), sort=False)
     os.replace(tmp, path)
 
 
@@ -99,8 +91,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> None:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = parse_args(get_parser(), argv)
     prepare_lm_text(args.train_text, args.dev_text, args.out_dir, args.extra_text)
 
 

@@ -8,19 +8,22 @@ it like any pretrained LLM's tokenizer.
 import argparse
 import logging
 from pathlib import Path
-from typing import Iterable, Iterator, List
+from typing import Iterable, List
+
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_kaldi_text, write_token_list
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
 
 
-def _texts(lines: Iterable[str], has_ids: bool) -> Iterator[str]:
-    for line in lines:
-        line = line.rstrip("\n")
-        if has_ids:
-            parts = line.split(maxsplit=1)
-            line = parts[1] if len(parts) > 1 else ""
-        if line.strip():
-            yield line
+def _texts(path: str, has_ids: bool) -> List[str]:
+    """The non-empty texts of a Kaldi text file, or of a file of plain lines."""
+    if has_ids:
+        texts = [text for _, text in read_kaldi_text(path)]
+    else:
+        with open(path, encoding="utf-8") as f:
+            texts = [line.rstrip("\n") for line in f]
+    return [t for t in texts if t.strip()]
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: str) -> int:
@@ -68,8 +71,7 @@ def export_token_list(tokenizer_dir: str, out_file: str) -> List[str]:
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
     tokens = tok.convert_ids_to_tokens(list(range(len(tok))))
-    Path(out_file).parent.mkdir(parents=True, exist_ok=True)
-    Path(out_file).write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
+    write_token_list(out_file, tokens)
     return tokens
 
 
@@ -89,8 +91,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> None:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = parse_args(get_parser(), argv)
     if args.export_only:
         if not args.token_list:
             raise SystemExit("--export_only needs --token_list")
@@ -99,8 +100,7 @@ def main(argv=None) -> None:
         return
     if not args.text:
         raise SystemExit("--text is required to train a tokenizer")
-    with open(args.text, encoding="utf-8") as f:
-        n = train_tokenizer(_texts(f, not args.no_ids), args.vocab_size, args.out_dir)
+    n = train_tokenizer(_texts(args.text, not args.no_ids), args.vocab_size, args.out_dir)
     logging.info(f"Trained a {n}-token BPE tokenizer into {args.out_dir}")
     if args.token_list:
         export_token_list(args.out_dir, args.token_list)

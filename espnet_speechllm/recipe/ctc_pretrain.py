@@ -1,4 +1,4 @@
-"""Stage 11a: ESPnet's CTC-only ASR model on our CTC compressor's classes.
+"""Stage 9: ESPnet's CTC-only ASR model on our CTC compressor's classes.
 
 Our CTC compressor has ``V + 1`` classes: blank is 0 and LLM token ``t`` is ``t + 1``.
 ESPnet's ``--token_type hugging_face`` ignores ``--token_list`` and yields the tokenizer's
@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 from typing import List, Sequence
 
-from espnet_speechllm.llm.prepare_lm_text import read_kaldi_text
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_kaldi_text, read_token_list, write_token_list
 
 BLANK = "<blank>"
 UNK = "<unk>"
@@ -33,17 +34,13 @@ class CTCPretrainError(ValueError):
     """The LLM's tokens cannot be written as ESPnet word tokens; names the token or file."""
 
 
-def read_token_list(path: str) -> List[str]:
-    return Path(path).read_text(encoding="utf-8").split("\n")[:-1]
-
-
 def ctc_token_list(tokens: Sequence[str]) -> List[str]:
     """``<blank>`` + the LLM tokens in id order (+ ``<unk>`` if absent).  Class ``t + 1`` = token ``t``."""
     for i, t in enumerate(tokens):
         if not t or t != t.strip() or len(t.split()) != 1:
             raise CTCPretrainError(
                 f"LLM token {i} ({t!r}) is empty or holds whitespace: it cannot be an "
-                "ESPnet word token (stage 11a)"
+                "ESPnet word token (stage 9)"
             )
     if len(set(tokens)) != len(tokens) or BLANK in tokens:
         raise CTCPretrainError(f"the LLM token list repeats a token or holds {BLANK!r}")
@@ -94,8 +91,7 @@ def main(argv=None) -> None:
     pe.add_argument("checkpoint")
     pe.add_argument("--token_list", required=True, help="The LLM token list (id order)")
     pe.add_argument("--out", required=True)
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = parse_args(p, argv)
     try:
         tokens = read_token_list(args.token_list)
         if args.cmd == "export":
@@ -105,7 +101,7 @@ def main(argv=None) -> None:
         if len(args.pairs) % 2:
             raise CTCPretrainError("give IN_TEXT OUT_TEXT pairs")
         ctc_tokens = ctc_token_list(tokens)
-        Path(args.out_token_list).write_text("".join(t + "\n" for t in ctc_tokens), encoding="utf-8")
+        write_token_list(args.out_token_list, ctc_tokens)
         from espnet2.text.hugging_face_tokenizer import HuggingFaceTokenizer
 
         tokenizer = HuggingFaceTokenizer(args.bpemodel)

@@ -11,13 +11,14 @@ printed.
 """
 
 import argparse
-import logging
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
-from espnet_speechllm.recipe.kaldi_dir import DataDirError, read_map, subset, write_map
+from espnet_speechllm.recipe.kaldi_dir import DataDirError, subset
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 
 def filter_reasons(
@@ -92,8 +93,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     try:
         n_kept, reasons = filter_data(
             args.src,

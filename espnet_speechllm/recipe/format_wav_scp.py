@@ -24,7 +24,9 @@ from urllib.parse import quote
 
 import numpy as np
 import soundfile
-from espnet_speechllm.recipe.kaldi_dir import read_map, subset, write_map
+from espnet_speechllm.recipe.kaldi_dir import subset
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 
 class AudioError(Exception):
@@ -175,8 +177,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     try:
         bad = format_wav_scp(args.src, args.dst, args.fs, args.nj)
     except ValueError as e:  # DataDirError included

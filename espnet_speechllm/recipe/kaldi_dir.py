@@ -25,16 +25,24 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-PathLike = Union[str, Path]
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import (
+    KaldiFormatError,
+    PathLike,
+    iter_lines,
+    read_map,
+    write_map,
+)
+
 # (line number, id, value); value is "" when the line holds only an id
 Line = Tuple[int, str, str]
 
 _MAX_REPORTED = 50
 
 
-class DataDirError(ValueError):
+class DataDirError(KaldiFormatError):
     """A data dir is malformed; the message names the file, line and id."""
 
 
@@ -44,38 +52,8 @@ def is_utt_file(name: str) -> bool:
 
 
 def _read_lines(path: Path) -> List[Line]:
-    """All non-blank lines of a data-dir file, as (line number, id, value)."""
-    lines = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            parts = line.split(maxsplit=1)
-            if parts:
-                lines.append((n, parts[0], parts[1].strip() if len(parts) > 1 else ""))
-    return lines
-
-
-def read_map(path: PathLike) -> Dict[str, str]:
-    """Read ``id value`` lines into a dict; duplicate ids raise DataDirError."""
-    path = Path(path)
-    out: Dict[str, str] = {}
-    first_line: Dict[str, int] = {}
-    for n, key, value in _read_lines(path):
-        if key in out:
-            raise DataDirError(
-                f"{path}:{n}: id '{key}' duplicated (first at line {first_line[key]})"
-            )
-        out[key] = value
-        first_line[key] = n
-    return out
-
-
-def write_map(path: PathLike, mapping: Dict[str, str]) -> None:
-    """Write ``id value`` lines sorted by id (str order == UTF-8 byte order)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for key in sorted(mapping):
-            f.write(f"{key} {mapping[key]}\n" if mapping[key] else f"{key}\n")
+    """All lines of a data-dir file, as (line number, id, value)."""
+    return list(iter_lines(path))
 
 
 def spk2utt_of(utt2spk: Dict[str, str]) -> Dict[str, str]:
@@ -427,8 +405,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     try:
         if args.cmd == "validate":
             validate(args.dir, need=args.need)
@@ -456,7 +433,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         else:
             n = combine(args.dst, args.srcs)
             print(f"combine: {args.dst}: {n} utterances")
-    except (DataDirError, FileNotFoundError) as e:
+    except (KaldiFormatError, FileNotFoundError) as e:
         sys.exit(f"kaldi_dir {args.cmd}: {e}")
 
 

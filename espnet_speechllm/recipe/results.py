@@ -33,6 +33,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from espnet_speechllm.utils.cli import parse_args
+
 _ER_KEYS = ("corr", "sub", "del", "ins", "err", "serr")
 _PACKAGES = ("torch", "espnet", "transformers", "peft", "espnet_speechllm")
 
@@ -126,6 +128,10 @@ def load_scores(exp: Path) -> Dict[str, List[Dict]]:
 
 
 def score_table(metric: str, scores: List[Dict]) -> List[str]:
+    if metric == "response":  # chat responses vs the oracle ones (recipe.score_responses)
+        from espnet_speechllm.recipe.score_responses import response_table
+
+        return response_table(scores)
     if metric == "bleu":
         lines = ["|dataset|Snt|BLEU|chrF|BP|", "|---|---|---|---|---|"]
         for s in scores:
@@ -271,8 +277,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     if args.row:
         rows = [(label, Path(d)) for label, _, d in (r.partition("=") for r in args.row)]
         missing = [str(d) for _, d in rows if not d.is_dir()]

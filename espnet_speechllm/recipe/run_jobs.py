@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Deque, Dict, Iterator, List, Optional, Sequence
 
+from espnet_speechllm.utils.cli import parse_args
+
 _TAIL_LINES = 10
 
 
@@ -193,7 +195,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = get_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     try:
         jobs = make_jobs(args.spec)
     except ValueError as e:

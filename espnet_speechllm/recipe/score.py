@@ -37,7 +37,8 @@ import unicodedata
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet_speechllm.recipe.kaldi_dir import read_map
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_map
 from espnet_speechllm.utils.nonspeech import is_nonspeech
 
 CLEANERS = ("none", "upper", "lower_nopunct")
@@ -284,8 +285,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     try:
         result = score(
             args.metric, args.ref, args.hyp, args.out_dir, args.cleaner, args.backend

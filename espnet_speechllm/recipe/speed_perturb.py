@@ -18,13 +18,9 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from espnet_speechllm.recipe.kaldi_dir import (
-    is_utt_file,
-    read_map,
-    spk2utt_of,
-    validate,
-    write_map,
-)
+from espnet_speechllm.recipe.kaldi_dir import is_utt_file, spk2utt_of, validate
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 # Lengths change with the speed; stage 3 recomputes them.
 _LENGTH_FILES = ("utt2num_samples", "utt2dur")
@@ -94,8 +90,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     factors: List[str] = args.factors.split()
     try:
         n = speed_perturb(args.src, args.dst, factors)

@@ -16,7 +16,6 @@ message, nothing is written, and the exit status is 0.
 """
 
 import argparse
-import logging
 import os
 import socket
 import sys
@@ -25,6 +24,8 @@ import zipfile
 from pathlib import Path
 from typing import Optional, Sequence
 from urllib.parse import urlparse
+
+from espnet_speechllm.utils.cli import parse_args
 
 _TRUE = {"1", "ON", "YES", "TRUE"}
 
@@ -86,8 +87,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     if not args.hf_repo:
         sys.exit("upload_hf: --hf_repo is empty: give the Hub repo id (user/model)")
     if not args.packed_model.is_file():

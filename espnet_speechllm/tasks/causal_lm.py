@@ -6,9 +6,7 @@ speech task loads like any pretrained LLM.
 """
 
 import argparse
-import logging
-from pathlib import Path
-from typing import Callable, Collection, Dict, List, Optional, Tuple, Union
+from typing import Callable, Collection, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -16,17 +14,24 @@ from typeguard import typechecked
 
 from espnet2.tasks.abs_task import AbsTask
 from espnet2.train.class_choices import ClassChoices
-from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.preprocessor import CommonPreprocessor
 from espnet2.train.trainer import Trainer
-from espnet2.utils.types import str2bool, str_or_none
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
 from espnet_speechllm.lm.espnet_model import ESPnetCausalLMModel
+from espnet_speechllm.tasks.common import (
+    StrictLoadMixin,
+    add_token_list_argument,
+    add_tokenizer_arguments,
+    check_token_count,
+    collate_fn,
+    read_token_list,
+    tokenizer_path,
+)
 
 decoder_choices = ClassChoices(
     "decoder",
     classes=dict(hf_llm=HFLLMDecoder),
-    type_check=HFLLMDecoder,
+    type_check=HFLLMDecoder,  # ESPnetCausalLMModel takes an HFLLMDecoder
     default="hf_llm",
 )
 model_choices = ClassChoices(
@@ -37,7 +42,7 @@ model_choices = ClassChoices(
 )
 
 
-class CausalLMTask(AbsTask):
+class CausalLMTask(StrictLoadMixin, AbsTask):
     """Text in, next-token loss out. Text is tokenized with the LLM's tokenizer.
 
     NOTE: ESPnet's ``hugging_face`` token path (``tokenizer.tokenize`` then
@@ -53,33 +58,9 @@ class CausalLMTask(AbsTask):
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):
-        group = parser.add_argument_group(description="Task related")
-        # NOTE: not argparse's required=True, so that --print_config works alone.
-        required = parser.get_default("required")
-        required += ["token_list"]
-        group.add_argument(
-            "--token_list",
-            type=str_or_none,
-            default=None,
-            help="The LLM tokenizer's tokens, one per line in id order",
-        )
-
+        add_token_list_argument(parser, parser.add_argument_group(description="Task related"))
         group = parser.add_argument_group(description="Preprocess related")
-        group.add_argument("--use_preprocessor", type=str2bool, default=True)
-        group.add_argument(
-            "--token_type",
-            type=str,
-            default="hugging_face",
-            choices=["hugging_face"],
-            help="Text is tokenized by the LLM's tokenizer",
-        )
-        group.add_argument(
-            "--bpemodel",
-            type=str_or_none,
-            default=None,
-            help="The LLM tokenizer's directory (also the decoder's tokenizer "
-            "unless decoder_conf.tokenizer_name_or_path is set)",
-        )
+        add_tokenizer_arguments(group)
         for class_choices in cls.class_choices_list:
             class_choices.add_arguments(group)
 
@@ -88,7 +69,7 @@ class CausalLMTask(AbsTask):
         [Collection[Tuple[str, Dict[str, np.ndarray]]]],
         Tuple[List[str], Dict[str, torch.Tensor]],
     ]:
-        return CommonCollateFn(int_pad_value=-1)
+        return collate_fn()
 
     @classmethod
     @typechecked
@@ -101,7 +82,7 @@ class CausalLMTask(AbsTask):
             train=train,
             token_type=args.token_type,
             token_list=args.token_list,
-            bpemodel=_tokenizer_path(args),
+            bpemodel=tokenizer_path(args),
         )
 
     @classmethod
@@ -119,7 +100,7 @@ class CausalLMTask(AbsTask):
     @classmethod
     @typechecked
     def build_model(cls, args: argparse.Namespace) -> ESPnetCausalLMModel:
-        token_list = _read_token_list(args)
+        token_list = read_token_list(args)
         conf = dict(args.decoder_conf)
         conf.setdefault("mode", "full")
         if conf["mode"] != "full":
@@ -136,7 +117,7 @@ class CausalLMTask(AbsTask):
             )
         if given is None and args.bpemodel:
             conf["tokenizer_name_or_path"] = args.bpemodel
-        _check_token_list(token_list, _tokenizer_path(args), conf)
+        _check_token_list(token_list, tokenizer_path(args), conf)
         if conf.get("config") is not None:
             conf["config"] = dict(conf["config"])
             conf["config"].setdefault("vocab_size", len(token_list))
@@ -145,35 +126,6 @@ class CausalLMTask(AbsTask):
 
         decoder = decoder_choices.get_class(args.decoder)(**conf)
         return model_choices.get_class(args.model)(decoder=decoder, **args.model_conf)
-
-    @classmethod
-    def build_model_from_file(
-        cls,
-        config_file: Optional[Union[Path, str]] = None,
-        model_file: Optional[Union[Path, str]] = None,
-        device: str = "cpu",
-    ) -> Tuple[ESPnetCausalLMModel, argparse.Namespace]:
-        """As AbsTask's, but the checkpoint must fit the model exactly.
-
-        AbsTask loads with ``strict=False``, which would turn a wrong
-        ``model_file`` into a silently random LLM.
-        """
-        if config_file is None:
-            config_file = Path(model_file).parent / "config.yaml"
-        model, args = super().build_model_from_file(config_file, None, device)
-        if model_file is not None:
-            state = torch.load(model_file, map_location=device, weights_only=True)
-            model.load_state_dict(state, strict=True)
-        return model, args
-
-
-def _tokenizer_path(args: argparse.Namespace) -> Optional[str]:
-    conf = getattr(args, "decoder_conf", {}) or {}
-    return (
-        args.bpemodel
-        or conf.get("tokenizer_name_or_path")
-        or conf.get("model_name_or_path")
-    )
 
 
 def _check_token_list(token_list: List[str], tok_path: Optional[str], conf: dict):
@@ -184,25 +136,4 @@ def _check_token_list(token_list: List[str], tok_path: Optional[str], conf: dict
         raise ValueError("Give --bpemodel (the tokenizer directory)")
     local = conf.get("local_files_only", True)
     n_tok = len(AutoTokenizer.from_pretrained(tok_path, local_files_only=local))
-    if len(token_list) != n_tok:
-        raise ValueError(
-            f"--token_list has {len(token_list)} tokens but the tokenizer "
-            f"{tok_path!r} has {n_tok}: regenerate the token list from this tokenizer"
-        )
-
-
-def _read_token_list(args: argparse.Namespace) -> List[str]:
-    if isinstance(args.token_list, str):
-        try:
-            with open(args.token_list, encoding="utf-8") as f:
-                token_list = [line.rstrip("\n") for line in f]
-        except OSError as e:
-            raise FileNotFoundError(f"--token_list {args.token_list}: {e}") from e
-        # Keep the list in config.yaml so the model is portable (as ESPnet does).
-        args.token_list = list(token_list)
-    elif isinstance(args.token_list, (tuple, list)):
-        token_list = list(args.token_list)
-    else:
-        raise RuntimeError("--token_list is required")
-    logging.info(f"Vocabulary size: {len(token_list)}")
-    return token_list
+    check_token_count(token_list, n_tok, tok_path)

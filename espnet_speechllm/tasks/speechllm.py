@@ -2,7 +2,6 @@
 
 import argparse
 import inspect
-import logging
 from typing import Callable, Collection, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -23,9 +22,8 @@ from espnet2.layers.utterance_mvn import UtteranceMVN
 from espnet2.tasks.abs_task import AbsTask
 from espnet2.torch_utils.initialize import initialize
 from espnet2.train.class_choices import ClassChoices
-from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.trainer import Trainer
-from espnet2.utils.types import float_or_none, int_or_none, str2bool, str_or_none
+from espnet2.utils.types import float_or_none, int_or_none, str_or_none
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
 from espnet_speechllm.asr.projector.conv1d_mlp_projector import Conv1dMLPProjector
 from espnet_speechllm.asr.projector.conv1d_transformer_projector import Conv1dTransformerProjector
@@ -38,13 +36,21 @@ from espnet_speechllm.asr.compressor.conv_compressor import ConvCompressor
 from espnet_speechllm.asr.compressor.ctc_compressor import CTCCompressor
 from espnet_speechllm.asr.compressor.identity_compressor import IdentityCompressor
 from espnet_speechllm.asr.compressor.stack_compressor import StackCompressor
+from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
 from espnet_speechllm.asr.encoder.hf_whisper_encoder import HFWhisperEncoder
 from espnet_speechllm.asr.espnet_model import ESPnetSpeechLLMModel
-from espnet_speechllm.train.speechllm_preprocessor import (
-    FIELD_NAMES,
-    SpeechLLMPreprocessor,
+from espnet_speechllm.asr.prompt_fields import FIELD_NAMES
+from espnet_speechllm.tasks.common import (
+    StrictLoadMixin,
+    add_token_list_argument,
+    add_tokenizer_arguments,
+    check_token_count,
+    collate_fn,
+    read_token_list,
+    tokenizer_path,
 )
+from espnet_speechllm.train.speechllm_preprocessor import SpeechLLMPreprocessor
 
 frontend_choices = ClassChoices(
     "frontend",
@@ -105,7 +111,7 @@ projector_choices = ClassChoices(
 decoder_choices = ClassChoices(
     "decoder",
     classes=dict(hf_llm=HFLLMDecoder),
-    type_check=HFLLMDecoder,
+    type_check=AbsLLMDecoder,
     default="hf_llm",
 )
 model_choices = ClassChoices(
@@ -116,7 +122,7 @@ model_choices = ClassChoices(
 )
 
 
-class SpeechLLMTask(AbsTask):
+class SpeechLLMTask(StrictLoadMixin, AbsTask):
     """Speech in, LLM text out. Text is tokenized with the LLM's own tokenizer."""
 
     num_optimizers: int = 1
@@ -135,15 +141,7 @@ class SpeechLLMTask(AbsTask):
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):
         group = parser.add_argument_group(description="Task related")
-        # NOTE: not argparse's required=True, so that --print_config works alone.
-        required = parser.get_default("required")
-        required += ["token_list"]
-        group.add_argument(
-            "--token_list",
-            type=str_or_none,
-            default=None,
-            help="The LLM tokenizer's tokens, one per line in id order",
-        )
+        add_token_list_argument(parser, group)
         group.add_argument(
             "--init",
             type=lambda x: str_or_none(x.lower()),
@@ -159,21 +157,7 @@ class SpeechLLMTask(AbsTask):
         )
 
         group = parser.add_argument_group(description="Preprocess related")
-        group.add_argument("--use_preprocessor", type=str2bool, default=True)
-        group.add_argument(
-            "--token_type",
-            type=str,
-            default="hugging_face",
-            choices=["hugging_face"],
-            help="Text is tokenized by the LLM's tokenizer",
-        )
-        group.add_argument(
-            "--bpemodel",
-            type=str_or_none,
-            default=None,
-            help="The LLM tokenizer's directory or hub id (also the decoder's "
-            "tokenizer unless decoder_conf.tokenizer_name_or_path is set)",
-        )
+        add_tokenizer_arguments(group)
         group.add_argument(
             "--cleaner",
             type=str_or_none,
@@ -197,7 +181,7 @@ class SpeechLLMTask(AbsTask):
         [Collection[Tuple[str, Dict[str, np.ndarray]]]],
         Tuple[List[str], Dict[str, torch.Tensor]],
     ]:
-        return CommonCollateFn(float_pad_value=0.0, int_pad_value=-1)
+        return collate_fn()
 
     @classmethod
     @typechecked
@@ -211,7 +195,7 @@ class SpeechLLMTask(AbsTask):
             train=train,
             token_type=args.token_type,
             token_list=args.token_list,
-            bpemodel=_tokenizer_path(args),
+            bpemodel=tokenizer_path(args),
             text_cleaner=args.cleaner,
             rir_scp=args.rir_scp,
             rir_apply_prob=args.rir_apply_prob,
@@ -239,7 +223,7 @@ class SpeechLLMTask(AbsTask):
     @classmethod
     @typechecked
     def build_model(cls, args: argparse.Namespace) -> ESPnetSpeechLLMModel:
-        token_list = _read_token_list(args)
+        token_list = read_token_list(args)
 
         if args.input_size is None:
             frontend_class = frontend_choices.get_class(args.frontend)
@@ -258,12 +242,11 @@ class SpeechLLMTask(AbsTask):
         if decoder_conf.get("tokenizer_name_or_path") is None and args.bpemodel:
             decoder_conf["tokenizer_name_or_path"] = args.bpemodel
         decoder = decoder_choices.get_class(args.decoder)(**decoder_conf)
-        if len(token_list) != len(decoder.tokenizer):
-            raise ValueError(
-                f"--token_list has {len(token_list)} tokens but the LLM tokenizer "
-                f"({decoder_conf.get('tokenizer_name_or_path') or decoder_conf.get('model_name_or_path')}) "
-                f"has {len(decoder.tokenizer)}: regenerate the token list from this tokenizer"
-            )
+        check_token_count(
+            token_list,
+            len(decoder.tokenizer),
+            decoder_conf.get("tokenizer_name_or_path") or decoder_conf.get("model_name_or_path"),
+        )
 
         compressor_class = compressor_choices.get_class(args.compressor or "identity")
         compressor_conf = dict(args.compressor_conf)
@@ -293,30 +276,6 @@ class SpeechLLMTask(AbsTask):
             for part in (encoder, compressor, projector):
                 initialize(part, args.init)
         return model
-
-
-def _tokenizer_path(args: argparse.Namespace) -> Optional[str]:
-    conf = getattr(args, "decoder_conf", {}) or {}
-    return args.bpemodel or conf.get("tokenizer_name_or_path") or conf.get(
-        "model_name_or_path"
-    )
-
-
-def _read_token_list(args: argparse.Namespace) -> List[str]:
-    if isinstance(args.token_list, str):
-        try:
-            with open(args.token_list, encoding="utf-8") as f:
-                token_list = [line.rstrip("\n") for line in f]
-        except OSError as e:
-            raise FileNotFoundError(f"--token_list {args.token_list}: {e}") from e
-        # Keep the list in config.yaml so the model is portable (as ESPnet does).
-        args.token_list = list(token_list)
-    elif isinstance(args.token_list, (tuple, list)):
-        token_list = list(args.token_list)
-    else:
-        raise RuntimeError("--token_list is required")
-    logging.info(f"Vocabulary size: {len(token_list)}")
-    return token_list
 
 
 def _optional(choices: ClassChoices, name: Optional[str], conf: dict):

@@ -2,41 +2,23 @@
 
 - ``text`` and ``src_text`` (the source transcript of speech translation, for CTC) are
   tokenized with the LLM tokenizer (``CommonPreprocessor_multi``).
-- String fields such as ``lang`` (an ``utt2lang`` file: ``utt German``), ``instruction``
-  and ``history`` (the chat layout's) must reach the model, which fills them into prompts
-  (``"Translate the {lang} audio into English."``, asr/chat_layout.py),
-  but ESPnet's collate only stacks arrays. They travel as their Unicode code points,
-  padded with -1 by the collate, and ``decode_field`` turns them back into strings.
+- String fields such as ``lang``, ``instruction`` and ``history`` are encoded as code
+  points for the collate (``asr/prompt_fields.py``); the model decodes them into its
+  prompts (``asr/prompt_template.py``, ``asr/chat_layout.py``).
 - A non-speech utterance's ``text`` is the marker ``<nospeech>``
   (``espnet_speechllm.utils.nonspeech``), which becomes zero tokens: its target is eos.
 """
 
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Sequence, Union
 
 import numpy as np
-import torch
 from typeguard import typechecked
 
 from espnet2.train.preprocessor import CommonPreprocessor_multi
+from espnet_speechllm.asr.prompt_fields import FIELD_NAMES, encode_field
 from espnet_speechllm.utils.nonspeech import is_nonspeech
 
 TEXT_NAMES = ("text", "src_text")
-# lang: utt2lang for {lang} prompts; instruction (``utt text``) and history (``utt`` + a
-# JSON list of {"role", "content"} turns): the chat layout's fields (asr/chat_layout.py).
-FIELD_NAMES = ("lang", "instruction", "history")
-
-
-def encode_field(value: str) -> np.ndarray:
-    """``"de" -> array([100, 101])``: a string as int64 code points.  (L,)"""
-    return np.array([ord(c) for c in value.strip()], dtype=np.int64)
-
-
-def decode_field(codes: torch.Tensor, lengths: torch.Tensor) -> List[str]:
-    """Inverse of ``encode_field`` on a padded batch.  (B, L), (B,) -> B strings"""
-    return [
-        "".join(chr(c) for c in row[:n].tolist())
-        for row, n in zip(codes, lengths.tolist())
-    ]
 
 
 class SpeechLLMPreprocessor(CommonPreprocessor_multi):
@@ -78,13 +60,3 @@ class SpeechLLMPreprocessor(CommonPreprocessor_multi):
             if isinstance(data.get(name), str) and is_nonspeech(data[name]):
                 data[name] = ""
         return super().__call__(uid, data)
-
-
-def fields_of(kwargs: Dict, names: Sequence[str] = FIELD_NAMES) -> Optional[List[Dict[str, str]]]:
-    """Per-utterance ``{name: value}`` from a forward()'s kwargs; None if none given."""
-    present = [n for n in names if kwargs.get(n) is not None]
-    if not present:
-        return None
-    cols = {n: decode_field(kwargs[n], kwargs[f"{n}_lengths"]) for n in present}
-    bsz = len(next(iter(cols.values())))
-    return [{n: cols[n][b] for n in present} for b in range(bsz)]

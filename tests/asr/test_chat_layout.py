@@ -9,7 +9,7 @@ from transformers import AutoTokenizer
 
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet_speechllm.asr.chat_layout import CHAT_FIELDS, PLACEHOLDER, ChatLayout
-from espnet_speechllm.train.speechllm_preprocessor import encode_field, fields_of
+from espnet_speechllm.asr.prompt_fields import encode_field, fields_of
 
 # SmolLM2-Instruct's template (ChatML with a default system turn).
 CHATML = (

@@ -43,7 +43,7 @@ def _speech():
 
 def _batch_encode(model, speech, lens):
     """What forward() feeds the LLM: the frontend runs on the padded batch."""
-    enc, enc_lens = model._encode_feats(*model._extract_feats(speech, lens))
+    enc, enc_lens = model.encode_batch(speech, lens)
     return model.to_llm_space(enc, enc_lens)
 
 
@@ -108,8 +108,7 @@ def test_stats_values_match_a_hand_computation(model):
 
     # CTC on the encoder states: LLM token t is CTC class t + 1, blank 0, sum / B.
     with torch.no_grad():
-        feats, feats_lens = model._extract_feats(speech, lens)
-        enc, enc_lens = model._encode_feats(feats, feats_lens)
+        enc, enc_lens = model.encode_batch(speech, lens)
         logp = model.compressor.ctc.log_softmax(enc).transpose(0, 1)
     targets = torch.cat([TEXT[b, : TEXT_LENS[b]] + 1 for b in range(3)])
     ctc = F.ctc_loss(logp, targets, enc_lens, TEXT_LENS, blank=0, reduction="sum", zero_infinity=True) / 3
@@ -132,7 +131,7 @@ def latest_relpos_model(tmp_path_factory, tiny_tokenizer) -> ESPnetSpeechLLMMode
 def test_encode_batch_equals_one_by_one(which, request):
     """encode() (used in decoding) gives each utterance what it gets alone: per-utterance
     encoding for the legacy relative positions, the batched exact path otherwise."""
-    from espnet_speechllm.asr.encoder.batch_exact import is_batch_exact
+    from espnet_speechllm.asr.layers.batch_exact import is_batch_exact
 
     model = request.getfixturevalue(which)
     assert is_batch_exact(model.encoder) == (which == "latest_relpos_model")
@@ -286,12 +285,12 @@ def test_ctc_embedding_adds_posterior_weighted_token_embeddings(tmp_path, tiny_t
     model = _build(tmp_path, tiny_tokenizer, ctc_embedding=True).eval()
     speech, lens = _speech()
     with torch.no_grad():
-        enc, enc_lens = model._encode_feats(*model._extract_feats(speech, lens))
+        enc, enc_lens = model.encode_batch(speech, lens)
         comp, comp_lens = model.compressor(enc, enc_lens)
         audio, audio_lens = model.to_llm_space(enc, enc_lens)
         base, _ = plain.to_llm_space(enc, enc_lens)  # same seed: same projector
         post = torch.softmax(model.compressor.ctc.ctc_lo(comp), -1)
-        table = model.decoder.llm.get_input_embeddings().weight
+        table = model.decoder.input_embeddings.weight
         expect = base + post[..., 1:] @ table[: post.size(-1) - 1]
     assert torch.equal(audio_lens, comp_lens)
     assert torch.allclose(audio, expect, atol=1e-5)
@@ -320,7 +319,7 @@ def test_ctc_target_src_text_trains_ctc_on_the_source(tmp_path, tiny_tokenizer):
     speech, lens = _speech()
     with torch.no_grad():
         _, stats, _ = model(speech, lens, TEXT, TEXT_LENS, src_text=SRC, src_text_lengths=SRC_LENS)
-        enc, enc_lens = model._encode_feats(*model._extract_feats(speech, lens))
+        enc, enc_lens = model.encode_batch(speech, lens)
         on_src = model.compressor.aux_loss(enc, enc_lens, SRC, SRC_LENS)
         on_text = model.compressor.aux_loss(enc, enc_lens, TEXT, TEXT_LENS)
     assert torch.allclose(stats["loss_ctc"], on_src)
@@ -340,7 +339,7 @@ def test_bad_ctc_target(tmp_path, tiny_tokenizer):
 
 
 def test_lang_field_fills_the_training_prompt_per_utterance(tmp_path, tiny_tokenizer):
-    from espnet_speechllm.train.speechllm_preprocessor import encode_field
+    from espnet_speechllm.asr.prompt_fields import encode_field
 
     model = _build(tmp_path, tiny_tokenizer, prompt=["{lang} AUDIO:"], eval_prompt="AUDIO:")
     langs = ["THE", "TRANSCRIBE THE", "THE"]
@@ -368,8 +367,8 @@ def test_encoder_autocast_bf16_is_close_to_fp32_and_trains(tmp_path, tiny_tokeni
     amp.load_state_dict(ref.state_dict())
     speech, lens = _speech()
     with torch.no_grad():  # fresh features for each: utterance_mvn normalises in place
-        e32, l32 = ref._encode_feats(*ref._extract_feats(speech, lens))
-        e16, l16 = amp._encode_feats(*amp._extract_feats(speech, lens))
+        e32, l32 = ref.encode_batch(speech, lens)
+        e16, l16 = amp.encode_batch(speech, lens)
     assert e16.dtype == torch.float32 and torch.equal(l16, l32)
     assert torch.isfinite(e16).all()
     # bf16 keeps 8 mantissa bits: close, not equal (valid frames; padding is arbitrary)
@@ -399,8 +398,8 @@ def test_encoder_autocast_falls_back_to_fp32_without_native_kernels(tmp_path, ti
     amp.load_state_dict(ref.state_dict())
     speech, lens = _speech()
     with torch.no_grad():
-        e32, _ = ref._encode_feats(*ref._extract_feats(speech, lens))
-        e16, _ = amp._encode_feats(*amp._extract_feats(speech, lens))
+        e32, _ = ref.encode_batch(speech, lens)
+        e16, _ = amp.encode_batch(speech, lens)
     low_precision.native_on.cache_clear()
     assert torch.equal(e16, e32)
     assert "model_conf.encoder_autocast: this CPU has no native torch.bfloat16; running fp32" in caplog.text

@@ -3,7 +3,7 @@ import pytest
 import soundfile
 import torch
 
-from espnet_speechllm.bin.speechllm_inference import Speech2TextLLM, main
+from espnet_speechllm.bin.speechllm_inference import Hypothesis, Speech2TextLLM, main
 
 EMPTY = ("", [], [], 0.0)
 # The tiny conformer's conv2d input layer needs 7 frames; frames = samples // 160 + 1.
@@ -54,6 +54,12 @@ def beam(trained_exp):
     return _s2t(trained_exp, beam_size=3, nbest=2)
 
 
+@pytest.fixture(scope="module")
+def joint_ctc(trained_exp):
+    """Joint CTC/LLM beam search with the compressor's CTC head."""
+    return _s2t(trained_exp, beam_size=2, ctc_weight=0.5, min_new_tokens=2)
+
+
 def _assert_same(a, b):
     assert [(h[0], h[1], h[2]) for h in a] == [(h[0], h[1], h[2]) for h in b]
     assert [h[3] for h in a] == pytest.approx([h[3] for h in b], abs=1e-4)
@@ -65,6 +71,7 @@ def _assert_same(a, b):
         "greedy",
         pytest.param("greedy_to_cap", marks=pytest.mark.filterwarnings("ignore:Unfeasible length")),
         "beam",
+        "joint_ctc",
     ],
 )
 def test_batch_equals_one_by_one(request, wavs, decoder):
@@ -92,6 +99,21 @@ def test_call_returns_text_tokens_ids_score(beam, wavs):
         assert text == tok.decode(ids, skip_special_tokens=True).strip()
     assert hyps[0][3] >= hyps[1][3]
     assert hyps[0][2] != hyps[1][2]
+
+
+def test_hypotheses_are_named_and_unpack_as_tuples(beam, wavs):
+    hyps = beam(wavs["fcaw-cen8-b"])
+    for hyp in hyps:
+        assert isinstance(hyp, Hypothesis)
+        text, tokens, ids, score = hyp
+        assert (hyp.text, hyp.tokens, hyp.token_ids, hyp.score) == (text, tokens, ids, score)
+    assert Hypothesis("", [], [], 0.0) == EMPTY
+
+
+def test_token_cap_follows_the_audio_length(greedy):
+    assert greedy.token_cap(16000) == 10 + 4
+    assert greedy.token_cap(16001) == 11 + 4
+    assert greedy.token_cap(10**9) == greedy.max_new_tokens
 
 
 def test_greedy_score_is_the_log_probability_of_the_hypothesis(greedy, wavs):

@@ -34,5 +34,5 @@ def test_duplicate_ids_name_both_files(tmp_path):
 
 def test_blank_line_is_reported_with_its_position(tmp_path):
     bad = _write(tmp_path / "text", "u1 X\n\nu2 Y\n")
-    with pytest.raises(ValueError, match=f"{bad}:2: empty line"):
+    with pytest.raises(ValueError, match=f"{bad}:2: blank line"):
         main(["--train_text", bad, "--dev_text", bad, "--out_dir", str(tmp_path / "o")])

@@ -1,4 +1,4 @@
-"""Stage 11a's data and export: ESPnet's CTC classes are our compressor's (token t -> t + 1)."""
+"""Stage 9's data and export: ESPnet's CTC classes are our compressor's (token t -> t + 1)."""
 
 import pytest
 import torch
@@ -8,8 +8,8 @@ from espnet_speechllm.recipe.ctc_pretrain import (
     ctc_token_list,
     export,
     main,
-    read_token_list,
 )
+from espnet_speechllm.utils.kaldi_io import read_token_list
 
 
 def test_espnet_word_ids_of_the_prepared_text_are_llm_ids_plus_one(tmp_path, tiny_tokenizer):
@@ -26,7 +26,7 @@ def test_espnet_word_ids_of_the_prepared_text_are_llm_ids_plus_one(tmp_path, tin
     assert classes[0] == "<blank>" and classes[1 : len(tokens) + 1] == tokens
     assert len(classes) == len(tokens) + 1 + ("<unk>" not in tokens)
 
-    # What stage 11a's asr_train does with it: ESPnet's own word tokenizer + token list.
+    # What stage 9's asr_train does with it: ESPnet's own word tokenizer + token list.
     pre = CommonPreprocessor(train=False, token_type="word", token_list=str(ctc_list))
     hf = AutoTokenizer.from_pretrained(str(tiny_tokenizer))
     lines = dict(line.partition(" ")[::2] for line in out.read_text().splitlines())

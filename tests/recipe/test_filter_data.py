@@ -4,7 +4,8 @@ import pytest
 
 from espnet_speechllm.recipe.filter_data import filter_reasons, main
 from espnet_speechllm.recipe.format_wav_scp import format_wav_scp
-from espnet_speechllm.recipe.kaldi_dir import fix, read_map, subset, validate, write_map
+from espnet_speechllm.recipe.kaldi_dir import fix, subset, validate
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
 from espnet_speechllm.recipe.speed_perturb import speed_perturb
 
 

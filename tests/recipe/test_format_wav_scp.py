@@ -6,7 +6,8 @@ import pytest
 import soundfile
 
 from espnet_speechllm.recipe.format_wav_scp import format_wav_scp, main, to_pcm16
-from espnet_speechllm.recipe.kaldi_dir import read_map, validate, write_map
+from espnet_speechllm.recipe.kaldi_dir import validate
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 
 def test_to_pcm16_is_exact_for_16bit_input():

@@ -9,36 +9,17 @@ from espnet_speechllm.recipe.kaldi_dir import (
     combine,
     fix,
     main,
-    read_map,
     split,
     subset,
     validate,
-    write_map,
 )
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 UTTS = {
     "spkA-1": ("HELLO WORLD", "spkA", 1600),
     "spkA-2": ("GOOD MORNING", "spkA", 1600),
     "spkB-1": ("YES", "spkB", 800),
 }
-
-
-def test_write_map_sorts_in_byte_order_and_round_trips(tmp_path):
-    mapping = {"b": "2", "a_1": "x y", "B": "1", "a-1": "", "\u00e4": "umlaut"}
-    write_map(tmp_path / "m", mapping)
-    # C-locale order: uppercase < '-' group < '_' < lowercase < non-ASCII
-    assert (tmp_path / "m").read_text(encoding="utf-8") == (
-        "B 1\na-1\na_1 x y\nb 2\n\u00e4 umlaut\n"
-    )
-    assert read_map(tmp_path / "m") == mapping
-
-
-def test_read_map_duplicate_names_file_line_and_id(tmp_path):
-    (tmp_path / "text").write_text("u1 a\nu2 b\nu1 c\n")
-    with pytest.raises(
-        DataDirError, match=r"text:3: id 'u1' duplicated \(first at line 1\)"
-    ):
-        read_map(tmp_path / "text")
 
 
 def test_validate_accepts_good_dir(make_data_dir):

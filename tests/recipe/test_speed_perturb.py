@@ -3,7 +3,8 @@ import shutil
 import pytest
 
 from espnet_speechllm.recipe.format_wav_scp import read_audio
-from espnet_speechllm.recipe.kaldi_dir import read_map, validate, write_map
+from espnet_speechllm.recipe.kaldi_dir import validate
+from espnet_speechllm.utils.kaldi_io import read_map, write_map
 from espnet_speechllm.recipe.speed_perturb import main, perturbed_audio, speed_perturb
 
 UTTS = {"spkA-1": ("HELLO", "spkA", 8000), "spkB-1": ("YES", "spkB", 4000)}

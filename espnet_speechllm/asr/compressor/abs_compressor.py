@@ -4,6 +4,7 @@ from abc import ABC, abstractmethod
 from typing import Optional, Tuple
 
 import torch
+from espnet2.asr.ctc import CTC
 
 
 class AbsCompressor(torch.nn.Module, ABC):
@@ -30,6 +31,15 @@ class AbsCompressor(torch.nn.Module, ABC):
         Returns:
             Compressed states (B, T', D'), zero past each length, and lengths (B,).
         """
+
+    @property
+    def ctc_head(self) -> Optional[CTC]:
+        """ESPnet's ``CTC`` head over the encoder states; None when there is none.
+
+        Its class 0 is the blank and class t + 1 is LLM token t (V + 1 classes):
+        joint CTC/LLM decoding and ``model_conf.ctc_embedding`` read it.
+        """
+        return None
 
     def aux_loss(
         self,

@@ -84,9 +84,9 @@ class CTCCompressor(AbsCompressor):
         n_max = int(olens.max()) if olens.numel() > 0 else 0
         return segment_mean(hs_pad, seg, n_max), olens
 
-    def posterior(self, hs_pad: torch.Tensor) -> torch.Tensor:
-        """CTC posteriors; class 0 is blank, class t + 1 is LLM token t.  (B, T, D) -> (B, T, V + 1)"""
-        return torch.softmax(self.ctc.ctc_lo(hs_pad), dim=-1)
+    @property
+    def ctc_head(self) -> CTC:
+        return self.ctc
 
     def aux_loss(
         self,

@@ -6,8 +6,9 @@ import torch
 from transformers import LogitsProcessorList
 from typeguard import typechecked
 
-from espnet_speechllm.asr.decoder.length_cap_processor import RowLengthCapProcessor
-from espnet_speechllm.asr.decoder.sequence_packing import (
+from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
+from espnet_speechllm.asr.generation.length_cap_processor import RowLengthCapProcessor
+from espnet_speechllm.asr.layers.sequence_packing import (
     left_pad,
     pack_right,
     padding_mask,
@@ -16,7 +17,6 @@ from espnet_speechllm.asr.decoder.sequence_packing import (
 )
 from espnet_speechllm.asr.frozen_weights import keep_trained_only, untrained_keys
 from espnet_speechllm.pretrained.sources import MODEL_DIR, TOKENIZER_DIR
-from espnet_speechllm.utils.compat import AbsDecoder
 from espnet_speechllm.utils.hf_local import check_local
 from espnet_speechllm.utils.low_precision import autocast, autocast_dtype, cast_frozen, native_on
 
@@ -25,7 +25,7 @@ PREFIX_ATTENTIONS = ("causal", "noncausal")
 DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
-class HFLLMDecoder(AbsDecoder):
+class HFLLMDecoder(AbsLLMDecoder):
     """Any ``AutoModelForCausalLM``, fed ``[prefix | text]`` embeddings.
 
     The prefix (prompt + audio embeddings) comes in continuous form from the
@@ -183,21 +183,30 @@ class HFLLMDecoder(AbsDecoder):
         """The ``*ForCausalLM`` module (inside the peft wrapper if any)."""
         return self.llm.get_base_model() if self.mode == "lora" else self.llm
 
+    @property
+    def input_embeddings(self) -> torch.nn.Embedding:
+        return self.llm.get_input_embeddings()
+
     def output_size(self) -> int:
         """The LLM's hidden size (the width the projector must produce)."""
-        return self.llm.get_input_embeddings().weight.size(1)
+        return self.input_embeddings.weight.size(1)
 
     @property
     def vocab_size(self) -> int:
-        return self.llm.get_input_embeddings().weight.size(0)
+        return self.input_embeddings.weight.size(0)
 
     @property
     def eos(self) -> int:
         return int(self.tokenizer.eos_token_id)
 
+    @property
+    def context_length(self) -> Optional[int]:
+        """``max_position_embeddings`` of the HF config (None if it has none)."""
+        return getattr(self.causal_lm.config, "max_position_embeddings", None)
+
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """Token embeddings; negative (padding) ids embed as id 0.  ``(B, L) -> (B, L, D)``"""
-        return self.llm.get_input_embeddings()(ids.clamp(min=0)).to(self.embed_dtype)
+        return self.input_embeddings(ids.clamp(min=0)).to(self.embed_dtype)
 
     def set_low_precision(self, dtype: Optional[torch.dtype]) -> None:
         """Autocast in ``dtype`` with untrained weights stored in it (None: fp32).
@@ -239,15 +248,9 @@ class HFLLMDecoder(AbsDecoder):
         ys_in_pad: torch.Tensor,
         ys_in_lens: torch.Tensor,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Teacher-forced logits of ``text + [eos]`` after each prefix.
+        """``AbsLLMDecoder.forward``: one LLM pass over ``[prefix | text]`` packed per row.
 
-        Args:
-            hs_pad: Prefix embeddings, right padded (B, P, D).
-            hlens: Prefix lengths (B,), each >= 1.
-            ys_in_pad: Target token ids, padded with -1 (B, L).
-            ys_in_lens: Target lengths (B,).
-        Returns:
-            logits (B, L + 1, V) predicting ``ys + [eos]``; lengths ``ys_in_lens + 1``.
+        ``(B, P, D), (B,), (B, L), (B,) -> (B, L + 1, V), (B,)``
         """
         if bool((hlens < 1).any()):
             raise ValueError(f"Every prefix needs >= 1 position, got lengths {hlens}")
@@ -286,17 +289,10 @@ class HFLLMDecoder(AbsDecoder):
         non-causal prefix the prefix (minus its last step) is pre-filled here
         with the prefix-LM mask and handed to ``generate`` as its cache.
 
-        Args:
-            hs_pad: Prefix embeddings, right padded (B, P, D).
-            hlens: Prefix lengths (B,).
-            num_beams: Beam size (1 = greedy).
-            nbest: Hypotheses returned per utterance (<= num_beams).
-            max_new_tokens: Length cap of the generated text, or one per utterance
-                (all in one ``generate`` call; see ``RowLengthCapProcessor``).
-            generate_kwargs: Passed to ``generate`` (no_repeat_ngram_size,
-                length_penalty, repetition_penalty, min_new_tokens, ...).
-        Returns:
-            For each utterance, ``nbest`` (token ids without eos, score) pairs.
+        Arguments and result as ``AbsLLMDecoder.generate``; per-utterance
+        ``max_new_tokens`` run in one ``generate`` call (``RowLengthCapProcessor``),
+        and ``generate_kwargs`` go to HF ``generate`` (no_repeat_ngram_size,
+        length_penalty, repetition_penalty, min_new_tokens, logits_processor, ...).
         """
         if nbest > num_beams:
             raise ValueError(f"nbest={nbest} needs beam_size >= nbest, got {num_beams}")

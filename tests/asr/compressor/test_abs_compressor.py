@@ -97,3 +97,17 @@ def test_abstract_methods_are_required():
 
     with pytest.raises(TypeError, match="forward"):
         Incomplete()
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_ctc_head_is_the_head_of_ctc_compressors_only(name):
+    comp = BUILDERS[name]()
+    if not isinstance(comp, CTCCompressor):
+        assert comp.ctc_head is None
+        return
+    head = comp.ctc_head
+    assert head is comp.ctc
+    hs = torch.randn(2, 5, DIM)
+    # Blank + 3 LLM tokens; the head's argmax is what the compressor merges by.
+    assert head.log_softmax(hs).shape == (2, 5, 4)
+    assert torch.equal(head.argmax(hs), comp.ctc.ctc_lo(hs).argmax(-1))

@@ -48,7 +48,7 @@ def test_noncausal_prefix_sees_the_future(tiny_tokenizer):
         outs = []
         for h in (hs, hs2):
             seq = h[:1]
-            from espnet_speechllm.asr.decoder.sequence_packing import padding_mask
+            from espnet_speechllm.asr.layers.sequence_packing import padding_mask
 
             mask = dec._mask(padding_mask(hl[:1], P), hl[:1], seq.dtype)
             outs.append(backbone(inputs_embeds=seq, attention_mask=mask).last_hidden_state[0, 2])

@@ -3,7 +3,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
-from espnet_speechllm.asr.decoder.sequence_packing import padding_mask
+from espnet_speechllm.asr.layers.sequence_packing import padding_mask
 from espnet_speechllm.asr.losses.distill_loss import response_kl
 from espnet_speechllm.asr.losses.teacher_pass import pad_ids, teacher_logits
 from tiny import TINY_LLAMA

@@ -10,7 +10,7 @@
 #   b1 ESPnet seq2seq (--model_type seq2seq) | b2 b1's n-best rescored by the LLM
 # LLM-ASR by prompting (arXiv 2307.11795): s<ms>f / s<ms>l, <ms> in 80 160 240 480 960:
 #   frame stacking to that stride over an 80 ms conformer, LLM frozen (f) or LoRA (l).
-# CTC pre-training (speechllm.sh stage 11a): the stride systems always start from the
+# CTC pre-training (speechllm.sh stage 9): the stride systems always start from the
 # 80 ms conformer of conf/tuning/train_ctc_conformer80ms.yaml; with --ctc_pretrain true
 # e0-e3, e5 and b1 start from the 60 ms one of conf/tuning/train_ctc_conformer.yaml
 # (Speech-LLaMA pre-trains its CTC compressor). dec (from scratch) and stage-B systems never.
@@ -58,7 +58,7 @@ declare -A config=(
 )
 declare -A stage_a=([e4]=e3 [e6]=e5)
 declare -A sys_args=()     # extra training flags of a system
-declare -A pretrain=()     # its stage-11a CTC pre-training config
+declare -A pretrain=()     # its stage-9 CTC pre-training config
 for ms in 80 160 240 480 960; do
     for llm in f l; do
         config[s${ms}${llm}]=train_speechllm_conformer80ms_stack_frozenlm
@@ -111,6 +111,10 @@ run_system() {  # run.sh failures return 1 here, so one failed system leaves the
     local exp=${expdir}/${tag}
     if [ ! -f "${exp}/train_time" ]; then  # a finished system is not retrained
         log "${sys}: train (${max_epoch} epochs on ${train}) -> ${exp}"
+        if [ -n "${pretrain[${sys}]:-}" ]; then  # stage 9 once per pre-training config
+            ./run.sh --stage 9 --stop_stage 9 "${opts[@]}" --speechllm_args "${sargs}" \
+                ${rest[@]+"${rest[@]}"} || { log "${sys}: stage 9 exited non-zero"; return 1; }
+        fi
         ./run.sh --stage 11 --stop_stage 11 "${opts[@]}" --speechllm_args "${sargs}" \
             ${rest[@]+"${rest[@]}"} || log "${sys}: stage 11 exited non-zero"
         # The training job's own wall time (run_jobs' accounting line), not the shell's.

@@ -19,14 +19,15 @@ while [ $# -gt 0 ]; do
 done
 [ -n "${stage_a_config}" ] && [ -n "${stage_b_config}" ] || {
     echo "$0: --stage_a_config and --stage_b_config are required" >&2; exit 2; }
-tag_of() { local t; t=$(basename "$(readlink -f "$1")" .yaml); echo "${t#train_}"; }
+if [ -f ./path.sh ]; then . ./path.sh; fi
+tag_of() { python -m espnet_speechllm.recipe.config_query tag "$1"; }
 stage_a_tag=${stage_a_tag:-$(tag_of "${stage_a_config}")}
 stage_b_tag=${stage_b_tag:-$(tag_of "${stage_b_config}")}
 
 echo "$0: stage A: ${stage_a_config} -> ${expdir}/${stage_a_tag}"
-./run.sh --stage 10 --stop_stage 11 --expdir "${expdir}" --speechllm_config "${stage_a_config}" \
+./run.sh --stage 9 --stop_stage 11 --expdir "${expdir}" --speechllm_config "${stage_a_config}" \
     --speechllm_tag "${stage_a_tag}" --speechllm_args "${speechllm_args}" ${rest[@]+"${rest[@]}"}
-# Stage B starts from all of stage A, CTC-pretrained encoder included: no stage 11a there.
+# Stage B starts from all of stage A, CTC-pretrained encoder included: no stage 9 there.
 rest_b=(); skip=false
 for a in ${rest[@]+"${rest[@]}"}; do
     "${skip}" && { skip=false; continue; }

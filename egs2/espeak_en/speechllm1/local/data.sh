@@ -44,6 +44,8 @@ Every variable set at the top of local/data.sh (nj, seed, num_*, *_voices, ...) 
 
 if [ -f ./path.sh ]; then . ./path.sh; fi
 . utils/parse_options.sh
+# The corpus tools shared by recipes: <repository root>/local/.
+shared_local=${MAIN_ROOT:-$(cd "$(dirname "$0")/../../../.." && pwd)}/local
 
 if [ $# -ne 0 ]; then
     echo "${help_message}" >&2
@@ -55,10 +57,10 @@ build_extras() {
     if [ "${nonspeech}" = true ]; then
         log "Non-speech sets (empty transcripts: <nospeech>)"
         rm -rf "${data}"/{nonspeech_train,test_nonspeech} "${downloads}"/nonspeech
-        python local/make_nonspeech.py --data_dir "${data}/nonspeech_train" \
+        python "${shared_local}/nonspeech_synth.py" --data_dir "${data}/nonspeech_train" \
             --wav_dir "${downloads}/nonspeech/train" --num_utts "${num_nonspeech_train}" \
             --seed "$((seed + 1))" --kinds "${nonspeech_train_kinds}" --nj "${nj}"
-        python local/make_nonspeech.py --data_dir "${data}/test_nonspeech" \
+        python "${shared_local}/nonspeech_synth.py" --data_dir "${data}/test_nonspeech" \
             --wav_dir "${downloads}/nonspeech/test" --num_utts "${num_nonspeech_test}" \
             --seed "$((seed + 2))" --kinds "${nonspeech_test_kinds}" --nj "${nj}"
     fi
@@ -67,23 +69,23 @@ build_extras() {
             log "Error: --nonspeech_ratio ${nonspeech_ratio} needs --nonspeech true"
             exit 1
         fi
-        python local/mix_nonspeech.py --train "${data}/train" --nonspeech "${data}/nonspeech_train" \
+        python "${shared_local}/mix_nonspeech.py" --train "${data}/train" --nonspeech "${data}/nonspeech_train" \
             --ratio "${nonspeech_ratio}" --seed "${seed}" --out "${data}/train_nonspeech${nonspeech_ratio}"
     fi
     if [ "${augment}" = true ]; then
         log "Noise and RIR lists for ESPnet's preprocessor"
         rm -rf "${data}/augment" "${downloads}/augment"
-        python local/make_augment.py --out_dir "${data}/augment" \
+        python "${shared_local}/augment_lists.py" --out_dir "${data}/augment" \
             --wav_dir "${downloads}/augment" --seed "${seed}" \
             --num_noises "${num_aug_noises}" --num_rirs "${num_aug_rirs}"
     fi
     if [ "${ood}" = true ]; then
         log "Out-of-domain test set (fortunes-min)"
         rm -rf "${data}/test_ood" "${downloads}/wav/test_ood"
-        python local/prepare_ood_text.py --out "${downloads}/items/test_ood.tsv" \
+        python "${shared_local}/fortunes_items.py" --out "${downloads}/items/test_ood.tsv" \
             --num_utts "${num_ood}" --seed "${seed}" --voices "${ood_voices}" \
             --vocab "${downloads}/items/vocab.txt"
-        python -m espnet_speechllm.recipe.espeak_synth --items "${downloads}/items/test_ood.tsv" \
+        python "${shared_local}/espeak_synth.py" --items "${downloads}/items/test_ood.tsv" \
             --wav_dir "${downloads}/wav/test_ood" --data_dir "${data}/test_ood" --nj "${nj}"
     fi
 }
@@ -95,7 +97,7 @@ for bin in bible espeak-ng sox; do
         exit 1
     fi
 done
-if ! python -c "import espnet_speechllm.recipe.espeak_synth" 2> /dev/null; then
+if ! python -c "import espnet_speechllm" 2> /dev/null; then
     log "Error: cannot import espnet_speechllm: pip install -e the project root or set PYTHONPATH"
     exit 1
 fi
@@ -126,7 +128,7 @@ log "Dumping the King James Bible text with bible-kjv"
 bible -f gen1:1-rev22:21 > "${downloads}/kjv.txt"
 
 log "Selecting sentences and voices"
-python local/prepare_text.py \
+python "${shared_local}/kjv_items.py" \
     --source "${downloads}/kjv.txt" --out_dir "${downloads}/items" --seed "${seed}" \
     --num_train "${num_train}" --num_dev "${num_dev}" --num_test "${num_test}" \
     --vocab_size "${vocab_size}" --min_words "${min_words}" --max_words "${max_words}" \
@@ -135,7 +137,7 @@ python local/prepare_text.py \
 
 for x in train dev test; do
     log "Synthesising ${x} with ${nj} jobs"
-    python -m espnet_speechllm.recipe.espeak_synth --items "${downloads}/items/${x}.tsv" \
+    python "${shared_local}/espeak_synth.py" --items "${downloads}/items/${x}.tsv" \
         --wav_dir "${downloads}/wav/${x}" --data_dir "${data}/${x}" --nj "${nj}"
     log "${x}: $(wc -l < "${data}/${x}/text") utts," \
         "$(awk '{s += $2} END {printf "%.2f", s / 3600}' "${data}/${x}/utt2dur") hours"

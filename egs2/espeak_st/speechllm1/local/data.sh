@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build data/{train,dev,test_<lang>}: sentences of a synchronous grammar in German,
-# Spanish, French and Italian (espnet_speechllm/recipe/parallel_grammar.py), read by
+# Spanish, French and Italian (local/parallel_grammar.py at the repository root), read by
 # espeak-ng voices, with their English translations. Shared by espeak_st (--target en:
 # text = English, text.src = source) and espeak_ml (--target src: text = source).
 # Every data dir also gets utt2lang (German, ...), the {lang} field of the prompts.
@@ -25,6 +25,8 @@ help_message="Usage: $0 [--target en|src] [--langs de,es,fr,it] [--nj 2] [--seed
 
 if [ -f ./path.sh ]; then . ./path.sh; fi
 . utils/parse_options.sh
+# The corpus tools shared by recipes: <repository root>/local/.
+shared_local=${MAIN_ROOT:-$(cd "$(dirname "$0")/../../../.." && pwd)}/local
 
 if [ $# -ne 0 ]; then
     echo "${help_message}" >&2
@@ -37,7 +39,7 @@ for bin in espeak-ng sox; do
         exit 1
     fi
 done
-if ! python -c "import espnet_speechllm.recipe.multilingual_items" 2> /dev/null; then
+if ! python -c "import espnet_speechllm" 2> /dev/null; then
     log "Error: cannot import espnet_speechllm: pip install -e the project root or set PYTHONPATH"
     exit 1
 fi
@@ -65,13 +67,13 @@ for x in ${sets}; do rm -rf "${data:?}/${x}"; done
 start=${SECONDS}
 mkdir -p "${downloads}" "${data}"
 log "Generating parallel sentences and voices (${langs})"
-python -m espnet_speechllm.recipe.multilingual_items --out_dir "${downloads}/items" \
+python "${shared_local}/multilingual_items.py" --out_dir "${downloads}/items" \
     --langs "${langs}" --seed "${seed}" --num_train "${num_train}" --num_dev "${num_dev}" \
     --num_test "${num_test}" --num_spk "${num_spk}"
 
 for x in ${sets}; do
     log "Synthesising ${x} with ${nj} jobs"
-    python -m espnet_speechllm.recipe.espeak_synth --items "${downloads}/items/${x}.tsv" \
+    python "${shared_local}/espeak_synth.py" --items "${downloads}/items/${x}.tsv" \
         --wav_dir "${downloads}/wav/${x}" --data_dir "${data}/${x}" --nj "${nj}"
     # espeak_synth wrote the spoken source as text; the items files are sorted like it.
     cp "${downloads}/items/${x}.lang" "${data}/${x}/utt2lang"

@@ -1,0 +1,1 @@
+../../TEMPLATE/speechllm1/cmd.sh

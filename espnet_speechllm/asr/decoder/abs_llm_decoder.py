@@ -1,0 +1,106 @@
+"""The decoder slot: a causal LLM that reads continuous prefixes.
+
+What the model, decoding and the task rely on, and nothing more: a new LLM backend
+implements these members and plugs into ``decoder_choices`` of tasks/speechllm.py.
+The prefix (prompt + audio embeddings, width ``output_size()``) comes from the model;
+the decoder appends the text and predicts ``text + [eos]``::
+
+    hs_pad   p p p a a a q _ _     (B, P, D), hlens (B,)
+    ys       t t t _               (B, L), ys_in_lens (B,)
+    logits   . . . . . . . t t t E (B, L + 1, V)
+"""
+
+from abc import ABC, abstractmethod
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import torch
+
+from espnet_speechllm.utils.compat import AbsDecoder
+
+
+class AbsLLMDecoder(AbsDecoder, ABC):
+    """A causal LLM behind ``[prefix | text]`` embeddings.
+
+    Implementations set ``self.tokenizer`` (an HF tokenizer: ``decode``,
+    ``convert_ids_to_tokens``, ``eos_token_id``, ``len()``) in ``__init__``.
+    """
+
+    tokenizer: Any
+
+    @property
+    @abstractmethod
+    def eos(self) -> int:
+        """End-of-sequence token id (appended to every target)."""
+
+    @property
+    @abstractmethod
+    def vocab_size(self) -> int:
+        """Rows of the input embedding table V (token ids are in ``[0, V)``)."""
+
+    @property
+    @abstractmethod
+    def context_length(self) -> Optional[int]:
+        """Most positions (prefix + text) the LLM reads; None if unbounded or unknown."""
+
+    @property
+    @abstractmethod
+    def input_embeddings(self) -> torch.nn.Embedding:
+        """The LLM's token embedding table, weight (V, D)."""
+
+    @abstractmethod
+    def output_size(self) -> int:
+        """Hidden size D of the LLM (the width the projector must produce)."""
+
+    @abstractmethod
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token embeddings; negative (padding) ids must not fail.  ``(B, L) -> (B, L, D)``"""
+
+    @abstractmethod
+    def forward(
+        self,
+        hs_pad: torch.Tensor,
+        hlens: torch.Tensor,
+        ys_in_pad: torch.Tensor,
+        ys_in_lens: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced logits of ``text + [eos]`` after each prefix.
+
+        Args:
+            hs_pad: Prefix embeddings, right padded (B, P, D).
+            hlens: Prefix lengths (B,), each >= 1.
+            ys_in_pad: Target token ids, padded with -1 (B, L).
+            ys_in_lens: Target lengths (B,).
+        Returns:
+            logits (B, L + 1, V) predicting ``ys + [eos]``; lengths ``ys_in_lens + 1``.
+        """
+
+    @abstractmethod
+    def generate(
+        self,
+        hs_pad: torch.Tensor,
+        hlens: torch.Tensor,
+        num_beams: int = 1,
+        nbest: int = 1,
+        max_new_tokens: Union[int, Sequence[int]] = 64,
+        **generate_kwargs,
+    ) -> List[List[Tuple[List[int], float]]]:
+        """Decode after each prefix.
+
+        Args:
+            hs_pad: Prefix embeddings, right padded (B, P, D).
+            hlens: Prefix lengths (B,).
+            num_beams: Beam size (1 = greedy).
+            nbest: Hypotheses returned per utterance (<= num_beams).
+            max_new_tokens: Length cap of the generated text, or one per utterance.
+            generate_kwargs: Search options (``logits_processor``, ``min_new_tokens``, ...).
+        Returns:
+            For each utterance, ``nbest`` (token ids without eos, log score) pairs, best first.
+        """
+
+    def set_low_precision(self, dtype: Optional[torch.dtype]) -> None:
+        """Compute in ``dtype`` (bf16 / fp16) with fp32 trained weights; None: fp32.
+
+        Optional: ``speechllm_inference --dtype bfloat16`` calls it; a backend
+        without low-precision support says so.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no low-precision mode (--dtype float32)")

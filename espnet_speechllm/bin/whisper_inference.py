@@ -1,0 +1,198 @@
+"""Whisper alone as an ASR system: its own decoder, ESPnet's decode-dir layout.
+
+::
+
+    python -m espnet_speechllm.bin.whisper_inference --model_dir exp/whisper \\
+        --data_path_and_name_and_type dump/raw/test/wav.scp,speech,sound \\
+        --output_dir exp/whisper_alone/decode_whisper/test/logdir/output.1 \\
+        [--key_file KEYS] [--batch_size 8] [--ngpu 0] [--max_new_tokens 128] \\
+        [--normalize upper_nopunct|none]
+
+The HF Whisper dir (stage 6 converts the CTranslate2 tiny.en into ``exp/whisper``) decodes
+each utterance greedily with ``WhisperForConditionalGeneration.generate`` (batched; the
+feature extractor pads every utterance to Whisper's 30 s window) and writes
+``OUTPUT_DIR/1best_recog/{text,token,token_int,score}`` as ESPnet's ``asr_inference``
+does, so stage 13 scores it unchanged. ``score`` is the sum of the token log-probs.
+
+``--normalize upper_nopunct`` (default) writes the text as the espeak recipes' references
+are: digits spelled out (``25`` -> ``TWENTY FIVE``, ``3rd`` -> ``THIRD``, ``1928`` -> ``NINETEEN
+TWENTY EIGHT``, inflect), upper-case, punctuation removed
+except apostrophes inside words, hyphens split words. ``token``/``token_int`` are Whisper's
+own tokens of the raw output (special tokens dropped).
+"""
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from espnet_speechllm.recipe.format_wav_scp import read_audio
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_map, read_map_for
+
+NORMALIZERS = ("upper_nopunct", "none")
+_NUMBER = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)(st|nd|rd|th)?")
+_NOT_WORD = re.compile(r"[^\w']+|(?<!\w)'|'(?!\w)")
+
+
+def normalize(text: str, how: str = "upper_nopunct") -> str:
+    """``"It's 25-ish, OK? March 3rd, 1928."`` ->
+    ``"IT'S TWENTY FIVE ISH OK MARCH THIRD NINETEEN TWENTY EIGHT"`` (how=upper_nopunct)."""
+    if how == "none":
+        return " ".join(text.split())
+    if how != "upper_nopunct":
+        raise ValueError(f"--normalize: unknown '{how}', expected one of {NORMALIZERS}")
+    import inflect  # a g2p_en dependency, installed with espnet
+
+    engine = inflect.engine()
+
+    def spell(m: re.Match) -> str:
+        digits = m.group(1).replace(",", "")
+        # 1110-1999 written without a comma are read as years ("nineteen twenty eight")
+        year = m.group(1) == digits and len(digits) == 4 and 1110 <= int(digits) <= 1999
+        group = 2 if year and int(digits) % 100 >= 10 else 0
+        words = engine.number_to_words(digits, group=group, andword="")
+        return f" {engine.ordinal(words) if m.group(2) else words} "
+
+    text = _NUMBER.sub(spell, text)
+    return " ".join(_NOT_WORD.sub(" ", text).upper().replace("_", " ").split())
+
+
+def read_batch_audio(wav_scp: Dict[str, str], utts: Sequence[str], fs: int):
+    """Mono float32 arrays of utts; the sample rate must be ``fs``."""
+    out = []
+    for utt in utts:
+        samples, rate = read_audio(wav_scp[utt])
+        if rate != fs:
+            raise ValueError(f"utt '{utt}': {rate} Hz audio, Whisper needs {fs} Hz")
+        out.append(samples.mean(axis=1) if samples.ndim == 2 else samples)
+    return out
+
+
+class WhisperASR:
+    """Greedy Whisper decoding of a batch of waveforms.
+
+    Args:
+        model_dir: HF Whisper dir (model, tokenizer, preprocessor_config.json).
+        device: ``cpu`` or ``cuda``.
+        max_new_tokens: Cap on each hypothesis' length in tokens.
+    """
+
+    def __init__(self, model_dir: str, device: str = "cpu", max_new_tokens: int = 128):
+        from transformers import AutoTokenizer, WhisperFeatureExtractor, WhisperForConditionalGeneration
+
+        self.features = WhisperFeatureExtractor.from_pretrained(model_dir, local_files_only=True)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        self.model = WhisperForConditionalGeneration.from_pretrained(
+            model_dir, local_files_only=True
+        ).to(device).eval()
+        self.device = device
+        self.max_new_tokens = max_new_tokens
+        # Whisper's task and timestamp tokens (<|notimestamps|>, <|0.00|>) are not all
+        # flagged special in every tokenizer.json: drop any <|...|> token too.
+        vocab = self.tokenizer.get_vocab()
+        self.special = set(self.tokenizer.all_special_ids) | {
+            i for t, i in vocab.items() if t.startswith("<|") and t.endswith("|>")
+        }
+        window = self.model.config.max_source_positions * 2 * self.features.hop_length
+        self.max_samples = window  # the encoder's window (30 s for real Whisper)
+
+    def __call__(self, waves: List, utts: Sequence[str]) -> List[Tuple[str, List[int], float]]:
+        """(raw text, token ids, sum of log-probs) per waveform."""
+        import torch
+
+        for utt, w in zip(utts, waves):
+            if len(w) > self.max_samples:
+                raise ValueError(
+                    f"utt '{utt}': {len(w)} samples, longer than Whisper's window of {self.max_samples}"
+                )
+        feats = self.features(
+            waves, sampling_rate=self.features.sampling_rate, return_tensors="pt"
+        ).input_features.to(self.device)
+        with torch.no_grad():
+            out = self.model.generate(
+                feats, max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1,
+                return_dict_in_generate=True, output_scores=True,
+            )  # fmt: skip
+        steps = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
+        new = out.sequences[:, -steps.shape[1] :]
+        eos = self.model.generation_config.eos_token_id
+        results = []
+        for ids, logp in zip(new.tolist(), steps):
+            n = next((k + 1 for k, t in enumerate(ids) if t == eos), len(ids))  # up to EOS
+            keep = [i for i in ids[:n] if i not in self.special]
+            results.append((self.tokenizer.decode(keep), keep, float(logp[:n].sum())))
+        return results
+
+
+def decode(
+    model_dir: str,
+    wav_scp: Path,
+    output_dir: Path,
+    key_file: Optional[Path] = None,
+    batch_size: int = 8,
+    device: str = "cpu",
+    max_new_tokens: int = 128,
+    how: str = "upper_nopunct",
+) -> int:
+    """Write ``output_dir/1best_recog/{text,token,token_int,score}``; returns #utts."""
+    keys = sorted(read_map(key_file)) if key_file else []
+    scp = read_map_for(wav_scp, keys)
+    utts = keys or sorted(scp)
+    asr = WhisperASR(model_dir, device, max_new_tokens)
+    out = output_dir / "1best_recog"
+    out.mkdir(parents=True, exist_ok=True)
+    files = {n: open(out / n, "w", encoding="utf-8") for n in ("text", "token", "token_int", "score")}
+    try:
+        for i in range(0, len(utts), batch_size):
+            batch = utts[i : i + batch_size]
+            waves = read_batch_audio(scp, batch, asr.features.sampling_rate)
+            for utt, (text, ids, total) in zip(batch, asr(waves, batch)):
+                toks = asr.tokenizer.convert_ids_to_tokens(ids)
+                files["text"].write(f"{utt} {normalize(text, how)}\n")
+                files["token"].write(f"{utt} {' '.join(toks)}\n")
+                files["token_int"].write(f"{utt} {' '.join(map(str, ids))}\n")
+                files["score"].write(f"{utt} {total:.4f}\n")
+            logging.info(f"{min(i + batch_size, len(utts))} / {len(utts)} utts decoded")
+    finally:
+        for f in files.values():
+            f.close()
+    return len(utts)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model_dir", required=True, help="HF Whisper dir (exp/whisper)")
+    parser.add_argument(
+        "--data_path_and_name_and_type", required=True, help="WAV_SCP,speech,sound (as asr_inference)"
+    )
+    parser.add_argument("--output_dir", type=Path, required=True)
+    parser.add_argument("--key_file", type=Path, default=None)
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--ngpu", type=int, default=0)
+    parser.add_argument("--max_new_tokens", type=int, default=128)
+    parser.add_argument("--normalize", choices=NORMALIZERS, default="upper_nopunct")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(get_parser(), argv)
+    path, _, rest = args.data_path_and_name_and_type.partition(",")
+    if rest.split(",") != ["speech", "sound"]:
+        sys.exit(f"whisper_inference: expected WAV_SCP,speech,sound, got {args.data_path_and_name_and_type}")
+    try:
+        n = decode(
+            args.model_dir, Path(path), args.output_dir, args.key_file, args.batch_size,
+            "cuda" if args.ngpu > 0 else "cpu", args.max_new_tokens, args.normalize,
+        )  # fmt: skip
+    except ValueError as e:
+        sys.exit(f"whisper_inference: {e}")
+    print(f"whisper_inference: {n} utts -> {args.output_dir / '1best_recog'}")
+
+
+if __name__ == "__main__":
+    main()

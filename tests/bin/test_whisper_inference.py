@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+import soundfile
+
+from espnet_speechllm.bin import whisper_inference as wi
+from espnet_speechllm.utils.kaldi_io import read_map
+from tiny import TINY_WHISPER
+
+
+@pytest.fixture(scope="module")
+def tiny_whisper_dir(tmp_path_factory, tiny_tokenizer):
+    """A random 2-layer Whisper (1 s window) with the tiny BPE tokenizer, saved as an HF dir."""
+    import torch
+    from transformers import (
+        AutoTokenizer,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+    )
+
+    torch.manual_seed(0)
+    cfg = dict(TINY_WHISPER, vocab_size=320, pad_token_id=0, decoder_start_token_id=1)
+    out = tmp_path_factory.mktemp("whisper")
+    WhisperForConditionalGeneration(WhisperConfig(**cfg)).save_pretrained(out)
+    WhisperFeatureExtractor(feature_size=80, chunk_length=1).save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_tokenizer).save_pretrained(out)
+    return out
+
+
+def test_normalize_as_the_espeak_references():
+    assert wi.normalize("It's 25-ish, OK?") == "IT'S TWENTY FIVE ISH OK"
+    assert wi.normalize(" 'Quoted' words. ") == "QUOTED WORDS"
+    assert wi.normalize("March 3rd, 1928.") == "MARCH THIRD NINETEEN TWENTY EIGHT"
+    assert wi.normalize("11:27, 1,200 and 2005") == "ELEVEN TWENTY SEVEN ONE THOUSAND TWO HUNDRED AND TWO THOUSAND FIVE"
+    assert wi.normalize("Keep  Case, 1", "none") == "Keep Case, 1"
+    with pytest.raises(ValueError, match="--normalize: unknown 'x'"):
+        wi.normalize("a", "x")
+
+
+def _scp(tmp_path, lens):
+    lines = []
+    rng = np.random.default_rng(0)
+    for i, n in enumerate(lens):
+        wav = tmp_path / f"u{i}.wav"
+        soundfile.write(wav, (rng.standard_normal(n) * 3000).astype(np.int16), 16000)
+        lines.append(f"u{i} {wav}\n")
+    scp = tmp_path / "wav.scp"
+    scp.write_text("".join(lines))
+    return scp
+
+
+def test_layout_batched_equals_one_by_one(tiny_whisper_dir, tmp_path):
+    scp = _scp(tmp_path, [16000, 8000, 5000])
+    keys = tmp_path / "keys"
+    keys.write_text("u2 x\nu0 y\n")
+    for bs, name in ((2, "batched"), (1, "single")):
+        wi.main(["--model_dir", str(tiny_whisper_dir), "--data_path_and_name_and_type",
+                 f"{scp},speech,sound", "--key_file", str(keys), "--batch_size", str(bs),
+                 "--max_new_tokens", "4", "--output_dir", str(tmp_path / name)])  # fmt: skip
+    out = tmp_path / "batched" / "1best_recog"
+    files = {n: read_map(out / n) for n in ("text", "token", "token_int", "score")}
+    assert all(sorted(f) == ["u0", "u2"] for f in files.values())
+    for utt in ("u0", "u2"):
+        ids = [int(t) for t in files["token_int"][utt].split()]
+        assert 0 < len(ids) <= 4 and all(i not in (0, 1, 2, 3) for i in ids)  # specials dropped
+        assert len(files["token"][utt].split()) == len(ids)
+        assert float(files["score"][utt]) < 0
+        assert files["text"][utt] == files["text"][utt].upper()
+    # padding to the window makes a batch decode each utterance as alone
+    for n in ("text", "token_int"):
+        assert (out / n).read_text() == (tmp_path / "single" / "1best_recog" / n).read_text()
+
+
+def test_errors_name_the_utterance(tiny_whisper_dir, tmp_path):
+    scp = _scp(tmp_path, [16001])
+    with pytest.raises(ValueError, match="utt 'u0': 16001 samples, longer than"):
+        wi.decode(str(tiny_whisper_dir), scp, tmp_path / "o")
+    keys = tmp_path / "keys"
+    keys.write_text("nope\n")
+    with pytest.raises(ValueError, match="wav.scp: no entry for 1 utt"):
+        wi.decode(str(tiny_whisper_dir), scp, tmp_path / "o", key_file=keys)
+    with pytest.raises(SystemExit, match="expected WAV_SCP,speech,sound"):
+        wi.main(["--model_dir", "x", "--data_path_and_name_and_type", f"{scp},speech,kaldi_ark",
+                 "--output_dir", str(tmp_path)])  # fmt: skip
+
+
+def test_run_whisper_baseline_script_scores_with_stage13(tiny_whisper_dir, tmp_path):
+    """scripts/run_whisper_baseline.sh in a recipe dir: decode layout + stage 13's WER."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    template = Path(__file__).resolve().parents[2] / "egs2" / "TEMPLATE" / "speechllm1"
+    recipe = tmp_path / "egs2" / "x" / "speechllm1"
+    recipe.mkdir(parents=True)
+    for name in ("speechllm.sh", "utils", "scripts", "path.sh", "cmd.sh"):
+        (recipe / name).symlink_to(template / name)
+    (recipe / "run.sh").write_text(
+        "#!/usr/bin/env bash\n./speechllm.sh --train_set train --valid_set dev "
+        '--test_sets test --scoring_metrics wer "$@"\n'
+    )
+    (recipe / "run.sh").chmod(0o755)
+    data = recipe / "dump" / "raw" / "test"
+    data.mkdir(parents=True)
+    scp = _scp(data, [16000, 8000, 5000])
+    (data / "text").write_text("u0 ONE\nu1 TWO\nu2 THREE\n")
+    # path.sh finds the checkout three levels above the recipe: here it is elsewhere
+    root = template.parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env.update(PYTHONPATH=str(root), PATH=f"{root / '.venv' / 'bin'}:{env['PATH']}")
+    out = subprocess.run(
+        ["scripts/run_whisper_baseline.sh", "--whisper_dir", str(tiny_whisper_dir),
+         "--test_sets", "test", "--nj", "2", "--whisper_args", "--max_new_tokens 3"],  # fmt: skip
+        cwd=recipe, env=env, capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    dec = recipe / "exp" / "whisper_alone" / "decode_whisper" / "test"
+    for name in ("text", "token", "token_int", "score"):
+        assert sorted(read_map(dec / name)) == ["u0", "u1", "u2"]
+    assert scp.is_file()
+    score = (dec / "score_wer" / "score.json").read_text()
+    assert '"n_utt": 3' in score and '"n_ref": 3' in score
+    assert "decode_whisper/test" in (recipe / "exp" / "whisper_alone" / "RESULTS.md").read_text()

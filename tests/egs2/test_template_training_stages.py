@@ -1,0 +1,231 @@
+"""speechllm.sh stages 10-12 with other models: --model_type seq2seq drives ESPnet's own
+ASR model (B1), --llm_rescore_weight adds the LLM n-best rescoring (B2), and
+--ctc_pretrain_config (stage 9) pre-trains the encoder + CTC head with ESPnet's CTC-only
+ASR model before stage 11 loads them. Python is a stub that records the commands, so
+these check the wiring, not training; the real configs are built and their weights
+transferred in the *_config_* tests."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from espnet_speechllm.utils.kaldi_io import read_token_list
+from shell_env import recipe_env
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "egs2" / "TEMPLATE" / "speechllm1"
+RECIPE = ROOT / "egs2" / "espeak_en" / "speechllm1"
+
+STUB = r"""#!/usr/bin/env bash
+echo "$*" >> calls.txt
+out=""; keys=""; prev=""
+for a in "$@"; do
+    [ "$prev" = --output_dir ] && out=$a; [ "$prev" = --key_file ] && keys=$a; prev=$a
+done
+case "$*" in
+  *_inference*) mkdir -p "$out/1best_recog"
+     for f in text token token_int score; do cut -d' ' -f1 "$keys" | sed 's/$/ X/' > "$out/1best_recog/$f"; done ;;
+  *lm_rescore*) mkdir -p "$out" && echo "u1 X" > "$out/text" ;;
+  *) [ -n "$out" ] && mkdir -p "$out" ;;
+esac
+exit 0
+"""
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Path:
+    for name in ("speechllm.sh", "utils", "path.sh", "cmd.sh"):
+        (tmp_path / name).symlink_to(TEMPLATE / name)
+    for dset in ("train", "dev", "test"):
+        d = tmp_path / "dump" / "raw" / dset
+        d.mkdir(parents=True)
+        (d / "wav.scp").write_text("u1 a.wav\nu2 b.wav\n")
+        (d / "text").write_text("u1 A\nu2 B\n")
+    toks = tmp_path / "data" / "token_list" / "hf_bpe500"
+    toks.mkdir(parents=True)
+    (toks / "tokens.txt").write_text("<pad>\n<s>\n</s>\n<unk>\nA\nB\n")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "train_x.yaml").write_text("{}\n")
+    (tmp_path / "conf" / "decode_asr.yaml").write_text("{}\n")
+    (tmp_path / "fakepy").write_text(STUB)
+    (tmp_path / "fakepy").chmod(0o755)
+    return tmp_path
+
+
+def _run(recipe: Path, *opts: str) -> list:
+    env = recipe_env()  # path.sh would look for the checkout above tmp_path
+    out = subprocess.run(
+        ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "10", "--stop_stage", "12",
+         "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
+         "--inference_nj", "1", "--llm_vocab_size", "500", "--speechllm_config",
+         "conf/train_x.yaml", "--inference_config", "conf/decode_asr.yaml", *opts],
+        cwd=recipe, env=env, capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    return (recipe / "calls.txt").read_text().splitlines()
+
+
+def test_seq2seq_uses_espnet_asr_and_rescoring(recipe):
+    calls = _run(recipe, "--model_type", "seq2seq", "--llm_rescore_weight", "0.3")
+    train = [c for c in calls if c.startswith("-m espnet2.bin.asr_train")]
+    assert len(train) == 2 and "--collect_stats true" in train[0]  # stage 10, stage 11
+    for c in train:
+        assert "--token_type hugging_face --bpemodel exp/llm" in c
+        assert "--token_list data/token_list/hf_bpe500/tokens_seq2seq.txt" in c
+        assert "--decoder_conf" not in c
+    tokens = (recipe / "data/token_list/hf_bpe500/tokens_seq2seq.txt").read_text().split()
+    assert tokens == ["<blank>", "<pad>", "<s>", "</s>", "<unk>", "A", "B", "<sos/eos>"]
+    (infer,) = [c for c in calls if "asr_inference" in c]
+    assert "--batch_size 1 --asr_train_config exp/x/config.yaml" in infer
+    assert "--asr_model_file exp/x/valid.acc.ave.pth" in infer
+    (resc,) = [c for c in calls if "lm_rescore" in c]
+    assert resc.startswith("-m espnet_speechllm.bin.lm_rescore --llm exp/llm --weight 0.3")
+    assert "--output_dir exp/x/decode_asr_valid.acc.ave_llmrescore0.3/test" in resc
+    assert (recipe / "exp/x/decode_asr_valid.acc.ave/test/text").read_text() == "u1 X\nu2 X\n"
+    assert not any("speechllm_train" in c or "speechllm_inference" in c for c in calls)
+
+
+def test_default_model_type_is_the_speech_llm(recipe):
+    calls = _run(recipe)
+    assert sum(c.startswith("-m espnet_speechllm.bin.speechllm_train") for c in calls) == 2
+    assert any(c.startswith("-m espnet_speechllm.bin.speechllm_inference") for c in calls)
+    assert not any("espnet2.bin.asr_" in c or "lm_rescore" in c for c in calls)
+    assert all("--decoder_conf model_name_or_path=exp/llm" in c for c in calls if "_train" in c)
+
+
+def test_b1_config_builds_espnet_asr_model(tmp_path, tiny_tokenizer):
+    """The recipe's B1 config + the template's seq2seq token list -> ESPnetASRModel."""
+    from espnet2.asr.espnet_model import ESPnetASRModel
+    from espnet2.tasks.asr import ASRTask
+
+    tokens = ["<blank>"] + read_token_list(tiny_tokenizer / "tokens.txt")
+    (tmp_path / "tokens.txt").write_text("\n".join(tokens + ["<sos/eos>"]) + "\n")
+    args = ASRTask.get_parser().parse_args([
+        "--config", str(RECIPE / "conf/tuning/train_asr_conformer_transformer.yaml"),
+        "--token_list", str(tmp_path / "tokens.txt"), "--token_type", "hugging_face",
+        "--bpemodel", str(tiny_tokenizer), "--output_dir", str(tmp_path / "x"),
+    ])
+    model = ASRTask.build_model(args)
+    assert isinstance(model, ESPnetASRModel)
+    assert model.vocab_size == len(tokens) + 1
+    assert model.blank_id == 0 and model.sos == model.eos == len(tokens)
+    assert type(model.decoder).__name__ == "TransformerDecoder"
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_stage_9_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
+    (recipe / "dump/raw/train/text.src").write_text("u1 a\nu2 b\n")
+    (recipe / "conf" / "train_x.yaml").write_text("compressor: ctc\n")
+    (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
+    calls = _run(recipe, "--stage", "9", "--stop_stage", "11",
+                 "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
+    # Stage 9 needs stage 10's stats (shapes, global_mvn): it collects them first, once.
+    collect, aggregate, prep, pre, export, train = calls
+    assert collect.startswith("-m espnet_speechllm.bin.speechllm_train --collect_stats true")
+    assert aggregate.startswith("-m espnet2.bin.aggregate_stats_dirs")
+    exp = "exp/ctc_pretrain_ctc_small"
+    # ST data: CTC learns the source transcript where text.src exists (train), else text,
+    # written as LLM token strings so that ESPnet's word token ids are LLM ids + 1.
+    assert prep.startswith("-m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel exp/llm")
+    assert f"--out_token_list {exp}/tokens_ctc.txt" in prep
+    assert f"dump/raw/train/text.src {exp}/data/train_tokens dump/raw/dev/text {exp}/data/valid_tokens" in prep
+    assert pre.startswith("-m espnet2.bin.asr_train --config conf/train_ctc_small.yaml")
+    assert f"--token_list {exp}/tokens_ctc.txt --token_type word " in pre and "bpemodel" not in pre
+    assert f"--output_dir {exp}" in pre
+    assert f"{exp}/data/train_tokens,text,text" in pre and f"{exp}/data/valid_tokens,text,text" in pre
+    assert "decoder_conf" not in pre
+    # ... and batches by the lengths of what it learns: stage 10's src_text_shape there.
+    stats = "exp/speechllm_stats_hf_bpe500"
+    assert f"--train_shape_file {stats}/train/src_text_shape" in pre
+    assert f"--valid_shape_file {stats}/valid/text_shape" in pre
+    assert f"{stats}/train/text_shape" not in pre
+    assert export == (f"-m espnet_speechllm.recipe.ctc_pretrain export {exp}/valid.loss.ave.pth "
+                      f"--token_list data/token_list/hf_bpe500/tokens.txt --out {exp}/init.pth")  # fmt: skip
+    assert train.startswith("-m espnet_speechllm.bin.speechllm_train")
+    init = f"{exp}/init.pth"
+    # One --init_param with both sources: ESPnet's option is nargs="*", a second one replaces it.
+    assert f"--init_param {init}:encoder:encoder {init}:ctc:compressor.ctc " in train + " "
+    assert train.count("--init_param") == 1
+
+    # Done once: a re-run (e.g. the next system of a sweep) goes straight to stage 11.
+    (recipe / init).parent.mkdir(parents=True, exist_ok=True)
+    (recipe / init).touch()
+    (recipe / "calls.txt").unlink()
+    (again,) = _run(recipe, "--stage", "11", "--stop_stage", "11",
+                    "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
+    assert again.startswith("-m espnet_speechllm.bin.speechllm_train") and f"{init}:encoder:encoder" in again
+
+
+def test_stage_11_without_stage_9_output_stops_and_says_so(recipe):
+    (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
+    with pytest.raises(AssertionError, match="init.pth not found: run stage 9"):
+        _run(recipe, "--stage", "11", "--stop_stage", "11",
+             "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
+
+
+def test_the_ctc_head_is_loaded_when_speechllm_args_choose_a_ctc_compressor(recipe):
+    """speechllm.sh reads the config through config_query, so overrides count."""
+    init = recipe / "exp/ctc_pretrain_ctc_small/init.pth"
+    init.parent.mkdir(parents=True)
+    init.touch()
+    (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
+    (train,) = _run(recipe, "--stage", "11", "--stop_stage", "11",
+                    "--ctc_pretrain_config", "conf/train_ctc_small.yaml",
+                    "--speechllm_args", "--compressor ctc --compressor_conf mode=frame_averaging")  # fmt: skip
+    assert "ctc:compressor.ctc" in train and "--compressor ctc" in train
+    (recipe / "calls.txt").unlink()
+    (train,) = _run(recipe, "--stage", "11", "--stop_stage", "11",
+                    "--ctc_pretrain_config", "conf/train_ctc_small.yaml")  # fmt: skip
+    assert "ctc:compressor.ctc" not in train  # train_x.yaml is {}: no CTC compressor
+
+
+def test_ctc_pretrain_with_init_param_in_speechllm_args_is_refused(recipe):
+    (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
+    env = recipe_env()
+    out = subprocess.run(
+        ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "11", "--stop_stage", "11",
+         "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
+         "--llm_vocab_size", "500", "--speechllm_config", "conf/train_x.yaml",
+         "--ctc_pretrain_config", "conf/train_ctc_small.yaml",
+         "--speechllm_args", "--max_epoch 2 --init_param exp/a/valid.acc.ave.pth"],
+        cwd=recipe, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "--ctc_pretrain_config and --speechllm_args" in out.stdout + out.stderr
+    assert not (recipe / "calls.txt").exists()  # refused before any training
+
+
+def test_ctc_pretrain_config_loads_into_the_default_speech_llm(tmp_path, tiny_tokenizer, tiny_llm):
+    """conf/tuning/train_ctc_conformer.yaml's encoder + head fit conf/train_speechllm.yaml's."""
+    import torch
+    from espnet2.tasks.asr import ASRTask
+    from espnet2.torch_utils.load_pretrained_model import load_pretrained_model
+
+    from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+
+    llm_tokens = read_token_list(tiny_tokenizer / "tokens.txt")
+    (tmp_path / "ctc_tokens.txt").write_text("\n".join(["<blank>"] + llm_tokens) + "\n")
+    ctc_args = ASRTask.get_parser().parse_args([
+        "--config", str(RECIPE / "conf/tuning/train_ctc_conformer.yaml"),
+        "--token_list", str(tmp_path / "ctc_tokens.txt"), "--token_type", "hugging_face",
+        "--bpemodel", str(tiny_tokenizer), "--output_dir", str(tmp_path / "ctc"),
+    ])  # fmt: skip
+    ctc_model = ASRTask.build_model(ctc_args)
+    assert ctc_model.decoder is None and ctc_model.ctc_weight == 1.0
+    torch.save(ctc_model.state_dict(), tmp_path / "ctc.pth")
+
+    args = SpeechLLMTask.get_parser().parse_args([
+        "--config", str(RECIPE / "conf/train_speechllm.yaml"),
+        "--token_list", str(tiny_tokenizer / "tokens.txt"), "--bpemodel", str(tiny_llm),
+        "--decoder_conf", f"model_name_or_path={tiny_llm}", "--output_dir", str(tmp_path / "x"),
+    ])  # fmt: skip
+    model = SpeechLLMTask.build_model(args)
+    for spec in ("encoder:encoder", "ctc:compressor.ctc"):
+        load_pretrained_model(f"{tmp_path / 'ctc.pth'}:{spec}", model, ignore_init_mismatch=False)
+    src = ctc_model.state_dict()
+    for key, value in model.encoder.state_dict().items():
+        assert torch.equal(value, src[f"encoder.{key}"]), key
+    head = model.compressor.ctc.ctc_lo.weight
+    assert head.shape == (len(llm_tokens) + 1, 128)
+    assert torch.equal(head, src["ctc.ctc_lo.weight"])
