@@ -123,3 +123,16 @@ def chat_llm(tmp_path_factory, tiny_llm) -> Path:
     tok.chat_template = CHAT_TEMPLATE
     tok.save_pretrained(out)
     return out
+
+
+@pytest.fixture
+def native_bf16(monkeypatch):
+    """``native_bf16(flag)``: pretend this CPU has (or lacks) native bf16 / fp16 kernels."""
+    from espnet_speechllm.utils import low_precision
+
+    def pretend(flag: bool) -> None:
+        low_precision.native_on.cache_clear()
+        monkeypatch.setattr(low_precision, "cpu_has_native", lambda dtype: flag)
+
+    yield pretend
+    low_precision.native_on.cache_clear()

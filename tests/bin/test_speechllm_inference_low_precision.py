@@ -7,7 +7,6 @@ import soundfile
 import torch
 
 from espnet_speechllm.bin.speechllm_inference import Speech2TextLLM
-from espnet_speechllm.utils import low_precision
 
 
 @pytest.fixture
@@ -20,12 +19,10 @@ def _s2t(exp, **kw) -> Speech2TextLLM:
     return Speech2TextLLM(exp / "config.yaml", exp / "valid.acc.ave.pth", min_new_tokens=2, **kw)
 
 
-def test_bf16_decoding_goes_through_the_autocast_switch(trained_exp, wav, monkeypatch):
-    low_precision.native_on.cache_clear()
-    monkeypatch.setattr(low_precision, "cpu_has_native", lambda dtype: True)
+def test_bf16_decoding_goes_through_the_autocast_switch(trained_exp, wav, native_bf16):
+    native_bf16(True)
     ref, amp = _s2t(trained_exp), _s2t(trained_exp, dtype="bfloat16")
     (h32,), (h16,) = ref(wav)[:1], amp(wav)[:1]
-    low_precision.native_on.cache_clear()
     assert amp.model.encoder_autocast is torch.bfloat16 and amp.model.decoder.autocast is torch.bfloat16
     assert all(p.dtype == torch.bfloat16 for p in amp.model.decoder.parameters())
     assert all(p.dtype == torch.float32 for p in amp.model.projector.parameters())
@@ -35,13 +32,11 @@ def test_bf16_decoding_goes_through_the_autocast_switch(trained_exp, wav, monkey
     assert h16[3] == pytest.approx(h32[3], rel=0.5)
 
 
-def test_bf16_decoding_without_native_kernels_is_fp32(trained_exp, wav, monkeypatch, caplog):
-    low_precision.native_on.cache_clear()
-    monkeypatch.setattr(low_precision, "cpu_has_native", lambda dtype: False)
+def test_bf16_decoding_without_native_kernels_is_fp32(trained_exp, wav, native_bf16, caplog):
+    native_bf16(False)
     ref, amp = _s2t(trained_exp), _s2t(trained_exp, dtype="bfloat16")
     with caplog.at_level(logging.WARNING):
         h32, h16 = ref(wav)[0], amp(wav)[0]
-    low_precision.native_on.cache_clear()
     assert h16 == h32
     assert all(p.dtype == torch.float32 for p in amp.model.parameters())
     assert "this CPU has no native torch.bfloat16; running fp32" in caplog.text

@@ -6,15 +6,6 @@ import torch
 from espnet_speechllm.utils import low_precision
 
 
-@pytest.fixture
-def no_native_bf16(monkeypatch):
-    """A CPU without avx512_bf16 / AMX, whatever this one has."""
-    low_precision.native_on.cache_clear()
-    monkeypatch.setattr(low_precision, "cpu_has_native", lambda dtype: False)
-    yield
-    low_precision.native_on.cache_clear()
-
-
 def test_autocast_dtype_names_the_key():
     assert low_precision.autocast_dtype(None, "k") is None
     assert low_precision.autocast_dtype("bfloat16", "k") is torch.bfloat16
@@ -22,18 +13,17 @@ def test_autocast_dtype_names_the_key():
         low_precision.autocast_dtype("fp8", "decoder_conf.autocast")
 
 
-def test_autocast_runs_matmul_in_bf16(monkeypatch):
-    low_precision.native_on.cache_clear()
-    monkeypatch.setattr(low_precision, "cpu_has_native", lambda dtype: True)
+def test_autocast_runs_matmul_in_bf16(native_bf16):
+    native_bf16(True)
     a = torch.randn(4, 8)
     with low_precision.autocast(a.device, torch.bfloat16, "k"):
         assert (a @ a.T).dtype == torch.bfloat16
     with low_precision.autocast(a.device, None, "k"):
         assert (a @ a.T).dtype == torch.float32
-    low_precision.native_on.cache_clear()
 
 
-def test_autocast_falls_back_to_fp32_with_a_warning(no_native_bf16, caplog):
+def test_autocast_falls_back_to_fp32_with_a_warning(native_bf16, caplog):
+    native_bf16(False)
     a = torch.randn(4, 8)
     with caplog.at_level(logging.WARNING):
         with low_precision.autocast(a.device, torch.bfloat16, "decoder_conf.autocast"):
@@ -41,7 +31,8 @@ def test_autocast_falls_back_to_fp32_with_a_warning(no_native_bf16, caplog):
     assert "decoder_conf.autocast: this CPU has no native torch.bfloat16; running fp32" in caplog.text
 
 
-def test_non_cpu_devices_count_as_native(no_native_bf16):
+def test_non_cpu_devices_count_as_native(native_bf16):
+    native_bf16(False)
     assert low_precision.native_on("cuda", torch.bfloat16, "k")
     assert not low_precision.native_on("cpu", torch.bfloat16, "k")
 

@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
-from espnet_speechllm.utils import low_precision
 from tiny import TINY_LLAMA
 
 B, P, D = 3, 7, TINY_LLAMA["hidden_size"]
@@ -15,12 +14,9 @@ BF16 = dict(autocast="bfloat16", frozen_dtype="bfloat16")
 
 
 @pytest.fixture
-def native(monkeypatch):
+def native(native_bf16):
     """Autocast takes effect on any CPU (without native kernels it is only slower)."""
-    low_precision.native_on.cache_clear()
-    monkeypatch.setattr(low_precision, "cpu_has_native", lambda dtype: True)
-    yield
-    low_precision.native_on.cache_clear()
+    native_bf16(True)
 
 
 def _decoder(tok, **kw) -> HFLLMDecoder:
@@ -114,14 +110,12 @@ def test_bad_low_precision_confs(tiny_tokenizer, kw, match):
         _decoder(tiny_tokenizer, **kw)
 
 
-def test_fallback_to_fp32_without_native_bf16(tiny_tokenizer, monkeypatch, caplog):
-    low_precision.native_on.cache_clear()
-    monkeypatch.setattr(low_precision, "cpu_has_native", lambda dtype: False)
+def test_fallback_to_fp32_without_native_bf16(tiny_tokenizer, native_bf16, caplog):
+    native_bf16(False)
     ref = _decoder(tiny_tokenizer, mode="lora").eval()
     amp = _decoder(tiny_tokenizer, mode="lora", **BF16).eval()
     with caplog.at_level(logging.WARNING), torch.no_grad():
         logits32, logits16 = _loss(ref)[1], _loss(amp)[1]
-    low_precision.native_on.cache_clear()
     assert torch.equal(logits16, logits32)
     assert all(p.dtype == torch.float32 for p in amp.parameters())
     assert "decoder_conf.autocast: this CPU has no native torch.bfloat16; running fp32" in caplog.text
