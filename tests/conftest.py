@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tiny import TINY_LLAMA
+from tiny import TINY_LLAMA, TINY_WHISPER
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -122,6 +122,26 @@ def chat_llm(tmp_path_factory, tiny_llm) -> Path:
     tok = AutoTokenizer.from_pretrained(out)
     tok.chat_template = CHAT_TEMPLATE
     tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper_dir(tmp_path_factory, tiny_tokenizer) -> Path:
+    """A random 2-layer Whisper (1 s window) with the tiny BPE tokenizer, saved as an HF dir."""
+    import torch
+    from transformers import (
+        AutoTokenizer,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+    )
+
+    torch.manual_seed(0)
+    cfg = dict(TINY_WHISPER, vocab_size=320, pad_token_id=0, decoder_start_token_id=1)
+    out = tmp_path_factory.mktemp("whisper")
+    WhisperForConditionalGeneration(WhisperConfig(**cfg)).save_pretrained(out)
+    WhisperFeatureExtractor(feature_size=80, chunk_length=1).save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_tokenizer).save_pretrained(out)
     return out
 
 
