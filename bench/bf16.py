@@ -78,8 +78,7 @@ def pretrained_dirs(root: Path) -> Tuple[Path, Path]:
 
 def synth_data(out: Path, n: int, seed: int) -> Path:
     """``n`` espeak-ng utterances of 6-14 random words (2-5 s) as a Kaldi dir."""
-    from espnet_speechllm.recipe.espeak_synth import SynthItem, speaker_id, synthesise
-    from espnet_speechllm.recipe.espeak_synth import write_kaldi_dir
+    from local.espeak_synth import SynthItem, speaker_id, synthesise, write_kaldi_dir
 
     data = out / f"data_{n}_{seed}"
     if (data / "wav.scp").exists():
