@@ -143,3 +143,16 @@ def tiny_whisper_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     WhisperFeatureExtractor(feature_size=80, chunk_length=1).save_pretrained(out)
     AutoTokenizer.from_pretrained(tiny_tokenizer).save_pretrained(out)
     return out
+
+
+@pytest.fixture
+def native_bf16(monkeypatch):
+    """``native_bf16(flag)``: pretend this CPU has (or lacks) native bf16 / fp16 kernels."""
+    from espnet_speechllm.utils import low_precision
+
+    def pretend(flag: bool) -> None:
+        low_precision.native_on.cache_clear()
+        monkeypatch.setattr(low_precision, "cpu_has_native", lambda dtype: flag)
+
+    yield pretend
+    low_precision.native_on.cache_clear()

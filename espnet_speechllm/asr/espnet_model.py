@@ -22,8 +22,9 @@ from espnet_speechllm.asr.decoding_input import DecodingInput
 from espnet_speechllm.asr.encoder_mode import set_encoder_mode
 from espnet_speechllm.asr.prompt_fields import fields_of
 from espnet_speechllm.asr.prompt_template import PromptTemplate
-from espnet_speechllm.asr.speech_encoder_mixin import AUTOCAST_DTYPES, SpeechEncoderMixin
+from espnet_speechllm.asr.speech_encoder_mixin import SpeechEncoderMixin
 from espnet_speechllm.asr.text_checks import check_text
+from espnet_speechllm.utils.low_precision import autocast_dtype
 
 IGNORE_ID = -1
 
@@ -152,12 +153,7 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         self.ctc_weight = ctc_weight
         self.lsm_weight = lsm_weight
         self.extract_feats_in_collect_stats = extract_feats_in_collect_stats
-        if encoder_autocast not in AUTOCAST_DTYPES:
-            raise ValueError(
-                f"model_conf.encoder_autocast={encoder_autocast!r}: choose from "
-                f"{[k for k in AUTOCAST_DTYPES if k]} or null"
-            )
-        self.encoder_autocast = AUTOCAST_DTYPES[encoder_autocast]
+        self.encoder_autocast = autocast_dtype(encoder_autocast, "model_conf.encoder_autocast")
         self.prompt = PromptTemplate(
             decoder.tokenizer,
             [prompt] if isinstance(prompt, str) else prompt,

@@ -9,15 +9,12 @@ key on them): the class using it sets ``frontend``, ``specaug``, ``normalize``,
 ``encoder`` and ``encoder_autocast`` (a dtype or None).
 """
 
-import functools
-import logging
 from typing import Tuple
 
 import torch
 
 from espnet_speechllm.asr.layers.batch_exact import exact_padding, is_batch_exact
-
-AUTOCAST_DTYPES = {None: None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+from espnet_speechllm.utils.low_precision import autocast
 
 
 class SpeechEncoderMixin:
@@ -112,23 +109,7 @@ class SpeechEncoderMixin:
             feats, feats_lens = self.specaug(feats, feats_lens)
         if self.normalize is not None:
             feats, feats_lens = self.normalize(feats, feats_lens)
-        if self.encoder_autocast is None or not _native_on(feats.device, self.encoder_autocast):
-            enc, enc_lens, _ = self.encoder(feats, feats_lens)
-            return enc, enc_lens
-        with torch.autocast(feats.device.type, dtype=self.encoder_autocast):
+        with autocast(feats.device, self.encoder_autocast, "model_conf.encoder_autocast"):
             enc, enc_lens, _ = self.encoder(feats, feats_lens)
         return enc.to(feats.dtype), enc_lens
 
-
-@functools.lru_cache(maxsize=None)
-def _native_on(device: torch.device, dtype: torch.dtype) -> bool:
-    """Whether ``dtype`` has native kernels on ``device`` (else autocast would be slower)."""
-    if device.type != "cpu":
-        return True
-    native = {
-        torch.bfloat16: torch.ops.mkldnn._is_mkldnn_bf16_supported,
-        torch.float16: torch.ops.mkldnn._is_mkldnn_fp16_supported,
-    }[dtype]()
-    if not native:
-        logging.warning(f"model_conf.encoder_autocast: this CPU has no native {dtype}; running fp32")
-    return native

@@ -20,6 +20,7 @@ from espnet2.utils.types import str2triple_str, str_or_none
 from espnet_speechllm.asr.generation.ctc_prefix_logits_processor import CTCPrefixLogitsProcessor
 from espnet_speechllm.asr.prompt_fields import fields_of
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+from espnet_speechllm.utils.low_precision import autocast_dtype
 
 
 
@@ -46,7 +47,8 @@ class Speech2TextLLM:
         train_config: ``config.yaml`` written by training.
         model_file: Trained parameters (``*.pth``).
         device: ``cpu`` or ``cuda``.
-        dtype: Inference dtype of the whole model.
+        dtype: ``bfloat16`` / ``float16``: run the encoder and the LLM under autocast
+            (LLM weights stored in it; fp32 where the CPU lacks native kernels).
         beam_size: 1 = greedy.
         nbest: Hypotheses returned per utterance.
         max_new_tokens: Hard cap on generated tokens.
@@ -87,7 +89,14 @@ class Speech2TextLLM:
         model, train_args = SpeechLLMTask.build_model_from_file(
             train_config, model_file, device
         )
-        self.model = model.to(dtype=getattr(torch, dtype)).eval()
+        # bf16 / fp16: the encoder and the LLM under autocast, the LLM's weights stored
+        # in it; the rest (frontend, projector) and the scores stay fp32.
+        low = autocast_dtype(None if dtype == "float32" else dtype, "--dtype")
+        if low is not None:
+            model.requires_grad_(False)  # nothing trains: every LLM weight is stored in it
+            model.encoder_autocast = low
+            model.decoder.set_low_precision(low)
+        self.model = model.eval()
         self.train_args = train_args
         self.device = device
         self.fs = int((train_args.frontend_conf or {}).get("fs", 16000))

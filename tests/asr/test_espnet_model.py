@@ -388,11 +388,8 @@ def test_bad_encoder_autocast(tmp_path, tiny_tokenizer):
         _build(tmp_path, tiny_tokenizer, encoder_autocast="fp8")
 
 
-def test_encoder_autocast_falls_back_to_fp32_without_native_kernels(tmp_path, tiny_tokenizer, monkeypatch, caplog):
-    from espnet_speechllm.asr import speech_encoder_mixin
-
-    speech_encoder_mixin._native_on.cache_clear()
-    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+def test_encoder_autocast_falls_back_to_fp32_without_native_kernels(tmp_path, tiny_tokenizer, native_bf16, caplog):
+    native_bf16(False)
     ref = _build(tmp_path, tiny_tokenizer).eval()
     amp = _build(tmp_path, tiny_tokenizer, encoder_autocast="bfloat16").eval()
     amp.load_state_dict(ref.state_dict())
@@ -400,6 +397,5 @@ def test_encoder_autocast_falls_back_to_fp32_without_native_kernels(tmp_path, ti
     with torch.no_grad():
         e32, _ = ref.encode_batch(speech, lens)
         e16, _ = amp.encode_batch(speech, lens)
-    speech_encoder_mixin._native_on.cache_clear()
     assert torch.equal(e16, e32)
-    assert "this CPU has no native torch.bfloat16; running fp32" in caplog.text
+    assert "model_conf.encoder_autocast: this CPU has no native torch.bfloat16; running fp32" in caplog.text

@@ -99,3 +99,11 @@ class AbsLLMDecoder(AbsDecoder, ABC):
         Returns:
             For each utterance, ``nbest`` (token ids without eos, log score) pairs, best first.
         """
+
+    def set_low_precision(self, dtype: Optional[torch.dtype]) -> None:
+        """Compute in ``dtype`` (bf16 / fp16) with fp32 trained weights; None: fp32.
+
+        Optional: ``speechllm_inference --dtype bfloat16`` calls it; a backend
+        without low-precision support says so.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no low-precision mode (--dtype float32)")

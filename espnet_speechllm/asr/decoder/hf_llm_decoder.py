@@ -18,6 +18,7 @@ from espnet_speechllm.asr.layers.sequence_packing import (
 from espnet_speechllm.asr.frozen_weights import keep_trained_only, untrained_keys
 from espnet_speechllm.pretrained.sources import MODEL_DIR, TOKENIZER_DIR
 from espnet_speechllm.utils.hf_local import check_local
+from espnet_speechllm.utils.low_precision import autocast, autocast_dtype, cast_frozen, native_on
 
 MODES = ("frozen", "lora", "full")
 PREFIX_ATTENTIONS = ("causal", "noncausal")
@@ -44,7 +45,18 @@ class HFLLMDecoder(AbsLLMDecoder):
             target_modules).
         prefix_attention: ``causal`` or ``noncausal`` (full attention inside
             the prompt + audio prefix, causal over the text).
-        dtype: Weights dtype of the LLM (``float32``, ``bfloat16``, ...).
+        dtype: Weights dtype of the whole LLM as loaded (``float32``, ``bfloat16``,
+            ...); the prefix must come in that dtype. For bf16 compute with fp32
+            trained weights use ``autocast`` and ``frozen_dtype`` instead.
+        autocast: Run the LLM (forward, prefill, ``generate``) under
+            ``torch.autocast`` in this dtype (``bfloat16``, ``float16``) on
+            whatever device it is on; logits come out in it and the model's loss
+            casts them to fp32. Falls back to fp32, with a warning, on a CPU
+            without native kernels (see ``utils/low_precision.py``).
+        frozen_dtype: Store the LLM weights that do not train (all in mode
+            ``frozen``, the base under LoRA) in this dtype, so that autocast does
+            not cast them at every op; trained weights (LoRA adapters) stay fp32.
+            Needs ``autocast`` in the same dtype; not for mode ``full``.
         local_files_only: Never reach the network (default).
         attn_implementation: ``sdpa`` or ``eager``.
         gradient_checkpointing: Trade compute for memory inside the LLM.
@@ -73,6 +85,8 @@ class HFLLMDecoder(AbsLLMDecoder):
         attn_implementation: str = "sdpa",
         gradient_checkpointing: bool = False,
         random_init: bool = False,
+        autocast: Optional[str] = None,
+        frozen_dtype: Optional[str] = None,
     ):
         super().__init__()
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -95,6 +109,14 @@ class HFLLMDecoder(AbsLLMDecoder):
                 "or config (from scratch)"
             )
         torch_dtype = getattr(torch, dtype)
+        self.autocast = autocast_dtype(autocast, "decoder_conf.autocast")
+        frozen = autocast_dtype(frozen_dtype, "decoder_conf.frozen_dtype")
+        if frozen is not None and (frozen != self.autocast or mode == "full"):
+            raise ValueError(
+                f"decoder_conf.frozen_dtype={frozen_dtype!r} needs decoder_conf.autocast: "
+                f"{frozen_dtype} and mode frozen or lora, got autocast={autocast!r}, "
+                f"mode={mode!r}"
+            )
         if random_init:
             check_local(model_name_or_path, local_files_only, "decoder_conf.model_name_or_path")
             hf_config = AutoConfig.from_pretrained(
@@ -149,6 +171,9 @@ class HFLLMDecoder(AbsLLMDecoder):
             llm.requires_grad_(False)
         self.llm = llm
         self.mode = mode
+        # Embeddings of a table stored in frozen_dtype come back in the loaded dtype.
+        self.embed_dtype = torch_dtype
+        self.frozen_dtype = frozen
         self.prefix_attention = prefix_attention
         untrained = untrained_keys(self, buffers=True) if mode != "full" else set()
         keep_trained_only(self, untrained)
@@ -181,7 +206,30 @@ class HFLLMDecoder(AbsLLMDecoder):
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """Token embeddings; negative (padding) ids embed as id 0.  ``(B, L) -> (B, L, D)``"""
-        return self.input_embeddings(ids.clamp(min=0))
+        return self.input_embeddings(ids.clamp(min=0)).to(self.embed_dtype)
+
+    def set_low_precision(self, dtype: Optional[torch.dtype]) -> None:
+        """Autocast in ``dtype`` with untrained weights stored in it (None: fp32).
+
+        What ``decoder_conf.autocast`` + ``frozen_dtype`` set at build; decoding
+        (``speechllm_inference --dtype bfloat16``) sets it on a trained model.
+        """
+        self.autocast = dtype
+        self.frozen_dtype = dtype  # applies to the parameters that do not require grad
+
+    def _low_precision(self, x: torch.Tensor):
+        """The autocast context of one LLM call; stores frozen weights in ``frozen_dtype`` first.
+
+        Cast here rather than at build because ESPnet's trainer casts the whole
+        model to ``--train_dtype`` after building it. Skipped where the dtype is
+        not native on the CPU (bf16 weights would meet fp32 activations).
+        """
+        key = "decoder_conf.autocast"
+        table = self.llm.get_input_embeddings().weight
+        if self.frozen_dtype is not None and table.dtype != self.frozen_dtype:
+            if native_on(x.device.type, self.frozen_dtype, key):
+                cast_frozen(self.llm, self.frozen_dtype)
+        return autocast(x.device, self.autocast, key)
 
     def _mask(self, valid: torch.Tensor, prefix_lens: torch.Tensor, dtype) -> torch.Tensor:
         t = valid.size(1)
@@ -211,15 +259,17 @@ class HFLLMDecoder(AbsLLMDecoder):
         mask = self._mask(valid, hlens, seq.dtype)
         pos = positions_from_mask(valid)
         backbone = self.causal_lm.base_model
-        hidden = backbone(
-            inputs_embeds=seq, attention_mask=mask, position_ids=pos, use_cache=False
-        ).last_hidden_state
+        with self._low_precision(seq):
+            hidden = backbone(
+                inputs_embeds=seq, attention_mask=mask, position_ids=pos, use_cache=False
+            ).last_hidden_state
         # Only positions prefix_len-1 .. prefix_len-1+L predict targets: gather
         # them before the LM head so a large vocabulary costs (B, L+1, V), not (B, T, V).
         steps = torch.arange(ys_in_pad.size(1) + 1, device=seq.device)
         idx = (hlens[:, None] - 1 + steps[None, :]).clamp(max=seq.size(1) - 1)
         hidden = torch.gather(hidden, 1, idx[..., None].expand(-1, -1, hidden.size(-1)))
-        logits = self.causal_lm.get_output_embeddings()(hidden)
+        with self._low_precision(seq):
+            logits = self.causal_lm.get_output_embeddings()(hidden)
         return logits, ys_in_lens + 1
 
     @torch.no_grad()
@@ -276,9 +326,10 @@ class HFLLMDecoder(AbsLLMDecoder):
             use_cache=True,
         )
         kwargs.update(generate_kwargs)
-        if self.prefix_attention == "noncausal" and p_max > 1:
-            kwargs["past_key_values"] = self._prefill(prefix, mask, num_beams)
-        out = self.causal_lm.generate(**kwargs)
+        with self._low_precision(prefix):
+            if self.prefix_attention == "noncausal" and p_max > 1:
+                kwargs["past_key_values"] = self._prefill(prefix, mask, num_beams)
+            out = self.causal_lm.generate(**kwargs)
         seqs = out.sequences
         if num_beams > 1:
             scores = out.sequences_scores
