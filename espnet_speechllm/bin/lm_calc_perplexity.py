@@ -10,12 +10,14 @@ Each utterance is scored as ``<s> text -> text </s>`` with the tokens of
 """
 
 import argparse
-import logging
 import math
 from pathlib import Path
 from typing import List, Tuple
 
 import torch
+
+from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.kaldi_io import read_kaldi_text
 
 
 def load_lm(args: argparse.Namespace):
@@ -72,14 +74,11 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(cmd=None) -> float:
     parser = get_parser()
-    args = parser.parse_args(cmd)
+    args = parse_args(parser, cmd)
     if (args.model_name_or_path is None) == (args.train_config is None):
         parser.error("give either --train_config/--model_file or --model_name_or_path")
     if args.train_config is not None and args.model_file is None:
         parser.error("--train_config needs --model_file")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    from espnet_speechllm.llm.prepare_lm_text import read_kaldi_text
-
     utts = list(read_kaldi_text(args.text))
     if not utts:
         raise ValueError(f"--text {args.text}: no utterances")

@@ -19,7 +19,6 @@ prints the summary.
 import argparse
 import logging
 import math
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -30,6 +29,7 @@ from typeguard import typechecked
 from espnet2.utils.types import str2triple_str
 from espnet_speechllm.analysis.alignment import cosine_matrix, monotonicity, plot_alignment
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+from espnet_speechllm.utils.cli import parse_args
 
 COLUMNS = ("utt_id", "audio_positions", "text_tokens", "nondecreasing", "spearman", "mean_max_cos")
 
@@ -123,10 +123,10 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd=None) -> None:
-    print(" ".join(sys.argv), file=sys.stderr)
-    args = get_parser().parse_args(cmd)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s: %(message)s")
-    summary = analyse(**vars(args))
+    args = parse_args(get_parser(), cmd)
+    kwargs = vars(args).copy()
+    kwargs.pop("log_level")
+    summary = analyse(**kwargs)
     print(f"alignment over {int(summary['n_utts'])} utterances -> {args.output_dir}")
     for c in COLUMNS[1:]:
         print(f"  mean {c}: {_fmt(summary[c])}")

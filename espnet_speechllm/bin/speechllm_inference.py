@@ -4,7 +4,6 @@
 import argparse
 import logging
 import math
-import sys
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -20,6 +19,7 @@ from espnet2.utils.types import str2triple_str, str_or_none
 from espnet_speechllm.asr.generation.ctc_prefix_logits_processor import CTCPrefixLogitsProcessor
 from espnet_speechllm.asr.prompt_fields import fields_of
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.low_precision import autocast_dtype
 
 
@@ -316,14 +316,9 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(cmd=None) -> None:
-    print(" ".join(sys.argv), file=sys.stderr)
-    args = get_parser().parse_args(cmd)
-    kwargs = vars(args)
+    kwargs = vars(parse_args(get_parser(), cmd))  # command line to stderr, ESPnet's log format
     kwargs.pop("config", None)
-    logging.basicConfig(
-        level=kwargs.pop("log_level"),
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
-    )
+    kwargs.pop("log_level")
     inference(**kwargs)
 
 

@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
-# NOTE: bin/lm_calc_perplexity imports read_kaldi_text from here.
 from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import read_kaldi_text, write_map
 from espnet_speechllm.utils.nonspeech import is_nonspeech

@@ -55,6 +55,7 @@ from espnet_speechllm.pretrained.sources import (
     Source,
     config_sources,
 )
+from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.hf_local import is_hub_id
 
 # Weights of other frameworks and originals that a torch LLM does not need.
@@ -329,8 +330,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
+    args = parse_args(get_parser(), argv)
     try:
         packed = pack_model(
             args.train_config, args.model_file, args.outpath, args.llm_dir, args.readme
