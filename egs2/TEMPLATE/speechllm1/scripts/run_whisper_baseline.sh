@@ -41,6 +41,8 @@ for dset in ${test_sets}; do
         for i in $(seq "${_nj}"); do cat "${_logdir}/output.${i}/1best_recog/${f}"; done | sort > "${_dir}/${f}"
     done
 done
+# --text_file text: Whisper transcribes, so it is scored by WER against the transcript even in
+# a recipe whose target is the LLM's response (espeak_chat).
 ./run.sh --stage 13 --stop_stage 13 --dumpdir "${dumpdir}" --speechllm_exp "${exp}" \
-    --inference_tag decode_whisper --llm_rescore_weight "" --test_sets "${test_sets}" \
+    --inference_tag decode_whisper --llm_rescore_weight "" --test_sets "${test_sets}" --text_file text \
     ${rest[@]+"${rest[@]}"}
