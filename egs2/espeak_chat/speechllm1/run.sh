@@ -29,6 +29,8 @@ inference_config=conf/decode_speechllm.yaml
     --text_file response \
     --speechllm_config "${speechllm_config}" \
     --inference_config "${inference_config}" \
+    --inference_model valid.loss.ave.pth \
+    --batch_size 8 \
     --scoring_metrics "wer" \
     --train_set "${train_set}" \
     --valid_set "${valid_set}" \
