@@ -148,8 +148,9 @@ def test_espeak_multilingual_data_sh(tmp_path, corpus, target):
 
 @pytest.mark.skipif(
     not all(shutil.which(b) for b in ("bible", "espeak-ng", "sox"))
-    or not Path("/usr/share/games/fortunes/fortunes").is_file(),
-    reason="needs apt packages bible-kjv, espeak-ng, sox, fortunes-min",
+    or not Path("/usr/share/games/fortunes/fortunes").is_file()
+    or not Path("/usr/share/games/fortunes/wisdom").is_file(),
+    reason="needs apt packages bible-kjv, espeak-ng, sox, fortunes-min, fortunes, dict-devil",
 )
 def test_espeak_en_data_sh_optional_sets_leave_the_default_sets_alone(tmp_path):
     recipe = _recipe_copy(tmp_path, "espeak_en")
@@ -161,11 +162,12 @@ def test_espeak_en_data_sh_optional_sets_leave_the_default_sets_alone(tmp_path):
               for d in ("train", "dev", "test") for f in ("wav.scp", "text", "utt2spk")}
     extras = ("--nonspeech true --num_nonspeech_train 6 --num_nonspeech_test 8"
               " --nonspeech_ratio 0.5 --augment true --num_aug_noises 2 --num_aug_rirs 2"
-              " --ood true --num_ood 4").split()
+              " --ood true --num_ood 4 --real true --extra_text true --num_extra 5").split()
     out = _run(recipe, *opts, *extras)
     assert out.returncode == 0, out.stderr
     assert {k: (data / k[0] / k[1]).read_bytes() for k in before} == before
-    for name in ("nonspeech_train", "test_nonspeech", "train_nonspeech0.5", "test_ood"):
+    for name in ("nonspeech_train", "test_nonspeech", "train_nonspeech0.5", "test_ood",
+                 "test_real", "train_extra"):
         validate(data / name, need=["wav.scp", "text", "utt2spk", "spk2utt"])
     assert set(read_map(data / "test_nonspeech" / "text").values()) == {"<nospeech>"}
     test_kinds = set(read_map(data / "test_nonspeech" / "utt2spk").values())
@@ -176,6 +178,11 @@ def test_espeak_en_data_sh_optional_sets_leave_the_default_sets_alone(tmp_path):
     assert len(mixed) == 12 + 6 and sum(t == "<nospeech>" for t in mixed.values()) == 6
     ood = set(read_map(data / "test_ood" / "text").values())
     assert len(ood) == 4 and not ood & set(read_map(data / "train" / "text").values())
+    real = read_map(data / "test_real" / "text")
+    assert len(real) == 7 and real["fcaw-cen8-b"] == "ELEVEN TWENTY SEVEN FIFTY SEVEN"
+    extra = read_map(data / "train_extra" / "text")
+    assert len(extra) == 5 and all("-x" in u for u in extra)
+    assert not set(extra.values()) & (ood | set(read_map(data / "train" / "text").values()))
     assert len(read_map(data / "augment" / "noise.scp")) == 2
     assert len(read_map(data / "augment" / "rir.scp")) == 2
     bad = _run(recipe, *opts, "--nonspeech_ratio", "0.1", "--data", "data2")

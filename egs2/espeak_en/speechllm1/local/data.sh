@@ -39,13 +39,20 @@ num_aug_rirs=30
 ood=false            # data/test_ood: fortunes-min (apt-get install fortunes-min) read by espeak-ng
 num_ood=200
 ood_voices=en-us,en-gb,en+f3,en+m7,en-us+f2,en-gb-scotland+m3,en-gb-x-rp+f5,en-029+m2
+# Generalization sets (issue: off its training domain the speech-LLM must not lose to Whisper).
+real=false           # data/test_real: all 7 mini_an4 utterances (real voices; nothing trains on them)
+mini_an4=${MINI_AN4:-}  # default: <repository root>/../shared/data/mini_an4
+extra_text=false     # data/train_extra: fortunes (not fortunes-min) + Devil's Dictionary clauses,
+num_extra=1600       # read by the training voices; combine with train for diverse training text
 help_message="Usage: $0 [--nj 2] [--seed 0] [--num_train 3200] [--vocab_size 1000] ...
 Every variable set at the top of local/data.sh (nj, seed, num_*, *_voices, ...) is an option."
 
 if [ -f ./path.sh ]; then . ./path.sh; fi
 . utils/parse_options.sh
 # The corpus tools shared by recipes: <repository root>/local/.
-shared_local=${MAIN_ROOT:-$(cd "$(dirname "$0")/../../../.." && pwd)}/local
+repo_root=${MAIN_ROOT:-$(cd "$(dirname "$0")/../../../.." && pwd)}
+shared_local=${repo_root}/local
+mini_an4=${mini_an4:-${repo_root}/../shared/data/mini_an4}
 
 if [ $# -ne 0 ]; then
     echo "${help_message}" >&2
@@ -87,6 +94,24 @@ build_extras() {
             --vocab "${downloads}/items/vocab.txt"
         python "${shared_local}/espeak_synth.py" --items "${downloads}/items/test_ood.tsv" \
             --wav_dir "${downloads}/wav/test_ood" --data_dir "${data}/test_ood" --nj "${nj}"
+    fi
+    if [ "${real}" = true ]; then
+        log "Real-speech test set (mini_an4, all 7 utterances)"
+        rm -rf "${data}/test_real"
+        python "${shared_local}/tsv_data_dir.py" --tsv "${mini_an4}/utterances.tsv" --out "${data}/test_real"
+    fi
+    if [ "${extra_text}" = true ]; then
+        log "Extra training text (fortunes + Devil's Dictionary; the OOD test sentences excluded)"
+        rm -rf "${data}/train_extra" "${downloads}/wav/train_extra"
+        local exclude=()
+        if [ -f "${downloads}/items/test_ood.tsv" ]; then
+            exclude=(--exclude "${downloads}/items/test_ood.tsv")
+        fi
+        python "${shared_local}/extra_text_items.py" --out "${downloads}/items/train_extra.tsv" \
+            "${exclude[@]}" --num_utts "${num_extra}" --seed "${seed}" --voices "${train_voices}" \
+            --num_spk "${num_train_spk}"
+        python "${shared_local}/espeak_synth.py" --items "${downloads}/items/train_extra.tsv" \
+            --wav_dir "${downloads}/wav/train_extra" --data_dir "${data}/train_extra" --nj "${nj}"
     fi
 }
 

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Generalization study of the Whisper + SmolLM2 speech-LLM (reduced budget): each system
+# trains 1 epoch on a 1600-utterance training set and decodes (greedy) the test sets of
+# run_whisper.sh (test and test_ood halved: test100, test_ood100 = every 2nd utterance);
+# Whisper alone decodes the same sets. Run after
+#   ./run_whisper.sh --stop_stage 6 --local_data_opts "--ood true --real true --nonspeech true --extra_text true"
+# Usage: local/run_generalization.sh <system> [run.sh options]
+#   systems (each = conf + training set):
+#     enc_lora      conf/comprehensive/enc_lora_llm_lora.yaml    train_kjv1600 (KJV only)
+#     enc_frozen    conf/comprehensive/enc_frozen_llm_lora.yaml  train_kjv1600
+#     mix_<enc>     the <enc> conf on train_mix1600 (800 KJV + 800 fortunes/Devil's Dictionary)
+#     mixns_<enc>   the <enc> conf on train_mix1600_ns0.1 (+ 10% non-speech, reference "")
+#     whisper       Whisper tiny.en alone (scripts/run_whisper_baseline.sh)
+set -euo pipefail
+system=$1; shift
+test_sets="test100 test_ood100 test_real test_nonspeech"
+root=../../..
+. ./path.sh
+
+# The training sets (data/, once): every 2nd KJV training utterance; every 4th + every 2nd
+# extra-text utterance; that + 10% non-speech.
+make_sets() {
+    [ -f data/train_mix1600_ns0.1/text ] && return 0
+    for x in test test_ood; do
+        python -m espnet_speechllm.recipe.kaldi_dir subset data/${x} data/${x}100 \
+            --ids <(awk 'NR % 2 == 1' data/${x}/wav.scp)
+    done
+    python -m espnet_speechllm.recipe.kaldi_dir subset data/train data/train_kjv1600 \
+        --ids <(awk 'NR % 2 == 1' data/train/wav.scp)
+    python -m espnet_speechllm.recipe.kaldi_dir subset data/train data/train_kjv800 \
+        --ids <(awk 'NR % 4 == 1' data/train/wav.scp)
+    python -m espnet_speechllm.recipe.kaldi_dir subset data/train_extra data/train_extra800 \
+        --ids <(awk 'NR % 2 == 1' data/train_extra/wav.scp)
+    python -m espnet_speechllm.recipe.kaldi_dir combine data/train_mix1600 data/train_kjv800 data/train_extra800
+    python "${root}/local/mix_nonspeech.py" --train data/train_mix1600 --nonspeech data/nonspeech_train \
+        --ratio 0.1 --seed 0 --out data/train_mix1600_ns0.1
+}
+
+if [ "${system}" = whisper ]; then
+    exec scripts/run_whisper_baseline.sh --test_sets "${test_sets}" --exp exp/gen_whisper_alone "$@"
+fi
+case "${system}" in
+    mixns_*) train_set=train_mix1600_ns0.1; enc=${system#mixns_} ;;
+    mix_*) train_set=train_mix1600; enc=${system#mix_} ;;
+    *) train_set=train_kjv1600; enc=${system} ;;
+esac
+case "${enc}" in
+    enc_lora) conf=${root}/conf/comprehensive/enc_lora_llm_lora.yaml ;;
+    enc_frozen) conf=${root}/conf/comprehensive/enc_frozen_llm_lora.yaml ;;
+    *) echo "$0: unknown system ${system}" >&2; exit 2 ;;
+esac
+make_sets
+./run_whisper.sh --stage 3 --stop_stage 4 --train_set "${train_set}" --test_sets "${test_sets}"
+./run_whisper.sh --stage 10 --stop_stage 13 --skip_packing true \
+    --speechllm_config "${conf}" --train_set "${train_set}" \
+    --speechllm_stats_dir "exp/speechllm_stats_smollm2_${train_set}" \
+    --speechllm_tag "gen_${system}" --speechllm_args "--max_epoch 1" \
+    --inference_nj 1 --test_sets "${test_sets}" "$@"
