@@ -26,7 +26,7 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from espnet_speechllm.recipe.format_wav_scp import read_audio
 from espnet_speechllm.utils.cli import parse_args
@@ -122,9 +122,18 @@ class WhisperASR:
         results = []
         for ids, logp in zip(new.tolist(), steps):
             n = next((k + 1 for k, t in enumerate(ids) if t == eos), len(ids))  # up to EOS
-            keep = [i for i in ids[:n] if i not in self.special]
+            keep = text_ids(ids[:n], self.special, len(self.tokenizer))
             results.append((self.tokenizer.decode(keep), keep, float(logp[:n].sum())))
         return results
+
+
+def text_ids(ids: Sequence[int], special: Set[int], vocab_size: int) -> List[int]:
+    """The ids of a hypothesis that are text: not special, and known to the tokenizer.
+
+    The converted tiny.en checkpoint's output layer has more rows than its tokenizer has
+    tokens; an id beyond the tokenizer (seen on out-of-domain audio) has no token string.
+    """
+    return [i for i in ids if i not in special and 0 <= i < vocab_size]
 
 
 def decode(

@@ -61,3 +61,11 @@ def test_errors_name_the_utterance(tiny_whisper_dir, tmp_path):
     with pytest.raises(SystemExit, match="expected WAV_SCP,speech,sound"):
         wi.main(["--model_dir", "x", "--data_path_and_name_and_type", f"{scp},speech,kaldi_ark",
                  "--output_dir", str(tmp_path)])  # fmt: skip
+
+
+def test_text_ids_drop_special_and_ids_beyond_the_tokenizer():
+    from espnet_speechllm.bin.whisper_inference import text_ids
+
+    # 51864 rows in the converted tiny.en's output layer, fewer tokens in its tokenizer
+    assert text_ids([50257, 400, 51863, 401, 50256], special={50256, 50257},
+                    vocab_size=51000) == [400, 401]
