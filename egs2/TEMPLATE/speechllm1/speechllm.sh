@@ -363,18 +363,22 @@ if ! "${skip_train}"; then
     # Normalisation of stages 9 and 11: the config's own choice (normalize: none for
     # raw-waveform encoders such as hf_whisper), else --feats_normalize.
     _norm_opts=()
+    _check_opts=()  # what stage 11's check reads besides the data
     if [ ${stage} -le 11 ] && [ ${stop_stage} -ge 9 ]; then
         if [ "$(conf_get normalize)" = none ]; then
             _norm_opts+=(--normalize none)
         elif [ "${feats_normalize}" = global_mvn ]; then
             _norm_opts+=(--normalize global_mvn
                          --normalize_conf stats_file="${speechllm_stats_dir}/train/feats_stats.npz")
+            _check_opts+=(--stats_file "${speechllm_stats_dir}/train/feats_stats.npz")
         else
             _norm_opts+=(--normalize "${feats_normalize}")
         fi
     fi
     collect_stats() {  # stage 10; stage 9 runs it first when it needs the stats
         log "Stage 10: Collect stats: ${speechllm_stats_dir}"
+        # Our check first: ESPnet names neither the file nor the utterance of a bad line.
+        ${python} -m espnet_speechllm.recipe.check_train_inputs --check_audio true "${_data_opts[@]}"
         _logdir=${speechllm_stats_dir}/logdir
         mkdir -p "${_logdir}"
         _nj=$(min "${nj}" "$(wc -l < "${data_feats}/${train_set_sp}/wav.scp")")
@@ -465,6 +469,8 @@ if ! "${skip_train}"; then
             fi
             _opts+=(--init_param "${_init_params[@]}")
         fi
+        ${python} -m espnet_speechllm.recipe.check_train_inputs "${_data_opts[@]}" \
+            "${_shape_opts[@]}" "${_check_opts[@]}"
         log "Stage 11: Training: ${speechllm_config} -> ${speechllm_exp} (log: ${speechllm_exp}/train.log)"
         ${train_cmd} "${speechllm_exp}/train.log" \
             ${python} -m ${_train_py} --config "${speechllm_config}" \
