@@ -27,7 +27,7 @@ from espnet_speechllm.tasks.common import (
     read_token_list,
     tokenizer_path,
 )
-from espnet2.train.trainer import Trainer
+from espnet_speechllm.train.checked_trainer import CheckedTrainer
 
 decoder_choices = ClassChoices(
     "decoder",
@@ -55,7 +55,7 @@ class CausalLMTask(ExpLockMixin, StrictLoadMixin, AbsTask):
 
     num_optimizers: int = 1
     class_choices_list = [decoder_choices, model_choices]
-    trainer = Trainer
+    trainer = CheckedTrainer
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):

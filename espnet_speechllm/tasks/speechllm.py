@@ -50,7 +50,7 @@ from espnet_speechllm.tasks.common import (
     read_token_list,
     tokenizer_path,
 )
-from espnet2.train.trainer import Trainer
+from espnet_speechllm.train.checked_trainer import CheckedTrainer
 from espnet_speechllm.train.speechllm_preprocessor import SpeechLLMPreprocessor
 
 frontend_choices = ClassChoices(
@@ -137,7 +137,7 @@ class SpeechLLMTask(ExpLockMixin, StrictLoadMixin, AbsTask):
         decoder_choices,
         model_choices,
     ]
-    trainer = Trainer
+    trainer = CheckedTrainer
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):
