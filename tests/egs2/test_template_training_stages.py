@@ -284,3 +284,18 @@ def test_stage_10_stops_on_mismatched_data_naming_file_line_and_utt(recipe):
     assert "dump/raw/train/wav.scp:2: utt 'u2' has no entry in dump/raw/train/text" in out.stderr
     assert not (recipe / "exp/speechllm_stats_hf_bpe500/logdir").exists()  # ESPnet not started
     assert "Successfully finished" not in out.stdout
+
+
+def test_a_resumed_stage_11_keeps_the_logs_of_the_runs_before(recipe):
+    # Before: run_jobs opened train.log with "w", so a resume lost the epochs before a crash.
+    log = recipe / "exp/x/train.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("1epoch results: crashed run\n")
+    _run(recipe, "--stage", "11", "--stop_stage", "11")
+    assert (recipe / "exp/x/train.log.1").read_text() == "1epoch results: crashed run\n"
+    first_resume = log.read_text()
+    assert "speechllm_train" in first_resume and "# Ended (code 0)" in first_resume
+    _run(recipe, "--stage", "11", "--stop_stage", "11")
+    assert (recipe / "exp/x/train.log.2").read_text() == first_resume
+    assert (recipe / "exp/x/train.log.1").read_text() == "1epoch results: crashed run\n"
+    assert not (recipe / "exp/x/train.log.3").exists() and log.is_file()
