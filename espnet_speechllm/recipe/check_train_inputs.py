@@ -193,7 +193,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     counts = []
     for split in ("train", "valid"):
         data = getattr(args, f"{split}_data_path_and_name_and_type")
-        n, found = check_split(data, getattr(args, f"{split}_shape_file"), args.check_audio == "true")
+        shapes = getattr(args, f"{split}_shape_file")
+        n, found = check_split(data, shapes, args.check_audio == "true")
         problems += found
         counts.append(f"{split} {n} utts")
     if args.stats_file:

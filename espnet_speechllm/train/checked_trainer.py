@@ -79,7 +79,9 @@ def _rewrite_torn_epoch_file(output_dir: Path) -> None:
         return  # not the checkpoint's epoch: ESPnet will remove or overwrite it
     with atomic_path(files[-1]) as tmp:
         torch.save(states["model"], tmp)
-    logging.warning(f"{files[-1]} was torn (a crash while saving it?): rewritten from checkpoint.pth")
+    logging.warning(
+        f"{files[-1]} was torn (a crash while saving it?): rewritten from checkpoint.pth"
+    )
 
 
 def prepare_resume(output_dir: Path) -> None:
