@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import List, Sequence
 
+from espnet_speechllm.utils.atomic_file import atomic_path
 from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import read_kaldi_text, read_token_list, write_token_list
 
@@ -76,7 +77,8 @@ def export(checkpoint: str, num_llm_tokens: int, out: str) -> None:
                 f"{num_llm_tokens + 1} of blank + the LLM's tokens"
             )
         keep[k] = keep[k][: num_llm_tokens + 1].clone()
-    torch.save(keep, out)
+    with atomic_path(out) as tmp:  # stage 9 takes an existing init.pth as done
+        torch.save(keep, tmp)
 
 
 def main(argv=None) -> None:

@@ -7,12 +7,19 @@
 Writes ``DST/data/<utt>.wav``, ``DST/wav.scp``, ``DST/utt2num_samples``,
 ``DST/feats_type`` (``raw``), the other files of SRC restricted to the surviving
 utterances, and ``DST/bad_utts.txt`` (``utt reason``) for entries that are missing,
-unreadable or empty: those are skipped with a warning; only an empty result is an
-error. A finished DST (``DST/.done`` newer than ``SRC/wav.scp``, same --fs) is skipped.
+unreadable, empty or hold non-finite samples (NaN/inf): those are skipped with a
+warning; only an empty result is an error.
+
+``DST/.done`` is the manifest of what DST was made from: --fs, a checksum of every
+file of SRC and the size and date of every audio file. A rerun with the same
+manifest is skipped; one where only files other than wav.scp changed (an edited
+text) rewrites those files without decoding audio again; any other change redoes DST.
 """
 
 import argparse
+import hashlib
 import io
+import json
 import logging
 import subprocess
 import sys
@@ -24,7 +31,7 @@ from urllib.parse import quote
 
 import numpy as np
 import soundfile
-from espnet_speechllm.recipe.kaldi_dir import subset
+from espnet_speechllm.recipe.kaldi_dir import data_files, subset
 from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
@@ -87,6 +94,14 @@ def convert(utt: str, value: str, fs: int, out_path: str) -> Converted:
         return Converted(utt, error=str(e))
     if x.shape[0] == 0:
         return Converted(utt, error="zero-length audio")
+    finite = np.isfinite(x).all(axis=1)
+    if not finite.all():  # a float wav: NaN would reach the feature stats of stage 10
+        first = int(np.argmin(finite))
+        return Converted(
+            utt,
+            error=f"{int((~finite).sum())} non-finite sample(s) (NaN/inf), "
+            f"the first at sample {first}",
+        )
     warning = ""
     if x.shape[1] > 1:
         # NOTE: ESPnet keeps every channel here; its DefaultFrontend then picks a
@@ -105,21 +120,55 @@ def _convert_task(task: Tuple[str, str, int, str]) -> Converted:
     return convert(*task)
 
 
-def _is_done(src: Path, dst: Path, fs: int) -> bool:
-    done = dst / ".done"
-    return (
-        done.is_file()
-        and done.stat().st_mtime > (src / "wav.scp").stat().st_mtime
-        and done.read_text() == f"fs={fs}\n"
-    )
+def manifest(src: Path, fs: int, wav_scp: Dict[str, str]) -> Dict:
+    """What DST is made from: fs, sha256 of each file of SRC, size/date of each audio."""
+    audio = hashlib.sha256()
+    for utt, value in wav_scp.items():
+        if not value.endswith("|") and Path(value).is_file():
+            st = Path(value).stat()
+            audio.update(f"{utt} {st.st_size} {st.st_mtime_ns}\n".encode())
+    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in data_files(src)}
+    return {"fs": fs, "audio": audio.hexdigest(), "files": files}
+
+
+def _read_manifest(dst: Path) -> Dict:
+    try:
+        done = json.loads((dst / ".done").read_text())
+    except (OSError, ValueError):  # none, or an older ".done" without a manifest
+        return {}
+    return done if isinstance(done, dict) else {}
+
+
+def _resubset(src: Path, dst: Path) -> None:
+    """Rewrite DST's copies of SRC's files (text, utt2spk, ...); the audio stays."""
+    ours = {name: read_map(dst / name) for name in ("wav.scp", "utt2num_samples")}
+    subset(src, dst, ours["wav.scp"])
+    for name, mapping in ours.items():
+        write_map(dst / name, mapping)
 
 
 def format_wav_scp(src: Path, dst: Path, fs: int, nj: int = 1) -> List[Converted]:
     """Convert SRC into DST (see the module docstring); returns the bad entries."""
-    if _is_done(src, dst, fs):
+    wav_scp = read_map(src / "wav.scp")
+    inputs, done = manifest(src, fs, wav_scp), _read_manifest(dst)
+    if done == inputs:
         logging.info(f"format_wav_scp: {dst} is up to date; remove {dst}/.done to redo")
         return []
-    wav_scp = read_map(src / "wav.scp")
+    old_files = done.get("files", {})
+    changed = sorted(
+        name
+        for name in set(inputs["files"]) | set(old_files)
+        if inputs["files"].get(name) != old_files.get(name)
+    )
+    same_audio = done.get("fs") == fs and done.get("audio") == inputs["audio"]
+    if same_audio and "wav.scp" not in changed and (dst / "wav.scp").is_file():
+        logging.info(f"format_wav_scp: {src}: {' '.join(changed)} changed; updating {dst}")
+        _resubset(src, dst)
+        (dst / ".done").write_text(json.dumps(inputs, indent=1) + "\n")
+        return []
+    if done:
+        what = " ".join(changed) or "--fs or audio files"
+        logging.info(f"format_wav_scp: {src}: {what} changed; redoing {dst}")
     (dst / "data").mkdir(parents=True, exist_ok=True)
     (dst / ".done").unlink(missing_ok=True)
     out_paths = {
@@ -161,7 +210,7 @@ def format_wav_scp(src: Path, dst: Path, fs: int, nj: int = 1) -> List[Converted
         dst / "utt2num_samples", {utt: str(r.num_samples) for utt, r in good.items()}
     )
     (dst / "feats_type").write_text("raw\n")
-    (dst / ".done").write_text(f"fs={fs}\n")
+    (dst / ".done").write_text(json.dumps(inputs, indent=1) + "\n")
     return bad
 
 

@@ -14,7 +14,8 @@ with whitespace is quoted as one word. Each log starts with the command line and
 time and ends with ``# Accounting: time=..s threads=1 max_rss=..MiB`` (the peak resident
 memory of the job's largest process) and ``# Ended (code X)``. If a job fails,
 the failed jobs and the tail of their logs go to stderr and the exit status is 1.
-Ctrl-C (or SIGTERM) kills every running job.
+Ctrl-C, SIGTERM or SIGHUP kills every running job; if run_jobs is killed outright
+(SIGKILL, the OOM killer), its watchdog (recipe/job_watchdog.py) kills them.
 """
 
 import argparse
@@ -32,9 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Deque, Dict, Iterator, List, Optional, Sequence
 
+from espnet_speechllm.recipe import job_watchdog
 from espnet_speechllm.utils.cli import parse_args
 
 _TAIL_LINES = 10
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -105,7 +108,7 @@ def _interrupts_deferred() -> Iterator[None]:
         yield
         return
     caught = []
-    old = {s: signal.signal(s, lambda sig, frame: caught.append(sig)) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, lambda sig, frame: caught.append(sig)) for s in _INTERRUPTS}
     try:
         yield
     finally:
@@ -131,6 +134,34 @@ def _kill(running: Dict[int, subprocess.Popen]) -> None:
             continue
 
 
+class _Watchdog:
+    """The job_watchdog process: told of each job group started and ended."""
+
+    def __init__(self) -> None:
+        self.proc: Optional[subprocess.Popen] = subprocess.Popen(
+            [sys.executable, job_watchdog.__file__],
+            stdin=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # not killed with our process group
+        )
+
+    def tell(self, line: str) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except OSError:  # it died: jobs then die with us only if we die cleanly
+            print("run_jobs: warning: job watchdog died", file=sys.stderr)
+            self.proc = None
+
+    def close(self) -> None:
+        self.tell("exit")
+        if self.proc is not None:
+            self.proc.stdin.close()
+            self.proc.wait()
+
+
 def run(jobs: List[Job], max_jobs: Optional[int] = None) -> List[Job]:
     """Run jobs, at most max_jobs at a time; returns the failed ones."""
     limit = max_jobs or len(jobs)
@@ -139,6 +170,7 @@ def run(jobs: List[Job], max_jobs: Optional[int] = None) -> List[Job]:
     started: Dict[int, float] = {}
     by_index = {job.index: job for job in jobs}
     failed = []
+    watchdog = _Watchdog()
     try:
         while pending or running:
             while pending and len(running) < limit:
@@ -146,6 +178,7 @@ def run(jobs: List[Job], max_jobs: Optional[int] = None) -> List[Job]:
                 started[job.index] = time.time()
                 with _interrupts_deferred():  # a started job is always in `running`
                     running[job.index] = _start(job)
+                    watchdog.tell(f"+{running[job.index].pid}")
             for index, proc in list(running.items()):
                 # wait4 instead of poll: the rusage of the job (bash and the processes
                 # it waited for; Linux reports their largest peak RSS) comes with it.
@@ -153,6 +186,7 @@ def run(jobs: List[Job], max_jobs: Optional[int] = None) -> List[Job]:
                 if pid != 0:
                     code = proc.returncode = os.waitstatus_to_exitcode(status)
                     del running[index]
+                    watchdog.tell(f"-{proc.pid}")
                     _finish(by_index[index], code, time.time() - started[index], usage.ru_maxrss)
                     if code != 0:
                         failed.append(by_index[index])
@@ -162,6 +196,8 @@ def run(jobs: List[Job], max_jobs: Optional[int] = None) -> List[Job]:
         for index, proc in running.items():
             _finish(by_index[index], proc.returncode, time.time() - started[index])
         raise
+    finally:
+        watchdog.close()
     return sorted(failed, key=lambda job: job.index)
 
 
@@ -202,8 +238,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         parser.error(str(e))
     if args.max_jobs is not None and args.max_jobs < 1:
         parser.error(f"--max_jobs must be >= 1, got {args.max_jobs}")
-    # SIGTERM (e.g. from a parent run_jobs) gets the same cleanup as Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM (e.g. from a parent run_jobs) and SIGHUP (the terminal or ssh session
+    # closed) get the same cleanup as Ctrl-C.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     try:
         failed = run(jobs, args.max_jobs)
     except KeyboardInterrupt:

@@ -14,7 +14,9 @@ characters with ``<space>`` between words), ``DIR/result.txt`` (sclite's report:
 words from the ``Sum/Avg`` line: ``ins`` is the insertion rate I / N; plus ``n_hyp``,
 hypothesis words, and ``empty_rate``, the percentage of utterances decoded to an empty
 hypothesis). sclite also gets ``-s -e utf-8``: case-sensitive (case is decided by --cleaner
-alone, as in the jiwer fallback) and UTF-8 aware. Without sclite, jiwer computes the
+alone, as in the jiwer fallback) and UTF-8 aware. sclite misreads ids holding brackets
+(``a(b`` loses a word, ``a({b`` crashes it): such ids are renamed in sclite's input and
+named back in result.txt; ref.trn and hyp.trn keep the real ids. Without sclite, jiwer computes the
 same numbers and result.txt says so. bleu writes sacrebleu's corpus BLEU and chrF to
 result.txt and score.json. A reference utterance missing from the hypotheses counts as
 an empty hypothesis (all deletions), with a warning.
@@ -33,6 +35,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import unicodedata
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -44,6 +47,8 @@ from espnet_speechllm.utils.nonspeech import is_nonspeech
 CLEANERS = ("none", "upper", "lower_nopunct")
 SCLITE_DIRS = ("/usr/lib/sctk/bin",)
 _KEYS = ("corr", "sub", "del", "ins", "err", "serr")
+_SCLITE_UNSAFE = re.compile(r"[(){}\[\]]")
+_STAND_IN_RE = re.compile(r"_sclite\d+_")
 _SUM_RE = re.compile(
     r"\|\s*Sum/Avg\s*\|\s*(\d+)\s+(\d+)\s*\|" + r"\s*([\d.]+)" * 6 + r"\s*\|"
 )
@@ -100,12 +105,39 @@ def load_pairs(
     return utts, [ref[u] for u in utts], [hyp.get(u, "") for u in utts]
 
 
-def write_trn(path: Path, utts: List[str], token_lists: List[List[str]]) -> None:
-    """sclite trn lines; the id is ``(spk-utt)`` with spk the utt's first ``-`` field,
-    as ``-i rm`` needs a speaker part."""
+def trn_id(utt: str) -> str:
+    """The ``spk-utt`` id of a trn line: spk is the utt's first ``-`` field, as ``-i rm``
+    needs a speaker part."""
+    return f"{utt.split('-', 1)[0]}-{utt}"
+
+
+def write_trn(path: Path, ids: List[str], token_lists: List[List[str]]) -> None:
+    """sclite trn lines ``tokens\t(id)``."""
     with open(path, "w", encoding="utf-8") as f:
-        for utt, toks in zip(utts, token_lists):
-            f.write(f"{' '.join(toks)}\t({utt.split('-', 1)[0]}-{utt})\n")
+        for id_, toks in zip(ids, token_lists):
+            f.write(f"{' '.join(toks)}\t({id_})\n")
+
+
+def sclite_safe_ids(utts: List[str]) -> Tuple[List[str], Dict[str, str]]:
+    """trn ids that sclite reads back intact, and each stand-in -> the name it replaces.
+
+    sclite finds an id by its brackets: ``(a(b-a(b)`` loses a word of the transcript
+    and ``({`` makes it crash (code -11). A speaker or utt name holding brackets is
+    replaced by ``_scliteN_``; names without them are kept, so the report's speaker
+    groups stay.
+    """
+    back: Dict[str, str] = {}
+    stand_in: Dict[str, str] = {}
+
+    def safe(name: str) -> str:
+        if not _SCLITE_UNSAFE.search(name):
+            return name
+        if name not in stand_in:
+            stand_in[name] = f"_sclite{len(stand_in)}_"
+            back[stand_in[name]] = name
+        return stand_in[name]
+
+    return [f"{safe(utt.split('-', 1)[0])}-{safe(utt)}" for utt in utts], back
 
 
 def find_sclite() -> Optional[str]:
@@ -137,11 +169,27 @@ def sum_avg_line(n_utt: int, n_ref: int, percents: Sequence[float]) -> str:
     )
 
 
-def run_sclite(sclite: str, out_dir: Path) -> str:
+def run_sclite(
+    sclite: str,
+    out_dir: Path,
+    utts: List[str],
+    ref_toks: List[List[str]],
+    hyp_toks: List[List[str]],
+) -> str:
+    """sclite's report (also written to out_dir/result.txt), with the real ids."""
+    ids, back = sclite_safe_ids(utts)
     cmd = [sclite, "-r", "ref.trn", "trn", "-h", "hyp.trn", "trn", "-i", "rm", "-s"]
     cmd += ["-e", "utf-8", "-o", "all", "stdout"]
-    proc = subprocess.run(cmd, cwd=out_dir, capture_output=True, text=True)
-    report = proc.stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        if back:  # sclite reads renamed copies of ref.trn and hyp.trn
+            example = next(iter(back.values()))
+            logging.info(f"score: {len(back)} name(s) renamed for sclite, e.g. '{example}'")
+            write_trn(Path(tmp) / "ref.trn", ids, ref_toks)
+            write_trn(Path(tmp) / "hyp.trn", ids, hyp_toks)
+        proc = subprocess.run(
+            cmd, cwd=tmp if back else out_dir, capture_output=True, text=True
+        )
+    report = _STAND_IN_RE.sub(lambda m: back.get(m.group(), m.group()), proc.stdout)
     (out_dir / "result.txt").write_text(report, encoding="utf-8")
     if proc.returncode != 0 or not _SUM_RE.search(report):
         tail = (proc.stderr or report).strip().splitlines()[-5:]
@@ -209,15 +257,16 @@ def score_error_rate(
 ) -> Dict:
     ref_toks = [tokens(t, metric) for t in refs]
     hyp_toks = [tokens(t, metric) for t in hyps]
-    write_trn(out_dir / "ref.trn", utts, ref_toks)
-    write_trn(out_dir / "hyp.trn", utts, hyp_toks)
+    ids = [trn_id(utt) for utt in utts]
+    write_trn(out_dir / "ref.trn", ids, ref_toks)
+    write_trn(out_dir / "hyp.trn", ids, hyp_toks)
     if not any(ref_toks):
         return {"metric": metric, **score_empty_references(hyp_toks, out_dir)}
     sclite = find_sclite() if backend != "jiwer" else None
     if backend == "sclite" and sclite is None:
         raise RuntimeError(f"sclite not found in {SCLITE_DIRS} or on PATH")
     if sclite:
-        report = run_sclite(sclite, out_dir)
+        report = run_sclite(sclite, out_dir, utts, ref_toks, hyp_toks)
     else:
         report = jiwer_report(ref_toks, hyp_toks)
         (out_dir / "result.txt").write_text(report, encoding="utf-8")

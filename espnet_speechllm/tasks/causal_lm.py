@@ -15,10 +15,10 @@ from typeguard import typechecked
 from espnet2.tasks.abs_task import AbsTask
 from espnet2.train.class_choices import ClassChoices
 from espnet2.train.preprocessor import CommonPreprocessor
-from espnet2.train.trainer import Trainer
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
 from espnet_speechllm.lm.espnet_model import ESPnetCausalLMModel
 from espnet_speechllm.tasks.common import (
+    ExpLockMixin,
     StrictLoadMixin,
     add_token_list_argument,
     add_tokenizer_arguments,
@@ -27,6 +27,7 @@ from espnet_speechllm.tasks.common import (
     read_token_list,
     tokenizer_path,
 )
+from espnet_speechllm.train.checked_trainer import CheckedTrainer
 
 decoder_choices = ClassChoices(
     "decoder",
@@ -42,7 +43,7 @@ model_choices = ClassChoices(
 )
 
 
-class CausalLMTask(StrictLoadMixin, AbsTask):
+class CausalLMTask(ExpLockMixin, StrictLoadMixin, AbsTask):
     """Text in, next-token loss out. Text is tokenized with the LLM's tokenizer.
 
     NOTE: ESPnet's ``hugging_face`` token path (``tokenizer.tokenize`` then
@@ -54,7 +55,7 @@ class CausalLMTask(StrictLoadMixin, AbsTask):
 
     num_optimizers: int = 1
     class_choices_list = [decoder_choices, model_choices]
-    trainer = Trainer
+    trainer = CheckedTrainer
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):

@@ -7,12 +7,13 @@ Both tokenize with the LLM's own tokenizer (``--token_type hugging_face``,
 import argparse
 import logging
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.utils.types import str2bool, str_or_none
+from espnet_speechllm.utils.exp_lock import exp_lock
 
 
 def add_token_list_argument(parser: argparse.ArgumentParser, group) -> None:
@@ -121,3 +122,29 @@ class StrictLoadMixin:
             state = torch.load(model_file, map_location=device, weights_only=True)
             model.load_state_dict(state, strict=True)
         return model, args
+
+
+class ExpLockMixin:
+    """Put before ``AbsTask``: a training run holds ``<output_dir>/.lock`` while it runs.
+
+    Taken before ESPnet writes anything there (config.yaml first), so a second trainer
+    on the same dir stops at once with the first one's pid (utils/exp_lock.py). Stats
+    collection and ``--print_config`` take no lock; of a distributed run, the process
+    of rank 0 holds it.
+    """
+
+    @classmethod
+    def main(
+        cls, args: Optional[argparse.Namespace] = None, cmd: Optional[Sequence[str]] = None
+    ) -> None:
+        if args is None:
+            args = cls.get_parser().parse_args(cmd)
+        if (
+            args.print_config
+            or args.collect_stats
+            or args.output_dir is None
+            or (args.dist_rank or 0) != 0
+        ):
+            return super().main(args=args)
+        with exp_lock(args.output_dir):
+            return super().main(args=args)

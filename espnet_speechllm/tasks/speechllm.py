@@ -22,7 +22,6 @@ from espnet2.layers.utterance_mvn import UtteranceMVN
 from espnet2.tasks.abs_task import AbsTask
 from espnet2.torch_utils.initialize import initialize
 from espnet2.train.class_choices import ClassChoices
-from espnet2.train.trainer import Trainer
 from espnet2.utils.types import float_or_none, int_or_none, str_or_none
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
 from espnet_speechllm.asr.projector.conv1d_mlp_projector import Conv1dMLPProjector
@@ -42,6 +41,7 @@ from espnet_speechllm.asr.encoder.hf_whisper_encoder import HFWhisperEncoder
 from espnet_speechllm.asr.espnet_model import ESPnetSpeechLLMModel
 from espnet_speechllm.asr.prompt_fields import FIELD_NAMES
 from espnet_speechllm.tasks.common import (
+    ExpLockMixin,
     StrictLoadMixin,
     add_token_list_argument,
     add_tokenizer_arguments,
@@ -50,6 +50,7 @@ from espnet_speechllm.tasks.common import (
     read_token_list,
     tokenizer_path,
 )
+from espnet_speechllm.train.checked_trainer import CheckedTrainer
 from espnet_speechllm.train.speechllm_preprocessor import SpeechLLMPreprocessor
 
 frontend_choices = ClassChoices(
@@ -122,7 +123,7 @@ model_choices = ClassChoices(
 )
 
 
-class SpeechLLMTask(StrictLoadMixin, AbsTask):
+class SpeechLLMTask(ExpLockMixin, StrictLoadMixin, AbsTask):
     """Speech in, LLM text out. Text is tokenized with the LLM's own tokenizer."""
 
     num_optimizers: int = 1
@@ -136,7 +137,7 @@ class SpeechLLMTask(StrictLoadMixin, AbsTask):
         decoder_choices,
         model_choices,
     ]
-    trainer = Trainer
+    trainer = CheckedTrainer
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):

@@ -63,7 +63,23 @@ def _run(recipe: Path, *opts: str) -> list:
         cwd=recipe, env=env, capture_output=True, text=True,
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    return (recipe / "calls.txt").read_text().splitlines()
+    calls = (recipe / "calls.txt").read_text().splitlines()
+    return [c for c in calls if "check_train_inputs" not in c]  # tested on its own
+
+
+def test_stages_10_and_11_check_their_inputs_first(recipe):
+    _run(recipe, "--stop_stage", "11")
+    calls = (recipe / "calls.txt").read_text().splitlines()
+    check10, stats = calls[0], calls[1]
+    assert check10.startswith("-m espnet_speechllm.recipe.check_train_inputs --check_audio true")
+    assert "--collect_stats true" in stats
+    data = "--train_data_path_and_name_and_type dump/raw/train/wav.scp,speech,sound"
+    assert data in check10
+    (check11,) = [c for c in calls[2:] if "check_train_inputs" in c]
+    train = calls[calls.index(check11) + 1]
+    assert train.startswith("-m espnet_speechllm.bin.speechllm_train")
+    assert data in check11 and "--train_shape_file exp/speechllm_stats_hf_bpe500/train/speech_shape" in check11
+    assert "--stats_file exp/speechllm_stats_hf_bpe500/train/feats_stats.npz" in check11
 
 
 def test_seq2seq_uses_espnet_asr_and_rescoring(recipe):
@@ -252,3 +268,34 @@ def test_default_text_file_keeps_the_transcript_as_target(recipe):
     calls = _run(recipe)
     for c in (c for c in calls if "speechllm_train" in c):
         assert "dump/raw/train/text,text,text" in c and "src_text" not in c
+
+
+def test_stage_10_stops_on_mismatched_data_naming_file_line_and_utt(recipe):
+    """A dump dir made outside stage 3 whose text lacks an utterance of wav.scp."""
+    (recipe / "dump/raw/train/text").write_text("u1 A\nu3 C\n")
+    out = subprocess.run(
+        ["bash", "speechllm.sh", "--python", "python3", "--stage", "10", "--stop_stage", "10",
+         "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
+         "--llm_vocab_size", "500", "--speechllm_config", "conf/train_x.yaml"],
+        cwd=recipe, env=recipe_env(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode != 0
+    assert "dump/raw/train/text:2: utt 'u3' is not in dump/raw/train/wav.scp" in out.stderr
+    assert "dump/raw/train/wav.scp:2: utt 'u2' has no entry in dump/raw/train/text" in out.stderr
+    assert not (recipe / "exp/speechllm_stats_hf_bpe500/logdir").exists()  # ESPnet not started
+    assert "Successfully finished" not in out.stdout
+
+
+def test_a_resumed_stage_11_keeps_the_logs_of_the_runs_before(recipe):
+    # Before: run_jobs opened train.log with "w", so a resume lost the epochs before a crash.
+    log = recipe / "exp/x/train.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("1epoch results: crashed run\n")
+    _run(recipe, "--stage", "11", "--stop_stage", "11")
+    assert (recipe / "exp/x/train.log.1").read_text() == "1epoch results: crashed run\n"
+    first_resume = log.read_text()
+    assert "speechllm_train" in first_resume and "# Ended (code 0)" in first_resume
+    _run(recipe, "--stage", "11", "--stop_stage", "11")
+    assert (recipe / "exp/x/train.log.2").read_text() == first_resume
+    assert (recipe / "exp/x/train.log.1").read_text() == "1epoch results: crashed run\n"
+    assert not (recipe / "exp/x/train.log.3").exists() and log.is_file()

@@ -87,9 +87,52 @@ def test_rerun_skips_finished_dir_until_source_changes(make_data_dir, tmp_path, 
     assert "up to date" in caplog.text
     assert out_wav.stat().st_mtime_ns == stamp
     later = (dst / ".done").stat().st_mtime + 10
-    os.utime(src / "wav.scp", (later, later))
+    os.utime(src / "wav.scp", (later, later))  # a date alone is no change
+    format_wav_scp(src, dst, fs=16000)
+    assert out_wav.stat().st_mtime_ns == stamp
+    os.utime(tmp_path / "data_wav" / "u1.wav", (later, later))  # the audio may differ
     format_wav_scp(src, dst, fs=16000)
     assert out_wav.stat().st_mtime_ns != stamp
+
+
+def test_an_edited_transcript_reaches_the_dump(make_data_dir, tmp_path, caplog):
+    # Before: only wav.scp's date counted, and dump/ kept the old transcript.
+    src = make_data_dir({"u1": ("A", "s", 800), "u2": ("B", "s", 800)})
+    dst = tmp_path / "dump"
+    format_wav_scp(src, dst, fs=16000)
+    stamp = (dst / "data" / "u1.wav").stat().st_mtime_ns
+    write_map(src / "text", {"u1": "A EDITED", "u2": "B"})
+    write_map(src / "utt2lang", {"u1": "en", "u2": "en"})
+    with caplog.at_level(logging.INFO):
+        format_wav_scp(src, dst, fs=16000)
+    assert "text utt2lang changed" in caplog.text
+    assert read_map(dst / "text") == {"u1": "A EDITED", "u2": "B"}
+    assert read_map(dst / "utt2lang") == {"u1": "en", "u2": "en"}
+    assert (dst / "data" / "u1.wav").stat().st_mtime_ns == stamp  # audio not redone
+    assert read_map(dst / "wav.scp")["u1"] == str(dst / "data" / "u1.wav")
+    assert read_map(dst / "utt2num_samples") == {"u1": "800", "u2": "800"}
+    validate(dst)
+    (src / "utt2lang").unlink()
+    format_wav_scp(src, dst, fs=16000)
+    assert not (dst / "utt2lang").exists()
+    write_map(src / "wav.scp", {"u1": read_map(src / "wav.scp")["u1"]})
+    format_wav_scp(src, dst, fs=16000)  # a new wav.scp: redone
+    assert sorted(read_map(dst / "text")) == sorted(read_map(dst / "wav.scp")) == ["u1"]
+
+
+def test_non_finite_audio_is_skipped_and_named(make_data_dir, tmp_path):
+    # Before: NaN samples were cast to int16 garbage (or, in a float dump, made
+    # feats_stats.npz all NaN); now the utterance goes to bad_utts.txt.
+    src = make_data_dir({"u1": ("A", "s", 800), "u2": ("B", "s", 800)})
+    x = np.zeros(800, dtype=np.float32)
+    x[10], x[20] = np.nan, np.inf
+    soundfile.write(tmp_path / "data_wav" / "u2.wav", x, 16000, subtype="FLOAT")
+    dst = tmp_path / "dump"
+    bad = format_wav_scp(src, dst, fs=16000)
+    assert [r.utt for r in bad] == ["u2"]
+    reason = read_map(dst / "bad_utts.txt")["u2"]
+    assert reason.startswith("2 non-finite sample(s) (NaN/inf), the first at sample 10")
+    assert sorted(read_map(dst / "wav.scp")) == sorted(read_map(dst / "text")) == ["u1"]
 
 
 def test_nothing_readable_is_an_error(make_data_dir, tmp_path):

@@ -154,3 +154,66 @@ def test_accounting_reports_the_jobs_peak_memory(tmp_path):
         return int(re.search(r"max_rss=(\d+)MiB", log.read_text()).group(1))
 
     assert rss(big) >= 200 > rss(small)
+
+
+def _start_wrapper(tmp_path):
+    """run_jobs with one job: a shell (pid in pid) waiting for its own child (in child)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "espnet_speechllm.recipe.run_jobs", str(tmp_path / "j.log"),
+         "echo", "$$", ">", str(tmp_path / "pid"), ";", "sleep", "60", "&",
+         "echo", "$!", ">", str(tmp_path / "child"), ";", "wait"],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    files = [tmp_path / "pid", tmp_path / "child"]
+    deadline = time.time() + 60
+    while not all(p.is_file() and p.read_text().strip() for p in files):
+        assert time.time() < deadline, "job did not start"
+        time.sleep(0.05)
+    return proc, [int(p.read_text()) for p in files]
+
+
+def _gone(pid: int, timeout: float = 30) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
+def test_the_job_tree_dies_with_the_wrapper(tmp_path, sig):
+    # Before: the job ran in its own session and outlived a wrapper killed by SIGKILL
+    # (watchdog now) or SIGHUP (a closed terminal: now handled like Ctrl-C).
+    proc, pids = _start_wrapper(tmp_path)
+    try:
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        assert all(_gone(pid) for pid in pids), pids
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    if sig == signal.SIGHUP:
+        assert proc.returncode == 1 and "interrupted" in proc.stderr.read()
+
+
+def test_a_finished_run_leaves_no_watchdog(tmp_path):
+    before = set(os.listdir("/proc"))
+    assert run_jobs(str(tmp_path / "x.log"), "true").returncode == 0
+    watchdogs = [
+        p for p in set(os.listdir("/proc")) - before
+        if p.isdigit() and "job_watchdog" in _cmdline(p)
+    ]
+    assert watchdogs == []
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""

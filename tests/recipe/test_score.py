@@ -165,3 +165,19 @@ def test_all_empty_references_give_an_undefined_wer_not_a_crash(tmp_path, backen
     main(["--metric", "wer", "--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp"),
           "--out_dir", str(tmp_path / "o2"), "--backend", backend])
     assert "score: wer undefined, empty hypotheses 50.0% (4 utts)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ids_with_brackets_are_scored_and_reported_by_their_names(tmp_path, backend):
+    # sclite alone: "x({1" crashed it (code -11), "a(b" lost a word (16.7 instead of 20.0).
+    ids = ("a(b", "s({-x({1", "y2")
+    (tmp_path / "ref").write_text(f"{ids[0]} A B C\n{ids[1]} D E\n{ids[2]} F G H\n")
+    (tmp_path / "hyp").write_text(f"{ids[0]} A B\n{ids[1]} D E\n{ids[2]} F G H\n")
+    result = score("wer", tmp_path / "ref", tmp_path / "hyp", tmp_path / "o", backend=backend)
+    assert (result["n_ref"], result["del"], result["err"]) == (8, 12.5, 12.5)
+    trn = (tmp_path / "o" / "ref.trn").read_text()
+    assert "A B C\t(a(b-a(b)\nD E\t(s({-s({-x({1)\n" in trn  # real ids in the trn files
+    report = (tmp_path / "o" / "result.txt").read_text()
+    assert "_sclite" not in report
+    if backend == "sclite":  # the per-utterance alignments name the real utterances
+        assert "id: (a(b-a(b)" in report and "id: (s({-s({-x({1)" in report

@@ -9,6 +9,15 @@ log() {
     echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*"
 }
 min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
+# Before a (resumed) training run: its log -> LOG.N, the first free N (LOG.1 is the
+# oldest), so that the log of the epochs before a crash survives the resume.
+keep_log() {
+    [ -s "$1" ] || return 0
+    local n=1
+    while [ -e "$1.${n}" ]; do n=$((n + 1)); done
+    mv "$1" "$1.${n}"
+    log "Kept the log of the previous run: $1.${n}"
+}
 # A key of the training config as ESPnet will see it, --speechllm_args applied (python3,
 # not ${python}: this only reads YAML).
 conf_get() {
@@ -285,6 +294,7 @@ if ! "${skip_train}"; then
             "${_lm_opts[@]}" --collect_stats true --output_dir "${lm_stats_dir}" ${lm_args}
         log "Stage 7b: LM training: ${lm_config} -> ${lm_exp} (log: ${lm_exp}/train.log)"
         mkdir -p "${lm_exp}"
+        keep_log "${lm_exp}/train.log"
         ${train_cmd} "${lm_exp}/train.log" ${python} -m espnet_speechllm.bin.lm_train \
             "${_lm_opts[@]}" --train_shape_file "${lm_stats_dir}/train/text_shape" \
             --valid_shape_file "${lm_stats_dir}/valid/text_shape" --resume true \
@@ -363,18 +373,22 @@ if ! "${skip_train}"; then
     # Normalisation of stages 9 and 11: the config's own choice (normalize: none for
     # raw-waveform encoders such as hf_whisper), else --feats_normalize.
     _norm_opts=()
+    _check_opts=()  # what stage 11's check reads besides the data
     if [ ${stage} -le 11 ] && [ ${stop_stage} -ge 9 ]; then
         if [ "$(conf_get normalize)" = none ]; then
             _norm_opts+=(--normalize none)
         elif [ "${feats_normalize}" = global_mvn ]; then
             _norm_opts+=(--normalize global_mvn
                          --normalize_conf stats_file="${speechllm_stats_dir}/train/feats_stats.npz")
+            _check_opts+=(--stats_file "${speechllm_stats_dir}/train/feats_stats.npz")
         else
             _norm_opts+=(--normalize "${feats_normalize}")
         fi
     fi
     collect_stats() {  # stage 10; stage 9 runs it first when it needs the stats
         log "Stage 10: Collect stats: ${speechllm_stats_dir}"
+        # Our check first: ESPnet names neither the file nor the utterance of a bad line.
+        ${python} -m espnet_speechllm.recipe.check_train_inputs --check_audio true "${_data_opts[@]}"
         _logdir=${speechllm_stats_dir}/logdir
         mkdir -p "${_logdir}"
         _nj=$(min "${nj}" "$(wc -l < "${data_feats}/${train_set_sp}/wav.scp")")
@@ -425,6 +439,7 @@ if ! "${skip_train}"; then
             done
             ${python} -m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel "${llm_dir}" \
                 --token_list "${token_list}" --out_token_list "${_ctc_tokens}" "${_pairs[@]}"
+            keep_log "${ctc_pretrain_exp}/train.log"
             ${train_cmd} "${ctc_pretrain_exp}/train.log" \
                 ${python} -m espnet2.bin.asr_train --config "${ctc_pretrain_config}" \
                     --ngpu "${ngpu}" --use_preprocessor true --token_list "${_ctc_tokens}" \
@@ -465,7 +480,10 @@ if ! "${skip_train}"; then
             fi
             _opts+=(--init_param "${_init_params[@]}")
         fi
+        ${python} -m espnet_speechllm.recipe.check_train_inputs "${_data_opts[@]}" \
+            "${_shape_opts[@]}" "${_check_opts[@]}"
         log "Stage 11: Training: ${speechllm_config} -> ${speechllm_exp} (log: ${speechllm_exp}/train.log)"
+        keep_log "${speechllm_exp}/train.log"
         ${train_cmd} "${speechllm_exp}/train.log" \
             ${python} -m ${_train_py} --config "${speechllm_config}" \
                 --ngpu "${ngpu}" --use_preprocessor true "${_llm_opts[@]}" "${_data_opts[@]}" \
