@@ -189,7 +189,7 @@ def pack_model(
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".pack_", dir=out.parent) as tmp:
         stage = Path(tmp)
-        packed, dirs = _stage_sources(config, stage, llm_dir)
+        packed, dirs = stage_sources(config, stage, llm_dir)
         config_arc = f"{exp_arc}/config.yaml"
         model_arc = f"{exp_arc}/{Path(model_file).name}"
         (stage / exp_arc).mkdir(parents=True, exist_ok=True)
@@ -231,10 +231,12 @@ def _read_inputs(
     return config, readme_path
 
 
-def _stage_sources(
+def stage_sources(
     config: dict, stage: Path, llm_dir: Optional[str]
 ) -> Tuple[Dict[str, str], List[str]]:
     """Copy every pretrained source of ``config`` under ``stage``, rewriting its paths.
+
+    Shared with the transformers export (export/hf_export.py), which stages into its dir.
 
     Returns:
         {archive path: resolved source} and the archive paths that are directories.

@@ -32,6 +32,8 @@ skip_data_prep=false   # Skip stages 1-5.
 skip_train=false       # Skip stages 6-11 (9: encoder CTC pre-training).
 skip_eval=false        # Skip stages 12-13.
 skip_packing=true      # Skip stage 14.
+export_hf=false        # Stage 14 (also with --skip_packing true) writes ${speechllm_exp}/hf: a transformers model.
+export_hf_args=""      # More export_hf flags, e.g. "--merge_lora true".
 skip_upload_hf=true    # Skip stage 15.
 ngpu=0                 # GPUs for training (0: CPU).
 nj=4                   # Parallel jobs for data preparation and stats.
@@ -123,6 +125,7 @@ Options (default):
     --inference_config (${inference_config}) --inference_args ("") --inference_model (${inference_model})
     --batch_size (${batch_size}) --scoring_metrics ("${scoring_metrics}") --cleaner (${cleaner})
     --skip_packing (${skip_packing}) --skip_upload_hf (${skip_upload_hf}) --hf_repo ("")
+    --export_hf (${export_hf}): stage 14 also exports for transformers --export_hf_args ("")
 EOF
 )
 
@@ -577,6 +580,11 @@ if ! "${skip_packing}" && [ ${stage} -le 14 ] && [ ${stop_stage} -ge 14 ]; then
     ${python} -m espnet_speechllm.recipe.pack_model --train_config "${speechllm_exp}/config.yaml" \
         --model_file "${speechllm_exp}/${inference_model}" --llm_dir "${llm_dir}" \
         --readme "${speechllm_exp}/RESULTS.md" --outpath "${packed_model}"
+fi
+if "${export_hf}" && [ ${stage} -le 14 ] && [ ${stop_stage} -ge 14 ]; then
+    log "Stage 14: Export for transformers (AutoModel / AutoProcessor): ${speechllm_exp}/hf"
+    ${python} -m espnet_speechllm.bin.export_hf --train_config "${speechllm_exp}/config.yaml" \
+        --model_file "${speechllm_exp}/${inference_model}" --out_dir "${speechllm_exp}/hf" ${export_hf_args}
 fi
 
 if ! "${skip_upload_hf}" && [ ${stage} -le 15 ] && [ ${stop_stage} -ge 15 ]; then
