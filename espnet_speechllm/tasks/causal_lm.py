@@ -15,7 +15,6 @@ from typeguard import typechecked
 from espnet2.tasks.abs_task import AbsTask
 from espnet2.train.class_choices import ClassChoices
 from espnet2.train.preprocessor import CommonPreprocessor
-from espnet2.train.trainer import Trainer
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
 from espnet_speechllm.lm.espnet_model import ESPnetCausalLMModel
 from espnet_speechllm.tasks.common import (
@@ -27,6 +26,7 @@ from espnet_speechllm.tasks.common import (
     read_token_list,
     tokenizer_path,
 )
+from espnet_speechllm.train.resume_trainer import ResumeTrainer
 
 decoder_choices = ClassChoices(
     "decoder",
@@ -54,7 +54,7 @@ class CausalLMTask(StrictLoadMixin, AbsTask):
 
     num_optimizers: int = 1
     class_choices_list = [decoder_choices, model_choices]
-    trainer = Trainer
+    trainer = ResumeTrainer
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):

@@ -22,7 +22,6 @@ from espnet2.layers.utterance_mvn import UtteranceMVN
 from espnet2.tasks.abs_task import AbsTask
 from espnet2.torch_utils.initialize import initialize
 from espnet2.train.class_choices import ClassChoices
-from espnet2.train.trainer import Trainer
 from espnet2.utils.types import float_or_none, int_or_none, str_or_none
 from espnet_speechllm.asr.projector.abs_projector import AbsProjector
 from espnet_speechllm.asr.projector.conv1d_mlp_projector import Conv1dMLPProjector
@@ -50,6 +49,7 @@ from espnet_speechllm.tasks.common import (
     read_token_list,
     tokenizer_path,
 )
+from espnet_speechllm.train.resume_trainer import ResumeTrainer
 from espnet_speechllm.train.speechllm_preprocessor import SpeechLLMPreprocessor
 
 frontend_choices = ClassChoices(
@@ -136,7 +136,7 @@ class SpeechLLMTask(StrictLoadMixin, AbsTask):
         decoder_choices,
         model_choices,
     ]
-    trainer = Trainer
+    trainer = ResumeTrainer
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):

