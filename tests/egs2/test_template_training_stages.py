@@ -283,3 +283,13 @@ def test_the_configs_llm_is_used_when_llm_is_not_given(recipe):
     assert all("model_name_or_path=exp/llm_Qwen2-0.5B " in c for c in train)
     assert "--output_dir exp/x_Qwen2-0.5B " in train[-1]
     assert not any("bin.lm_train" in c or "prepare_lm_text" in c for c in calls)
+
+
+@pytest.mark.parametrize("flag, value", [((), "false"), (("--case_sensitive_scoring", "true"), "true")])
+def test_stage_13_scores_case_insensitively_unless_asked(recipe, flag, value):
+    exp = recipe / "exp" / "x_scratch_lm_bpe500"
+    exp.mkdir(parents=True)
+    (exp / "RESULTS.md").write_text("table\n")
+    calls = _run(recipe, "--stage", "13", "--stop_stage", "13", *flag)
+    scores = [c for c in calls if "recipe.score " in c]
+    assert len(scores) == 2 and all(f"--case_sensitive {value} " in c for c in scores)  # wer, cer

@@ -82,6 +82,7 @@ inference_model=valid.acc.ave.pth
 batch_size=1
 scoring_metrics="wer cer"  # any of: wer cer bleu
 cleaner=none               # none | upper | lower_nopunct: normalisation before scoring
+case_sensitive_scoring=false # wer/cer count case (default: no, as asr.sh's sclite without -s)
 
 # Packing / upload (stages 14-15)
 hf_repo=""
@@ -116,6 +117,7 @@ Options (default):
     --ctc_pretrain_config ("${ctc_pretrain_config}"): stage 9, encoder CTC pre-training (ESPnet asr_train)
     --inference_config (${inference_config}) --inference_args ("") --inference_model (${inference_model})
     --batch_size (${batch_size}) --scoring_metrics ("${scoring_metrics}") --cleaner (${cleaner})
+    --case_sensitive_scoring (${case_sensitive_scoring}): WER/CER count case differences
     --skip_packing (${skip_packing}) --skip_upload_hf (${skip_upload_hf}) --hf_repo ("")
 EOF
 )
@@ -552,6 +554,7 @@ if ! "${skip_eval}"; then
             fi
             for metric in ${scoring_metrics}; do
                 ${python} -m espnet_speechllm.recipe.score --metric "${metric}" --cleaner "${cleaner}" \
+                    --case_sensitive "${case_sensitive_scoring}" \
                     --ref "${data_feats}/${dset}/text" --hyp "${_dir}/text" \
                     --out_dir "${_dir}/score_${metric}"
             done
