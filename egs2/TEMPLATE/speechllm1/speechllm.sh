@@ -195,6 +195,26 @@ if [ -z "${llm}" ] && [ -f "${speechllm_config}" ]; then
     case "${llm}" in "" | none) llm="" ;; *) log "LLM: ${llm} (decoder_conf.model_name_or_path of ${speechllm_config})" ;; esac
 fi
 llm=${llm:-scratch}
+# Every file this run's stages read from conf/ and local/, checked before stage 1 runs.
+runs() {  # runs N [skip flag]: stage N is in --stage..--stop_stage and not skipped
+    [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ] && ! "${2:-false}"
+}
+_missing=()
+need() { [ -z "$1" ] || [ -f "$1" ] || _missing+=("$1 ($2)"); }
+runs 1 "${skip_data_prep}" && need local/data.sh "stage 1"
+runs 7 "${skip_train}" && [ "${llm}" = scratch ] && need "${lm_config}" "--lm_config, stage 7"
+for _s in 10 11; do
+    runs "${_s}" "${skip_train}" && need "${speechllm_config}" "--speechllm_config, stage ${_s}"
+done
+runs 9 "${skip_train}" && need "${ctc_pretrain_config}" "--ctc_pretrain_config, stage 9"
+runs 12 "${skip_eval}" && need "${inference_config}" "--inference_config, stage 12"
+if [ ${#_missing[@]} -gt 0 ]; then
+    log "Error: missing file(s) that this run needs: $(printf '%s; ' "${_missing[@]}")" \
+        "make them (egs2/TEMPLATE/speechllm1/setup.sh DIR writes a recipe with every default one) or" \
+        "point the option at yours"
+    exit 2
+fi
+
 if [ -z "${lm_tag}" ]; then
     lm_tag=$(basename "${lm_config}" .yaml)_bpe${llm_vocab_size}
 fi
