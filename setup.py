@@ -20,6 +20,7 @@ install_requires = [
     "soundfile>=0.12",
     "matplotlib>=3.8",
     "tensorboard>=2.15",
+    "lhotse==1.33.0",  # local/lhotse_to_kaldi.py, kaldi_to_lhotse.py (manifest interchange)
 ]
 
 setup(

@@ -17,10 +17,10 @@ from bench.common import RECIPE, RESULTS
 
 CONF = RECIPE / "conf" / "tuning" / "train_speechllm_conformer_ctc_scratchlm.yaml"
 TRAINED = RECIPE / "exp" / "speechllm_conformer_ctc_scratchlm"
-LLM_DIR = RECIPE / "exp" / "llm"
+LLM_DIR = RECIPE / "exp" / "llm_scratch_lm_bpe500"  # speechllm.sh stage 8 (was exp/llm)
 
 _COMMON = dict(model_type="llama", bos_token_id=1, eos_token_id=2, pad_token_id=0)
-# Random-weight Llama configs. "default" is the recipe's from-scratch LM (exp/llm);
+# Random-weight Llama configs. "default" is the recipe's from-scratch LM (exp/llm_scratch_lm_bpe500);
 # 135m / 360m follow SmolLM2-135M / -360M; 7b follows LLaMA-7B.
 LLM_SIZES: Dict[str, Dict[str, Any]] = dict(
     default=dict(hidden_size=256, intermediate_size=768, num_hidden_layers=4,
@@ -49,7 +49,7 @@ LORA = dict(r=16, lora_alpha=32)
 
 
 def llm_config(size: str, max_positions: int = 4096) -> Dict[str, Any]:
-    """A Llama config dict for ``decoder_conf.config``; "default" reads exp/llm if present."""
+    """A Llama config dict for ``decoder_conf.config``; "default" reads the recipe LLM if present."""
     if size not in LLM_SIZES:
         raise ValueError(f"unknown LLM size {size!r}: choose from {sorted(LLM_SIZES)}")
     cfg = dict(_COMMON, max_position_embeddings=max_positions, **LLM_SIZES[size])

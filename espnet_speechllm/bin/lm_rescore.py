@@ -2,7 +2,7 @@
 
 ::
 
-    python -m espnet_speechllm.bin.lm_rescore --llm exp/llm --weight 0.3 \\
+    python -m espnet_speechllm.bin.lm_rescore --llm exp/llm_<name> --weight 0.3 \\
         --nbest_dir DECODE/logdir/output.1 [--nbest_dir ...] --output_dir DIR
 
 Each ``--nbest_dir`` is an ESPnet decoding output (``{k}best_recog/{text,score}``, as

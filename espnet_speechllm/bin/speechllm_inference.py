@@ -281,31 +281,43 @@ def get_parser() -> argparse.ArgumentParser:
     parser = config_argparse.ArgumentParser(
         description="Speech-LLM decoding", formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
-    parser.add_argument("--output_dir", type=str, required=True)
-    parser.add_argument("--ngpu", type=int, default=0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dtype", default="float32", choices=["float16", "bfloat16", "float32"])
-    parser.add_argument("--num_workers", type=int, default=1)
+    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"],
+                        help="Logging level (to stderr)")
+    parser.add_argument("--output_dir", type=str, required=True,
+                        help="Writes <dir>/{N}best_recog/{text,token,token_int,score}, N = 1..nbest")
+    parser.add_argument("--ngpu", type=int, default=0, help="0: CPU, 1: decode on one GPU")
+    parser.add_argument("--seed", type=int, default=0, help="Random seed (sampling-free decoding is deterministic)")
+    parser.add_argument("--dtype", default="float32", choices=["float16", "bfloat16", "float32"],
+                        help="bfloat16/float16: encoder and LLM under autocast, LLM weights in it")
+    parser.add_argument("--num_workers", type=int, default=1, help="Data-loader worker processes")
     group = parser.add_argument_group("Input data related")
-    group.add_argument("--data_path_and_name_and_type", type=str2triple_str, required=True, action="append")
-    group.add_argument("--key_file", type=str_or_none)
-    group.add_argument("--batch_size", type=int, default=1)
+    group.add_argument("--data_path_and_name_and_type", type=str2triple_str, required=True, action="append",
+                       help="PATH,NAME,TYPE, e.g. dump/raw/test/wav.scp,speech,sound; repeat for "
+                       "per-utterance fields (instruction, history: PATH,instruction,text)")
+    group.add_argument("--key_file", type=str_or_none,
+                       help="Decode only the utterance ids in the first column of this file")
+    group.add_argument("--batch_size", type=int, default=1,
+                       help="Utterances per generate() call (padding-exact: same 1-best as 1)")
     group = parser.add_argument_group("The model configuration related")
     group.add_argument("--train_config", type=str, help="config.yaml of the trained model")
     group.add_argument("--model_file", type=str, help="Trained parameters (*.pth)")
     group = parser.add_argument_group("Decoding related")
-    group.add_argument("--beam_size", type=int, default=1)
-    group.add_argument("--nbest", type=int, default=1)
-    group.add_argument("--max_new_tokens", type=int, default=200)
-    group.add_argument("--max_tokens_per_second", type=float, default=10.0)
-    group.add_argument("--min_new_tokens", type=int, default=0)
-    group.add_argument("--no_repeat_ngram_size", type=int, default=0)
-    group.add_argument("--length_penalty", type=float, default=1.0)
-    group.add_argument("--repetition_penalty", type=float, default=1.0)
-    group.add_argument("--ctc_weight", type=float, default=0.0, help="Joint CTC/LLM weight")
-    group.add_argument("--ctc_pre_beam", type=int, default=0, help="LLM candidates CTC rescores")
-    group.add_argument("--prompt", type=str_or_none, default=None, help="Override the eval prompt")
+    group.add_argument("--beam_size", type=int, default=1, help="Beam width; 1 = greedy")
+    group.add_argument("--nbest", type=int, default=1, help="Hypotheses written per utterance (<= beam_size)")
+    group.add_argument("--max_new_tokens", type=int, default=200, help="Hard cap on generated tokens")
+    group.add_argument("--max_tokens_per_second", type=float, default=10.0,
+                       help="Cap tied to the audio: ceil(rate * seconds) + 4 tokens (stops runaway output)")
+    group.add_argument("--min_new_tokens", type=int, default=0, help="Minimum generated tokens")
+    group.add_argument("--no_repeat_ngram_size", type=int, default=0, help="Forbid repeating n-grams; 0 = off")
+    group.add_argument("--length_penalty", type=float, default=1.0,
+                       help="Exponent of the beam score's length normalisation (> 1 favours longer)")
+    group.add_argument("--repetition_penalty", type=float, default=1.0, help="> 1 discourages repeated tokens")
+    group.add_argument("--ctc_weight", type=float, default=0.0,
+                       help="Joint CTC/LLM decoding weight (models with a CTC compressor); 0 = LLM only")
+    group.add_argument("--ctc_pre_beam", type=int, default=0,
+                       help="LLM candidates per hypothesis that the CTC prefix score rescores")
+    group.add_argument("--prompt", type=str_or_none, default=None,
+                       help="Replace the eval prompt of the model (model_conf.eval_prompt, else its first prompt)")
     group.add_argument(
         "--instruction",
         type=str_or_none,

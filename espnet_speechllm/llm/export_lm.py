@@ -42,7 +42,7 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--train_config", required=True, help="exp/lm/config.yaml")
     p.add_argument("--model_file", required=True, help="exp/lm/valid.loss.best.pth")
-    p.add_argument("--out_dir", required=True, help="Output HF directory (exp/llm)")
+    p.add_argument("--out_dir", required=True, help="Output HF directory (exp/llm_<name>)")
     return p
 
 

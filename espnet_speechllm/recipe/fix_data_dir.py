@@ -14,11 +14,12 @@ from espnet_speechllm.recipe.kaldi_dir import (
     DataDirError,
     audio_path_missing,
     data_files,
-    is_utt_file,
     read_lines,
     spk2utt_of,
+    utt_files,
 )
-from espnet_speechllm.utils.kaldi_io import PathLike, write_map
+from espnet_speechllm.recipe.segments import SEGMENTS, is_recording_file
+from espnet_speechllm.utils.kaldi_io import PathLike, read_map, write_map
 
 
 def _backup(path: Path, backup_dir: Path) -> None:
@@ -45,7 +46,10 @@ def fix(data_dir: PathLike) -> List[Tuple[str, str]]:
         (utt, reason) of each dropped utterance.
     """
     d = Path(data_dir)
-    names = [p.name for p in data_files(d) if is_utt_file(p.name)]
+    names = [p.name for p in utt_files(d)]
+    recordings = {  # a segmented dir: recording -> wav.scp value
+        name: read_map(d / name) for name in ("wav.scp",) if is_recording_file(d, name)
+    }.get("wav.scp")
     if not names:
         raise DataDirError(f"{d}: no utterance files (wav.scp, text*, utt2*) to fix")
     maps: Dict[str, Dict[str, str]] = {}
@@ -73,6 +77,12 @@ def fix(data_dir: PathLike) -> List[Tuple[str, str]]:
         ]
         if utt in maps.get("wav.scp", {}) and audio_path_missing(maps["wav.scp"][utt]):
             reasons.append(f"audio file not found: {maps['wav.scp'][utt]}")
+        if recordings is not None and utt in maps[SEGMENTS]:
+            rec = maps[SEGMENTS][utt].split()[0] if maps[SEGMENTS][utt] else ""
+            if rec not in recordings:
+                reasons.append(f"recording '{rec}' of segments not in wav.scp")
+            elif audio_path_missing(recordings[rec]):
+                reasons.append(f"audio file not found: {recordings[rec]}")
         if "utt2spk" in maps and maps["utt2spk"].get(utt) == "":
             reasons.append("no speaker in utt2spk")
         if reasons:
@@ -94,6 +104,12 @@ def fix(data_dir: PathLike) -> List[Tuple[str, str]]:
     maps.setdefault("utt2spk", {utt: utt for utt in kept})
     for name, mapping in maps.items():
         write_map(d / name, {k: v for k, v in mapping.items() if k in kept})
+    if recordings is not None:  # keep the recordings that segments still use
+        used = {maps[SEGMENTS][utt].split()[0] for utt in kept}
+        for p in data_files(d):
+            if is_recording_file(d, p.name):
+                _backup(p, backup_dir)
+                write_map(p, {k: v for k, v in read_map(p).items() if k in used})
     write_map(d / "spk2utt", spk2utt_of({k: maps["utt2spk"][k] for k in kept}))
     with open(backup_dir / "dropped.txt", "a", encoding="utf-8") as f:
         f.write(f"# fix {time.strftime('%Y-%m-%d %H:%M:%S')}: kept {len(kept)}\n")

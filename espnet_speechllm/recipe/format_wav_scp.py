@@ -12,8 +12,13 @@ warning; only an empty result is an error.
 
 ``DST/.done`` is the manifest of what DST was made from: --fs, a checksum of every
 file of SRC and the size and date of every audio file. A rerun with the same
-manifest is skipped; one where only files other than wav.scp changed (an edited
-text) rewrites those files without decoding audio again; any other change redoes DST.
+manifest is skipped; one where only files other than wav.scp and segments changed
+(an edited text) rewrites those files without decoding audio again; any other change
+redoes DST.
+
+A SRC with ``segments`` (``utt recording start end``; wav.scp keyed by recording, as
+asr.sh takes it) is cut: each recording is read once and each of its segments written
+as an utterance; DST has no segments file (its wav.scp is keyed by utterance).
 """
 
 import argparse
@@ -32,6 +37,15 @@ from urllib.parse import quote
 import numpy as np
 import soundfile
 from espnet_speechllm.recipe.kaldi_dir import data_files, subset
+from espnet_speechllm.recipe.segments import (
+    RECORDING_FILES,
+    SEGMENTS,
+    Segment,
+    by_recording,
+    cut,
+    has_segments,
+    read_segments,
+)
 from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
@@ -92,6 +106,28 @@ def convert(utt: str, value: str, fs: int, out_path: str) -> Converted:
         x, fs_in = read_audio(value)
     except AudioError as e:
         return Converted(utt, error=str(e))
+    return write_pcm(utt, x, fs_in, fs, out_path)
+
+
+def convert_recording(
+    value: str, pieces: List[Tuple[str, Segment, str]], fs: int
+) -> List[Converted]:
+    """Read one recording and write each (utt, segment, out_path) cut out of it."""
+    try:
+        x, fs_in = read_audio(value)
+    except AudioError as e:
+        return [Converted(utt, error=f"recording: {e}") for utt, _, _ in pieces]
+    out = []
+    for utt, seg, out_path in pieces:
+        try:
+            out.append(write_pcm(utt, cut(x, fs_in, seg), fs_in, fs, out_path))
+        except ValueError as e:
+            out.append(Converted(utt, error=str(e)))
+    return out
+
+
+def write_pcm(utt: str, x: np.ndarray, fs_in: int, fs: int, out_path: str) -> Converted:
+    """Downmix samples (T, C) read at fs_in, resample to fs, write 16-bit PCM."""
     if x.shape[0] == 0:
         return Converted(utt, error="zero-length audio")
     finite = np.isfinite(x).all(axis=1)
@@ -116,8 +152,10 @@ def convert(utt: str, value: str, fs: int, out_path: str) -> Converted:
     return Converted(utt, num_samples=len(x), warning=warning)
 
 
-def _convert_task(task: Tuple[str, str, int, str]) -> Converted:
-    return convert(*task)
+def _convert_task(task: tuple) -> List[Converted]:
+    if isinstance(task[1], list):  # a recording and its segments
+        return convert_recording(task[0], task[1], task[2])
+    return [convert(*task)]
 
 
 def manifest(src: Path, fs: int, wav_scp: Dict[str, str]) -> Dict:
@@ -147,6 +185,26 @@ def _resubset(src: Path, dst: Path) -> None:
         write_map(dst / name, mapping)
 
 
+def _tasks(src: Path, wav_scp: Dict[str, str], out_paths: Dict[str, str], fs: int):
+    """Conversion tasks, the description of each utterance's source, and the bad ids
+    found before reading audio (a segment of a recording without a wav.scp entry)."""
+    if not has_segments(src):
+        tasks = [(utt, value, fs, out_paths[utt]) for utt, value in wav_scp.items()]
+        return tasks, dict(wav_scp), []
+    segments = read_segments(src / SEGMENTS)
+    sources = {
+        utt: f"{wav_scp.get(seg.recording, seg.recording)} [{seg.start}, {seg.end}] s"
+        for utt, seg in segments.items()
+    }
+    tasks, bad = [], []
+    for rec, pairs in by_recording(segments).items():
+        if rec not in wav_scp:
+            bad += [Converted(u, error=f"recording '{rec}' not in wav.scp") for u, _ in pairs]
+            continue
+        tasks.append((wav_scp[rec], [(u, seg, out_paths[u]) for u, seg in pairs], fs))
+    return tasks, sources, bad
+
+
 def format_wav_scp(src: Path, dst: Path, fs: int, nj: int = 1) -> List[Converted]:
     """Convert SRC into DST (see the module docstring); returns the bad entries."""
     wav_scp = read_map(src / "wav.scp")
@@ -161,7 +219,8 @@ def format_wav_scp(src: Path, dst: Path, fs: int, nj: int = 1) -> List[Converted
         if inputs["files"].get(name) != old_files.get(name)
     )
     same_audio = done.get("fs") == fs and done.get("audio") == inputs["audio"]
-    if same_audio and "wav.scp" not in changed and (dst / "wav.scp").is_file():
+    text_only = not {"wav.scp", SEGMENTS} & set(changed) and not has_segments(src)
+    if same_audio and text_only and (dst / "wav.scp").is_file():
         logging.info(f"format_wav_scp: {src}: {' '.join(changed)} changed; updating {dst}")
         _resubset(src, dst)
         (dst / ".done").write_text(json.dumps(inputs, indent=1) + "\n")
@@ -169,26 +228,25 @@ def format_wav_scp(src: Path, dst: Path, fs: int, nj: int = 1) -> List[Converted
     if done:
         what = " ".join(changed) or "--fs or audio files"
         logging.info(f"format_wav_scp: {src}: {what} changed; redoing {dst}")
+    utts = read_map(src / SEGMENTS) if has_segments(src) else wav_scp
     (dst / "data").mkdir(parents=True, exist_ok=True)
     (dst / ".done").unlink(missing_ok=True)
-    out_paths = {
-        utt: str(dst / "data" / f"{quote(utt, safe='')}.wav") for utt in wav_scp
-    }
-    tasks = [(utt, value, fs, out_paths[utt]) for utt, value in wav_scp.items()]
-    if nj > 1:
+    out_paths = {utt: str(dst / "data" / f"{quote(utt, safe='')}.wav") for utt in utts}
+    tasks, sources, results = _tasks(src, wav_scp, out_paths, fs)
+    if nj > 1 and tasks:
         # Threads, not fork(): forking a process that already holds torch's
         # OpenMP threads can deadlock; decoding/resampling release the GIL.
         with ThreadPoolExecutor(min(nj, len(tasks))) as pool:
-            results = list(pool.map(_convert_task, tasks))
+            results += [r for rs in pool.map(_convert_task, tasks) for r in rs]
     else:
-        results = [_convert_task(task) for task in tasks]
+        results += [r for task in tasks for r in _convert_task(task)]
 
     good: Dict[str, Converted] = {}
     bad = []
-    for r in results:
+    for r in sorted(results, key=lambda r: r.utt):
         if r.error:
             logging.warning(
-                f"format_wav_scp: {r.utt}: {wav_scp[r.utt]}: {r.error}; skipped"
+                f"format_wav_scp: {r.utt}: {sources[r.utt]}: {r.error}; skipped"
             )
             bad.append(r)
         else:
@@ -197,12 +255,15 @@ def format_wav_scp(src: Path, dst: Path, fs: int, nj: int = 1) -> List[Converted
             good[r.utt] = r
     if good:
         subset(src, dst, good)  # the other files, restricted to what survived
+        for name in (SEGMENTS,) + RECORDING_FILES[1:]:  # dst is keyed by utterance
+            (dst / name).unlink(missing_ok=True)
     write_map(
-        dst / "bad_utts.txt", {r.utt: f"{r.error}: {wav_scp[r.utt]}" for r in bad}
+        dst / "bad_utts.txt", {r.utt: f"{r.error}: {sources[r.utt]}" for r in bad}
     )
     if not good:
         raise ValueError(
-            f"no utterance of {src / 'wav.scp'} could be read; "
+            f"no utterance of {src / (SEGMENTS if has_segments(src) else 'wav.scp')} "
+            "could be read; "
             f"reasons in {dst / 'bad_utts.txt'}"
         )
     write_map(dst / "wav.scp", {utt: out_paths[utt] for utt in good})

@@ -6,7 +6,9 @@ A data dir holds text files of ``<id> <value>`` lines, sorted by id in byte orde
 - keyed by utterance: ``wav.scp`` (path, or ``"cmd |"`` whose stdout is the audio),
   ``text`` and ``text.*`` (transcripts, translations), ``utt2spk``, ``utt2num_samples``,
   any other ``utt2*`` or ``*.scp``;
-- keyed by speaker: ``spk2utt`` (``spk utt1 utt2 ...``), always rebuilt from utt2spk.
+- keyed by speaker: ``spk2utt`` (``spk utt1 utt2 ...``), always rebuilt from utt2spk;
+- with ``segments`` (``utt recording start end``), ``wav.scp`` is keyed by recording
+  (``espnet_speechllm.recipe.segments``) and ``segments`` lists the utterances.
 
 CLI (each subcommand exits 1 with the offending file:line and id on bad input)::
 
@@ -25,6 +27,12 @@ import sys
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from espnet_speechllm.recipe.segments import (
+    SEGMENTS,
+    is_recording_file,
+    read_segments,
+    segment_problems,
+)
 from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import (
     KaldiFormatError,
@@ -45,8 +53,27 @@ class DataDirError(KaldiFormatError):
 
 
 def is_utt_file(name: str) -> bool:
-    """Whether a data-dir file is keyed by utterance id (spk2* files are not)."""
-    return name.startswith(("text", "utt2")) or name.endswith(".scp")
+    """Whether a data-dir file is keyed by utterance id (spk2* files are not; nor is
+    wav.scp where the dir has segments: see ``utt_files``)."""
+    return name.startswith(("text", "utt2")) or name.endswith(".scp") or name == SEGMENTS
+
+
+def utt_files(data_dir: Path) -> List[Path]:
+    """The files of a data dir keyed by utterance (segments, not wav.scp, when it has one)."""
+    return [
+        p
+        for p in data_files(data_dir)
+        if is_utt_file(p.name) and not is_recording_file(data_dir, p.name)
+    ]
+
+
+def utt_ref(data_dir: Path) -> Optional[Path]:
+    """The file whose ids are the utterances: segments, wav.scp, else the first."""
+    for name in (SEGMENTS, "wav.scp"):
+        if (data_dir / name).is_file():
+            return data_dir / name
+    files = utt_files(data_dir)
+    return files[0] if files else None
 
 
 def read_lines(path: Path) -> List[Line]:
@@ -123,10 +150,17 @@ def validate(data_dir: PathLike, need: Sequence[str] = ("wav.scp", "text")) -> N
     }
     for name, lines in files.items():
         problems += _check_file(d / name, lines)
+    if SEGMENTS in files:
+        try:
+            segments = read_segments(d / SEGMENTS)
+            recs = {key for _, key, _ in files.get("wav.scp", [])}
+            problems += segment_problems(d / SEGMENTS, segments, recs)
+        except KaldiFormatError as e:
+            problems.append(str(e))
 
-    utt_names = [n for n in files if is_utt_file(n)]
+    utt_names = [p.name for p in utt_files(d) if p.name in files]
     if utt_names:
-        ref = "wav.scp" if "wav.scp" in files else utt_names[0]
+        ref = utt_ref(d).name
         ref_line = {key: n for n, key, _ in files[ref]}
         for name in utt_names:
             keys = {key for _, key, _ in files[name]}
@@ -146,6 +180,12 @@ def validate(data_dir: PathLike, need: Sequence[str] = ("wav.scp", "text")) -> N
             for key in sorted(set(ref_line) - keys):
                 problems.append(
                     f"{d / ref}:{ref_line[key]}: utt '{key}' has no entry in {name}"
+                )
+    if is_recording_file(d, "wav.scp"):
+        for n, key, value in files.get("wav.scp", []):
+            if audio_path_missing(value):
+                problems.append(
+                    f"{d / 'wav.scp'}:{n}: recording '{key}': audio file not found: {value}"
                 )
     problems += _check_speakers(d, files)
     if problems:
@@ -194,11 +234,10 @@ def subset(src: PathLike, dst: PathLike, ids: Iterable[str]) -> List[str]:
     if dst.exists() and src.resolve() == dst.resolve():
         raise DataDirError(f"subset: source and destination are the same dir {src}")
     files = data_files(src)
-    utt_files = [p for p in files if is_utt_file(p.name)]
-    if not utt_files:
+    ref = utt_ref(src)
+    if ref is None:
         raise DataDirError(f"{src}: no utterance files (wav.scp, text*, utt2*)")
     wanted = set(ids)
-    ref = src / "wav.scp" if (src / "wav.scp").is_file() else utt_files[0]
     kept = sorted(wanted.intersection(read_map(ref)))
     if len(kept) < len(wanted):
         absent = sorted(wanted - set(kept))
@@ -211,8 +250,13 @@ def subset(src: PathLike, dst: PathLike, ids: Iterable[str]) -> List[str]:
             logging.info(f"subset: removing stale {p}")
             p.unlink()
     keep = set(kept)
+    if ref.name == SEGMENTS:  # recording files keep the recordings still used
+        segments = read_segments(ref)
+        recordings = {segments[utt].recording for utt in kept}
     for p in files:
-        if is_utt_file(p.name):
+        if is_recording_file(src, p.name):
+            write_map(dst / p.name, {k: v for k, v in read_map(p).items() if k in recordings})
+        elif is_utt_file(p.name):
             write_map(dst / p.name, {k: v for k, v in read_map(p).items() if k in keep})
         elif p.name != "spk2utt":
             shutil.copyfile(p, dst / p.name)
@@ -254,6 +298,13 @@ def combine(dst: PathLike, srcs: Sequence[PathLike]) -> int:
     if not srcs:
         raise DataDirError("combine: no source dirs given")
     per_src = [{p.name: p for p in data_files(s)} for s in srcs]
+    segmented = [SEGMENTS in files for files in per_src]
+    if any(segmented) and not all(segmented):
+        raise DataDirError(
+            f"combine: {srcs[segmented.index(True)]} has segments but "
+            f"{srcs[segmented.index(False)]} has none (wav.scp keyed by recording vs "
+            "utterance): cut the segments first (format_wav_scp) or add a segments file"
+        )
     names = sorted(set().union(*per_src) - {"spk2utt"})
     merged: Dict[str, Dict[str, str]] = {}
     origin: Dict[str, Path] = {}
@@ -261,7 +312,7 @@ def combine(dst: PathLike, srcs: Sequence[PathLike]) -> int:
         utt_names = [n for n in files if is_utt_file(n)]
         if not utt_names:
             raise DataDirError(f"{src}: no utterance files (wav.scp, text*, utt2*)")
-        ids = read_map(files["wav.scp"] if "wav.scp" in files else files[utt_names[0]])
+        ids = read_map(utt_ref(src))
         for utt in ids:
             if utt in origin:
                 raise DataDirError(

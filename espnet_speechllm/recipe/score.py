@@ -4,7 +4,7 @@
 
     python -m espnet_speechllm.recipe.score --metric wer|cer|bleu --ref REF_TEXT \\
         --hyp HYP_TEXT --out_dir DIR [--cleaner none|upper|lower_nopunct] \\
-        [--backend auto|sclite|jiwer]
+        [--case_sensitive false|true] [--backend auto|sclite|jiwer]
 
 REF_TEXT and HYP_TEXT are Kaldi ``text`` files (``utt words...``). wer/cer write
 ``DIR/ref.trn``, ``DIR/hyp.trn`` (sclite trn: ``tokens (spk-utt)``, cer tokens are
@@ -13,11 +13,15 @@ characters with ``<space>`` between words), ``DIR/result.txt`` (sclite's report:
 (``metric n_utt n_ref corr sub del ins err serr``, percentages of the N reference
 words from the ``Sum/Avg`` line: ``ins`` is the insertion rate I / N; plus ``n_hyp``,
 hypothesis words, and ``empty_rate``, the percentage of utterances decoded to an empty
-hypothesis). sclite also gets ``-s -e utf-8``: case-sensitive (case is decided by --cleaner
-alone, as in the jiwer fallback) and UTF-8 aware. sclite misreads ids holding brackets
-(``a(b`` loses a word, ``a({b`` crashes it): such ids are renamed in sclite's input and
-named back in result.txt; ref.trn and hyp.trn keep the real ids. Without sclite, jiwer computes the
-same numbers and result.txt says so. bleu writes sacrebleu's corpus BLEU and chrF to
+hypothesis). wer/cer are case-insensitive by default, as in ESPnet's asr.sh (whose sclite
+call has no ``-s``): both sides are lower-cased first (``Hello World`` = ``hello world``;
+str.lower, so ``Élan`` = ``élan`` too, which sclite's own folding misses), and the trn
+files hold what was scored; ``--case_sensitive true`` counts case. sclite gets ``-s -e
+utf-8`` (case was settled before, identically for the jiwer fallback). sclite misreads ids
+holding brackets (``a(b`` loses a word, ``a({b`` crashes it): such ids are renamed in
+sclite's input and named back in result.txt; ref.trn and hyp.trn keep the real ids.
+Without sclite, jiwer computes the same numbers and result.txt says so. BLEU is always
+case-sensitive. bleu writes sacrebleu's corpus BLEU and chrF to
 result.txt and score.json. A reference utterance missing from the hypotheses counts as
 an empty hypothesis (all deletions), with a warning.
 
@@ -300,12 +304,15 @@ def score(
     out_dir: Path,
     cleaner: str = "none",
     backend: str = "auto",
+    case_sensitive: bool = False,
 ) -> Dict:
     """Score and write out_dir/score.json; returns its content."""
     utts, refs, hyps = load_pairs(ref, hyp)
     refs = ["" if is_nonspeech(t) else t for t in refs]
     refs = [clean(t, cleaner) for t in refs]
     hyps = [clean(t, cleaner) for t in hyps]
+    if metric != "bleu" and not case_sensitive:
+        refs, hyps = [t.lower() for t in refs], [t.lower() for t in hyps]
     out_dir.mkdir(parents=True, exist_ok=True)
     if metric == "bleu":
         result = score_bleu(refs, hyps, out_dir)
@@ -325,6 +332,12 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out_dir", type=Path, required=True)
     parser.add_argument("--cleaner", choices=CLEANERS, default="none")
     parser.add_argument(
+        "--case_sensitive",
+        type=lambda v: {"true": True, "false": False}[v.lower()],
+        default=False,
+        help="wer/cer: count case differences (default false, as asr.sh's sclite)",
+    )
+    parser.add_argument(
         "--backend",
         choices=("auto", "sclite", "jiwer"),
         default="auto",
@@ -337,7 +350,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(get_parser(), argv)
     try:
         result = score(
-            args.metric, args.ref, args.hyp, args.out_dir, args.cleaner, args.backend
+            args.metric, args.ref, args.hyp, args.out_dir, args.cleaner, args.backend,
+            args.case_sensitive,
         )
     except (ValueError, RuntimeError) as e:
         sys.exit(f"score: {e}")

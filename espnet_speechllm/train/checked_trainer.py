@@ -15,6 +15,8 @@ ESPnet's ``Trainer.run``
   from ``checkpoint.prev.pth``: the end of the epoch before, the state of its
   ``{N}epoch.pth`` with the optimizer, scheduler and reporter states too. A torn
   ``{N}epoch.pth`` of the checkpoint's epoch is rewritten from the checkpoint.
+
+Its base, ``ResumeTrainer``, names the experiment when the checkpoint holds another model.
 """
 
 import logging
@@ -27,6 +29,7 @@ from typing import Any, List, Optional
 import torch
 
 from espnet2.train.trainer import Trainer
+from espnet_speechllm.train.resume_trainer import ResumeTrainer
 from espnet_speechllm.utils.atomic_file import atomic_path
 
 PREV = "checkpoint.prev.pth"
@@ -114,7 +117,7 @@ def prepare_resume(output_dir: Path) -> None:
     )
 
 
-class CheckedTrainer(Trainer):
+class CheckedTrainer(ResumeTrainer):
     """ESPnet's Trainer (see the module docstring for what differs)."""
 
     @classmethod

@@ -222,3 +222,13 @@ def test_main_context_overflow_names_the_key(trained_exp, an4_dirs, tmp_path):
     cmd = _inference_cmd(trained_exp, scp, tmp_path / "decode", "--prompt", "TRANSCRIBE THE AUDIO " * 60)
     with pytest.raises(ValueError, match="^fcaw-cen8-b: prompt"):
         main(cmd)
+
+
+def test_every_option_has_help_text():
+    from espnet_speechllm.bin.speechllm_inference import get_parser
+
+    parser = get_parser()
+    bare = [a.option_strings[0] for a in parser._actions if a.option_strings and not a.help]
+    assert bare == []
+    text = parser.format_help()
+    assert "Joint CTC/LLM decoding weight" in text and "Decode only the utterance ids" in text

@@ -1,3 +1,3 @@
 """The data-dir fixtures of tests/data_dirs.py."""
 
-from data_dirs import make_data_dir, sine_wav  # noqa: F401
+from data_dirs import make_data_dir, segmented_dir, sine_wav  # noqa: F401

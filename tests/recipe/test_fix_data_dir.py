@@ -52,3 +52,13 @@ def test_fix_refuses_to_drop_everything(make_data_dir):
     with pytest.raises(DataDirError, match="would drop every utterance"):
         fix(d)
     assert (d / "wav.scp").read_text() == before
+
+
+def test_fix_segmented_dir_drops_segments_without_recording(segmented_dir):
+    d, _, _ = segmented_dir
+    dropped = dict(fix(d))
+    assert dropped == {"spk3-e": "recording 'rec9' of segments not in wav.scp"}
+    validate(d)
+    assert sorted(read_map(d / "segments")) == ["spk1-a", "spk1-b", "spk2-c", "spk2-d"]
+    assert sorted(read_map(d / "wav.scp")) == ["rec1", "rec2"]  # keyed by recording, kept
+    assert "spk3" not in read_map(d / "spk2utt")

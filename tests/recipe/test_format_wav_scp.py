@@ -141,3 +141,44 @@ def test_nothing_readable_is_an_error(make_data_dir, tmp_path):
     with pytest.raises(SystemExit, match="no utterance of .*wav.scp could be read"):
         main(["--fs", "16000", str(src), str(tmp_path / "dump")])
     assert "u1 file not found" in (tmp_path / "dump" / "bad_utts.txt").read_text()
+
+
+def test_segments_are_cut_into_utterances(segmented_dir, tmp_path):
+    src, rec1, rec2 = segmented_dir
+    with pytest.raises(ValueError, match="segments: utt 'spk3-e': recording 'rec9' is not in wav.scp"):
+        validate(src)  # the one problem of this segmented dir
+    dst = tmp_path / "dump"
+    bad = format_wav_scp(src, dst, fs=16000, nj=2)
+    reasons = read_map(dst / "bad_utts.txt")
+    assert sorted(r.utt for r in bad) == sorted(reasons) == ["spk2-d", "spk3-e"]
+    assert reasons["spk2-d"].startswith("segment 1.5-1.9 s starts after the end of recording 'rec2' (1.000 s)")
+    assert reasons["spk3-e"].startswith("recording 'rec9' not in wav.scp")
+
+    validate(dst)
+    assert not (dst / "segments").exists() and not (dst / "reco2file_and_channel").exists()
+    assert read_map(dst / "text") == {u: f"WORDS OF {u}" for u in ("spk1-a", "spk1-b", "spk2-c")}
+    assert read_map(dst / "utt2num_samples") == {"spk1-a": "8000", "spk1-b": "12000", "spk2-c": "8000"}
+    assert read_map(dst / "spk2utt") == {"spk1": "spk1-a spk1-b", "spk2": "spk2-c"}
+    wav = read_map(dst / "wav.scp")
+    for utt, want in (("spk1-a", rec1[:8000]), ("spk1-b", rec1[20000:]), ("spk2-c", rec2[8000:])):
+        out, fs = soundfile.read(wav[utt], dtype="int16")
+        assert fs == 16000 and np.array_equal(out, want), utt
+
+
+def test_segments_are_cut_after_resampling_the_times(sine_wav, tmp_path):
+    """Times are seconds: an 8 kHz recording's segment lands on the same span at 16 kHz."""
+    d = tmp_path / "seg8k"
+    d.mkdir()
+    sine_wav(tmp_path / "r.wav", 8000, fs=8000)
+    write_map(d / "wav.scp", {"r": str(tmp_path / "r.wav")})
+    write_map(d / "segments", {"u": "r 0.25 0.75"})
+    write_map(d / "text", {"u": "HI"})
+    format_wav_scp(d, tmp_path / "dump", fs=16000)
+    assert read_map(tmp_path / "dump" / "utt2num_samples") == {"u": "8000"}
+
+
+def test_malformed_segments_line_is_named(segmented_dir, tmp_path):
+    src, _, _ = segmented_dir
+    (src / "segments").write_text("spk1-a rec1 0.5\n")
+    with pytest.raises(SystemExit, match=r"segments:1: utt 'spk1-a': expected"):
+        main(["--fs", "16000", str(src), str(tmp_path / "dump")])

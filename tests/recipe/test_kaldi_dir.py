@@ -162,3 +162,29 @@ def test_module_runs_as_script():
     )
     assert out.returncode == 0
     assert "validate" in out.stdout and "combine" in out.stdout
+
+
+def test_segmented_dir_subset_keeps_the_recordings_it_uses(segmented_dir, tmp_path):
+    src, _, _ = segmented_dir
+    kept = subset(src, tmp_path / "sub", ["spk2-c", "spk1-a", "nope"])
+    assert kept == ["spk1-a", "spk2-c"]
+    sub = tmp_path / "sub"
+    assert read_map(sub / "segments") == {"spk1-a": "rec1 0.00 0.50", "spk2-c": "rec2 0.5 -1"}
+    assert sorted(read_map(sub / "wav.scp")) == ["rec1", "rec2"]
+    assert sorted(read_map(sub / "text")) == ["spk1-a", "spk2-c"]
+    subset(src, tmp_path / "one", ["spk1-b"])
+    assert sorted(read_map(tmp_path / "one" / "wav.scp")) == ["rec1"]
+    assert read_map(tmp_path / "one" / "reco2file_and_channel") == {"rec1": "rec1 A"}
+    validate(tmp_path / "one")
+
+
+def test_combine_refuses_segmented_with_unsegmented(segmented_dir, make_data_dir, tmp_path):
+    src, _, _ = segmented_dir
+    plain = make_data_dir(UTTS, "plain")
+    with pytest.raises(DataDirError, match="has segments but .*plain has none"):
+        combine(tmp_path / "both", [src, plain])
+    subset(src, tmp_path / "a", ["spk1-a"])
+    subset(src, tmp_path / "b", ["spk2-c"])
+    assert combine(tmp_path / "ab", [tmp_path / "a", tmp_path / "b"]) == 2
+    validate(tmp_path / "ab")
+    assert sorted(read_map(tmp_path / "ab" / "segments")) == ["spk1-a", "spk2-c"]

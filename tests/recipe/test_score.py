@@ -51,7 +51,7 @@ def test_wer_matches_hand_counts(texts, tmp_path, backend):
     assert result == EXPECTED
     assert json.loads((tmp_path / "out" / "score.json").read_text()) == EXPECTED
     assert (tmp_path / "out" / "ref.trn").read_text().splitlines()[0] == (
-        "THE CAT SAT ON THE MAT\t(u1-u1)"
+        "the cat sat on the mat\t(u1-u1)"  # what was scored: case folded
     )
     assert "Sum/Avg" in (tmp_path / "out" / "result.txt").read_text()
 
@@ -90,12 +90,25 @@ def test_cer_uses_characters_with_space_token(tmp_path, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_case_counts_unless_cleaned(tmp_path, backend):
-    (tmp_path / "ref").write_text("u1 Hello world\n")
-    (tmp_path / "hyp").write_text("u1 hello world\n")
+def test_case_is_ignored_as_asr_sh_does_unless_case_sensitive(tmp_path, backend):
+    (tmp_path / "ref").write_text("u1 Hello World\nu2 Élan Öl\n")
+    (tmp_path / "hyp").write_text("u1 hello world\nu2 élan öl\n")  # sclite folds ASCII only
     args = ("wer", tmp_path / "ref", tmp_path / "hyp", tmp_path / "o")
-    assert score(*args, backend=backend)["sub"] == 50.0
-    assert score(*args, cleaner="upper", backend=backend)["err"] == 0.0
+    assert score(*args, backend=backend)["err"] == 0.0
+    assert score("cer", *args[1:], backend=backend)["err"] == 0.0
+    assert score(*args, backend=backend, case_sensitive=True)["sub"] == 100.0
+    assert (tmp_path / "o" / "ref.trn").read_text().startswith("Hello World\t")
+    assert score(*args, cleaner="upper", backend=backend, case_sensitive=True)["err"] == 0.0
+
+
+def test_cli_case_sensitive_flag(tmp_path):
+    (tmp_path / "ref").write_text("u1 Hello World\n")
+    (tmp_path / "hyp").write_text("u1 hello world\n")
+    common = ["--metric", "wer", "--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp")]
+    main(common + ["--out_dir", str(tmp_path / "a")])
+    main(common + ["--out_dir", str(tmp_path / "b"), "--case_sensitive", "true"])
+    assert json.loads((tmp_path / "a" / "score.json").read_text())["err"] == 0.0
+    assert json.loads((tmp_path / "b" / "score.json").read_text())["err"] == 100.0
 
 
 def test_cleaners_and_tokens():

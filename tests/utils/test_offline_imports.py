@@ -36,3 +36,23 @@ def test_g2p_en_import_makes_no_nltk_download(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_print_config_stdout_is_yaml_alone(tmp_path):
+    """`speechllm_train --print_config > conf.yaml` gives a loadable YAML file: ESPnet's
+    import-time "Failed to import Flash Attention" print goes to stderr."""
+    import importlib.util
+
+    import yaml
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run(
+        [sys.executable, "-m", "espnet_speechllm.bin.speechllm_train", "--print_config"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert not out.stdout.startswith("Failed"), out.stdout[:200]
+    config = yaml.safe_load(out.stdout)
+    assert config["decoder"] == "hf_llm" and "encoder_conf" in config
+    if importlib.util.find_spec("flash_attn") is None:
+        assert "Failed to import Flash Attention" in out.stderr

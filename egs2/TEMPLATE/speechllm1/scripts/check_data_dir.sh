@@ -36,7 +36,7 @@ for d in "$@"; do
         n_bad=$((n_bad + 1))
         continue
     fi
-    utts=$(grep -c . "${d}/wav.scp" 2> /dev/null || grep -c . "${d}/text" 2> /dev/null || echo 0)
+    utts=$(grep -c . "${d}/segments" 2> /dev/null || grep -c . "${d}/wav.scp" 2> /dev/null || grep -c . "${d}/text" 2> /dev/null || echo 0)
     spks="-"
     [ -f "${d}/spk2utt" ] && spks=$(grep -c . "${d}/spk2utt" || true)
     dur="? s"

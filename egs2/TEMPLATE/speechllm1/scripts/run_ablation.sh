@@ -20,7 +20,7 @@
 #            [run.sh options]
 # Speech-LLM systems decode with --inference_config (greedy by default: not every system
 # has the CTC head that joint CTC/LLM decoding needs), B1 with conf/decode_asr.yaml.
-# Needs stages 1-8 done (dump/raw, the token list, exp/llm). "train s" is the training
+# Needs stages 1-8 done (dump/raw, the token list, exp/llm_<name>). "train s" is the training
 # job's wall time (train.log), "decode s" stage 12's (python start-up, decoding, and for B1
 # the LLM rescoring too). Times are this machine's, shared with whatever else runs:
 # compare rows of the same run only. A system with exp/<prefix>_<sys>/train_time is not

@@ -1,3 +1,4 @@
 #!/usr/bin/env bash
-# Usage: utils/fix_data_dir.sh DIR   (originals and dropped ids go to DIR/.backup/)
-exec python3 -m espnet_speechllm.recipe.kaldi_dir fix "$@"
+# Kaldi's utils/fix_data_dir.sh command line, run by our Python (espnet_speechllm/recipe/kaldi_utils.py);
+# python3 -m espnet_speechllm.recipe.kaldi_utils fix_data_dir --help lists the options.
+exec python3 -m espnet_speechllm.recipe.kaldi_utils fix_data_dir "$@"

@@ -1,3 +1,4 @@
 #!/usr/bin/env bash
-# Usage: utils/validate_data_dir.sh DIR [--need wav.scp text ...]   (exit 1 listing problems)
-exec python3 -m espnet_speechllm.recipe.kaldi_dir validate "$@"
+# Kaldi's utils/validate_data_dir.sh command line, run by our Python (espnet_speechllm/recipe/kaldi_utils.py);
+# python3 -m espnet_speechllm.recipe.kaldi_utils validate_data_dir --help lists the options.
+exec python3 -m espnet_speechllm.recipe.kaldi_utils validate_data_dir "$@"

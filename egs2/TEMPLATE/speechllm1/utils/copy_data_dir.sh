@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# Kaldi's utils/copy_data_dir.sh command line, run by our Python (espnet_speechllm/recipe/kaldi_utils.py);
+# python3 -m espnet_speechllm.recipe.kaldi_utils copy_data_dir --help lists the options.
+exec python3 -m espnet_speechllm.recipe.kaldi_utils copy_data_dir "$@"

@@ -1,0 +1,82 @@
+"""speechllm.sh's options as an asr.sh user types them: asr.sh's names are taken as ours
+or refused with the name to use, values asr.sh takes (--fs 16k) work, unused values stop
+the run, and stage 14 packs by default, saying so when skipped."""
+
+from pathlib import Path
+
+import pytest
+
+from stub_recipe import make_stub_recipe, run_stub
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Path:
+    return make_stub_recipe(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "alias, ours, value, expected",
+    [
+        ("--asr_config", "--speechllm_config", "conf/train_y.yaml", "--config conf/train_y.yaml "),
+        ("--asr_args", "--speechllm_args", "--max_epoch 7", "--max_epoch 7"),
+        ("--asr_tag", "--speechllm_tag", "mine", "--output_dir exp/mine "),
+        ("--asr_exp", "--speechllm_exp", "exp/there", "--output_dir exp/there "),
+        ("--nbpe", "--llm_vocab_size", "300", "--token_list data/token_list/hf_bpe300/tokens.txt"),
+    ],
+)
+def test_asr_sh_names_are_taken_as_ours(recipe, alias, ours, value, expected):
+    (recipe / "conf" / "train_y.yaml").write_text("{}\n")
+    out = run_stub(recipe, "--stage", "11", "--stop_stage", "11", alias, value)
+    assert f"{alias} {value}: asr.sh's name, taken as {ours} {value}" in out.output
+    (train,) = out.calls
+    assert expected in train + " "
+
+
+def test_inference_asr_model_is_inference_model(recipe):
+    out = run_stub(recipe, "--stage", "12", "--stop_stage", "12",
+                   "--inference_asr_model", "valid.loss.best.pth")  # fmt: skip
+    (infer,) = out.calls
+    assert "--model_file exp/x_scratch_lm_bpe500/valid.loss.best.pth" in infer
+
+
+@pytest.mark.parametrize(
+    "opts, says",
+    [
+        (("--use_lm", "true"), "--use_lm true: there is no separate LM in decoding here, the LLM is the decoder (--llm)"),
+        (("--download_model", "espnet/x"), "--download_model: speechllm.sh decodes its own experiments"),
+        (("--pretrained_model", "a.pth"), '--speechllm_args "--init_param a.pth"'),
+        (("--feats_type", "fbank_pitch"), "--feats_type fbank_pitch: only raw"),
+        (("--token_type", "bpe"), "--token_type bpe: text is tokenized by the LLM's own tokenizer"),
+        (("--bpemode", "unigram"), "--bpemode unigram: the from-scratch tokenizer is the LLM's own"),
+        (("--lang", "en"), "--lang en: not used by speechllm.sh"),
+        (("--fs", "16kHz"), "--fs 16kHz: a sample rate in Hz (16000) or asr.sh's k form (16k)"),
+    ],
+)
+def test_unused_or_unsupported_values_stop_with_what_to_use(recipe, opts, says):
+    out = run_stub(recipe, *opts, check=False)
+    assert out.returncode == 2, out.output[-2000:]
+    assert says in out.output
+    assert out.calls == []  # refused before any stage ran
+
+
+def test_use_lm_false_is_accepted(recipe):
+    run_stub(recipe, "--stage", "11", "--stop_stage", "11", "--use_lm", "false")
+
+
+@pytest.mark.parametrize("fs, hz", [("16k", "16000"), ("8k", "8000"), ("22.05k", "22050"), ("16000", "16000")])
+def test_fs_takes_asr_sh_forms(recipe, fs, hz):
+    out = run_stub(recipe, "--stage", "3", "--stop_stage", "3", "--fs", fs)
+    fmt = [c for c in out.calls if "format_wav_scp" in c]
+    assert len(fmt) == 3 and all(c.startswith(f"-m espnet_speechllm.recipe.format_wav_scp --fs {hz} ") for c in fmt)
+
+
+def test_stage_14_packs_by_default_and_says_when_skipped(recipe):
+    out = run_stub(recipe, "--stage", "14", "--stop_stage", "10000")
+    (pack,) = out.calls
+    assert pack.startswith("-m espnet_speechllm.recipe.pack_model --train_config exp/x_scratch_lm_bpe500/config.yaml")
+    assert "--outpath exp/x_scratch_lm_bpe500/x_scratch_lm_bpe500_valid.acc.ave.zip" in pack
+    assert "Stage 15: skipped (--skip_upload_hf true" in out.output
+    (recipe / "calls.txt").unlink()
+    out = run_stub(recipe, "--stage", "14", "--stop_stage", "10000", "--skip_packing", "true")
+    assert out.calls == []
+    assert "Stage 14: skipped (--skip_packing true): no exp/x_scratch_lm_bpe500/" in out.output
