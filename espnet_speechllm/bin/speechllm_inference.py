@@ -18,6 +18,7 @@ from espnet2.utils import config_argparse
 from espnet2.utils.types import str2triple_str, str_or_none
 from espnet_speechllm.asr.generation.ctc_prefix_logits_processor import CTCPrefixLogitsProcessor
 from espnet_speechllm.asr.prompt_fields import fields_of
+from espnet_speechllm.pretrained.archive import packed_model
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.low_precision import autocast_dtype
@@ -131,6 +132,25 @@ class Speech2TextLLM:
             )
         self.instruction = instruction
         self.eos = model.eos
+
+    @classmethod
+    def from_pretrained(
+        cls, path: Union[Path, str], unpack_dir: Union[Path, str, None] = None, **kwargs
+    ) -> "Speech2TextLLM":
+        """Build from a packed model: stage 14's ``.zip`` (or a tar), or its extracted
+        directory (e.g. a Hugging Face snapshot of stage 15).
+
+        An archive is checked before anything is written (no member or meta.yaml
+        path outside ``unpack_dir``, no links; see ``pretrained/archive.py``) and
+        extracted into ``unpack_dir`` (default: the archive's path without ``.zip``).
+
+        Args:
+            path: The archive or directory.
+            unpack_dir: Where an archive is extracted.
+            kwargs: ``Speech2TextLLM`` arguments (``beam_size``, ``device``, ...).
+        """
+        with packed_model(path, unpack_dir) as files:
+            return cls(files["train_config"], files["model_file"], **kwargs)
 
     def prompts(
         self, fields: Sequence[Dict[str, str]], keys: Optional[Sequence[str]] = None
