@@ -25,7 +25,8 @@ for a in "$@"; do
 done
 case "$*" in
   *_inference*) mkdir -p "$out/1best_recog"
-     for f in text token token_int score; do cut -d' ' -f1 "$keys" | sed 's/$/ X/' > "$out/1best_recog/$f"; done ;;
+     for f in text token token_int score; do cut -d' ' -f1 "$keys" | sed 's/$/ X/' > "$out/1best_recog/$f"; done
+     case "$*" in *"--on_bad_utt skip"*) echo "u2 u2: no such file" > "$out/bad_utts.txt" ;; esac ;;
   *lm_rescore*) mkdir -p "$out" && echo "u1 X" > "$out/text" ;;
   *) [ -n "$out" ] && mkdir -p "$out" ;;
 esac
@@ -252,3 +253,13 @@ def test_default_text_file_keeps_the_transcript_as_target(recipe):
     calls = _run(recipe)
     for c in (c for c in calls if "speechllm_train" in c):
         assert "dump/raw/train/text,text,text" in c and "src_text" not in c
+
+
+def test_decoding_gathers_the_skipped_utterances(recipe):
+    """--inference_args "--on_bad_utt skip": each job's bad_utts.txt lands in the decode dir."""
+    _run(recipe)
+    assert not list(recipe.glob("exp/*/*/test/bad_utts.txt"))
+    _run(recipe, "--inference_args", "--on_bad_utt skip")
+    (bad,) = recipe.glob("exp/*/*/test/bad_utts.txt")
+    assert bad.read_text() == "u2 u2: no such file\n"
+    assert (bad.parent / "text").read_text() == "u1 X\nu2 X\n"
