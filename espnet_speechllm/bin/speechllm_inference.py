@@ -72,8 +72,9 @@ def inference(
     with DatadirWriter(output_dir) as writer:
         for item in loader:
             hyps = _decode(s2t, item, on_bad_utt == "skip", bad)
-            for key in item.keys:
-                for n, (text, tokens, ids, score) in enumerate(hyps.get(key, [EMPTY] * s2t.nbest), 1):
+            for key in item.keys:  # file order; a bad utterance: empty hypotheses
+                nbest = hyps.get(key, [EMPTY] * s2t.nbest)
+                for n, (text, tokens, ids, score) in enumerate(nbest, 1):
                     w = writer[f"{n}best_recog"]
                     w["text"][key] = text
                     w["token"][key] = " ".join(tokens)

@@ -34,11 +34,19 @@ class DecodeBatch(NamedTuple):
 
 def _scp(path: str) -> Dict[str, Tuple[str, str]]:
     """``{key: ("path:line", value)}`` of a wav.scp."""
-    return {key: (f"{path}:{n}", value) for n, key, value in iter_lines(path)}
+    out: Dict[str, Tuple[str, str]] = {}
+    for n, key, value in iter_lines(path):
+        if key in out:
+            raise KaldiFormatError(f"{path}:{n}: id '{key}' duplicated (first at {out[key][0]})")
+        out[key] = (f"{path}:{n}", value)
+    return out
 
 
-def _missing_file_reason(key: str, value: str) -> str:
-    """Why a value names no file: an id holding a space is its likeliest cause."""
+def _missing_file(key: str, value: str) -> Optional[str]:
+    """Why ``value`` names no file (an id holding a space is the likeliest cause), or
+    None if it is a file or a ``cmd |``."""
+    if value.endswith("|") or Path(value).is_file():
+        return None
     words = value.split()
     if len(words) > 1 and Path(words[-1]).is_file():
         return (
@@ -86,8 +94,10 @@ class DecodeDataset(torch.utils.data.Dataset):
         self.sound = {n: _scp(p) for p, n, t in data_path_and_name_and_type if t == "sound"}
         for path, name, kind in data_path_and_name_and_type:
             missing = [k for k in self.keys if kind == "sound" and k not in self.sound[name]]
-            if missing:
-                raise KaldiFormatError(f"{path}: no entry for {len(missing)} utt(s), e.g. '{missing[0]}'")
+            if missing:  # (text files: read_map_for below)
+                raise KaldiFormatError(
+                    f"{path}: no entry for {len(missing)} utt(s), e.g. '{missing[0]}'"
+                )
         self.text = {
             n: read_map_for(p, self.keys) for p, n, t in data_path_and_name_and_type if t == "text"
         }
@@ -101,12 +111,14 @@ class DecodeDataset(torch.utils.data.Dataset):
         data: Dict = {name: values[key] for name, values in self.text.items()}
         for name, entries in self.sound.items():
             where, value = entries[key]
-            try:
-                x, fs_in = read_audio(value)
-                data[name] = to_model_input(x, fs_in, self.fs, key, self.allow_resample)
-            except AudioError as e:
-                reason = _missing_file_reason(key, value) if str(e) == "file not found" else str(e)
-                reason = reason[len(key) + 2 :] if reason.startswith(f"{key}: ") else reason
+            reason = _missing_file(key, value)
+            if reason is None:
+                try:
+                    x, fs_in = read_audio(value)
+                    data[name] = to_model_input(x, fs_in, self.fs, key, self.allow_resample)
+                except AudioError as e:  # to_model_input's messages start with the key
+                    reason = str(e).removeprefix(f"{key}: ")
+            if reason is not None:
                 return key, None, f"{key}: {where}: {value}: {reason}"
         try:
             data = self.preprocess(key, data) if self.preprocess is not None else data

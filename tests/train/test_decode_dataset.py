@@ -94,3 +94,9 @@ def test_collate_keeps_the_order_and_sets_the_bad_apart(scp):
     assert torch.equal(item.batch["speech"][0], torch.from_numpy(ds[0][1]["speech"]))
     none = DecodeCollate(collate_fn())([ds[1]])
     assert none.batch is None and none.good_keys == []
+
+
+def test_a_duplicated_id_names_both_lines(scp):
+    scp.write_text(scp.read_text() + f"u1 {scp.parent}/wav/u1.wav\n")
+    with pytest.raises(KaldiFormatError, match=f"wav.scp:8: id 'u1' duplicated \\(first at {scp}:1\\)"):
+        DecodeDataset([(str(scp), "speech", "sound")], fs=16000)
