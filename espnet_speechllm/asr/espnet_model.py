@@ -44,7 +44,8 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
     Public API: ``forward`` (training), ``prepare_decoding`` (what
     ``decoder.generate`` reads), ``encode`` / ``to_llm_space`` / ``build_prefix``
     (its steps), and from ``SpeechEncoderMixin`` ``encode_batch``,
-    ``encode_frames`` and ``min_input_samples``.
+    ``encode_frames``, ``min_input_samples`` and ``max_encoded_frames``;
+    ``max_audio_positions`` bounds what an utterance takes before it is encoded.
 
     Args:
         vocab_size: Size of the token list (the LLM tokenizer's).
@@ -336,6 +337,13 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
             logp = head.log_softmax(enc)  # (B, T, V + 1)
             ctc_logp = [logp[b, :n] for b, n in enumerate(enc_lens.tolist())]
         return DecodingInput(prefix, prefix_lens, audio_lens, enc_lens, ctc_logp)
+
+    def max_audio_positions(self, n_samples: int) -> int:
+        """Most LLM audio positions ``n_samples`` of audio can take, known before encoding:
+        ``max_encoded_frames`` through the compressor's and projector's
+        ``max_output_length`` (a CTC compressor at worst merges no frame)."""
+        n = self.compressor.max_output_length(self.max_encoded_frames(n_samples))
+        return self.projector.max_output_length(n)
 
     def build_prefix(
         self,

@@ -94,6 +94,44 @@ class SpeechEncoderMixin:
             lo, hi = (lo, mid) if encodes(mid) else (mid + 1, hi)
         return lo
 
+    def max_encoded_frames(self, n_samples: int) -> int:
+        """An upper bound of the encoder frames of ``n_samples`` of input, without encoding it.
+
+        Frame counts of a frontend + encoder are chains of strided windows (STFT hop,
+        subsampling convs, Whisper's stride 2): within 2 frames below an affine map
+        ``L(n)`` of the sample count. Two probes on zeros, ``a`` < ``b`` samples
+        (measured once), bound its slope from both sides, hence
+        ``frames(n) <= L(n) < frames(a) + 2 + (n - a) * slope``; at most ``frames(b)``
+        up to ``b`` samples.
+        """
+        if getattr(self, "_frame_probes", None) is None:
+            self._frame_probes = self._probe_frames()
+        (a, fa), (b, fb) = self._frame_probes
+        if n_samples >= a:  # slope < (fb - fa + 2) / (b - a)
+            bound = fa + 2 + -(-(n_samples - a) * (fb - fa + 2) // (b - a))
+        else:  # slope > (fb - fa - 2) / (b - a)
+            bound = fa + 2 - (a - n_samples) * max(0, fb - fa - 2) // (b - a)
+        return max(0, min(bound, fb) if n_samples <= b else bound)
+
+    def _probe_frames(self):
+        """``((a, frames(a)), (b, frames(b)))``: b the longest of 5 s, 2.5 s, ... (at
+        16 kHz) that encodes (Whisper's window may be shorter), a = b / 5."""
+        param = next(self.parameters())
+
+        def frames(n: int) -> int:
+            x = torch.zeros(1, n, dtype=param.dtype, device=param.device)
+            with torch.no_grad():
+                return int(self.encode_batch(x, torch.tensor([n], device=param.device))[1][0])
+
+        b = 80000
+        while True:
+            try:
+                return (b // 5, frames(b // 5)), (b, frames(b))
+            except Exception:  # too long for this encoder (or too short at b // 5)
+                if b < 1000:
+                    raise
+                b //= 2
+
     def _extract_feats(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from espnet_speechllm.recipe.format_wav_scp import read_audio
+from espnet_speechllm.utils.audio_input import read_audio
 from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import read_map, read_map_for
 

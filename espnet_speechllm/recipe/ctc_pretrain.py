@@ -66,7 +66,9 @@ def export(checkpoint: str, num_llm_tokens: int, out: str) -> None:
     """Encoder + CTC head of the CTC-only model, the head cut to ``V + 1`` classes."""
     import torch
 
-    state = torch.load(checkpoint, map_location="cpu")
+    from espnet_speechllm.pretrained.safe_load import load_checkpoint
+
+    state = load_checkpoint(checkpoint)
     keep = {k: v for k, v in state.items() if k.startswith(("encoder.", "ctc."))}
     for k in ("ctc.ctc_lo.weight", "ctc.ctc_lo.bias"):
         if k not in keep:

@@ -23,10 +23,8 @@ as an utterance; DST has no segments file (its wav.scp is keyed by utterance).
 
 import argparse
 import hashlib
-import io
 import json
 import logging
-import subprocess
 import sys
 from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
@@ -47,11 +45,8 @@ from espnet_speechllm.recipe.segments import (
     read_segments,
 )
 from espnet_speechllm.utils.cli import parse_args
+from espnet_speechllm.utils.audio_input import AudioError, read_audio, resample
 from espnet_speechllm.utils.kaldi_io import read_map, write_map
-
-
-class AudioError(Exception):
-    """One wav.scp entry cannot be turned into audio."""
 
 
 @dataclass
@@ -60,39 +55,6 @@ class Converted:
     num_samples: int = 0
     error: str = ""
     warning: str = ""
-
-
-def read_audio(value: str) -> Tuple[np.ndarray, int]:
-    """Read a wav.scp value: a path, or ``"cmd |"`` whose stdout is a sound file.
-
-    Returns:
-        Samples (T, C) float32 in [-1, 1) and the sample rate.
-    """
-    if value.endswith("|"):
-        proc = subprocess.run(value[:-1], shell=True, capture_output=True)
-        if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip().splitlines()[-1:]
-            raise AudioError(
-                f"command failed (code {proc.returncode}): {' '.join(err)}"
-            )
-        source = io.BytesIO(proc.stdout)
-    else:
-        if not Path(value).is_file():
-            raise AudioError("file not found")
-        source = value
-    try:
-        return soundfile.read(source, dtype="float32", always_2d=True)
-    except (RuntimeError, TypeError, ValueError) as e:  # libsndfile's errors
-        raise AudioError(f"unreadable: {e}") from e
-
-
-def resample(x: np.ndarray, fs_in: int, fs_out: int) -> np.ndarray:
-    """Band-limited resampling.  (T,) -> (T * fs_out / fs_in,)"""
-    # Imported here: torch costs seconds to import and most corpora need no resampling.
-    import torch
-    import torchaudio.functional
-
-    return torchaudio.functional.resample(torch.from_numpy(x), fs_in, fs_out).numpy()
 
 
 def to_pcm16(x: np.ndarray) -> np.ndarray:

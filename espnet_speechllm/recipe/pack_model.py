@@ -26,11 +26,13 @@ A value that is no local path (a Hugging Face hub id) is left as it is: loading 
 it. --llm_dir names the recipe's LLM dir only to report whether the config uses it.
 Inside the archive's ``config.yaml`` these paths become archive paths (``exp/llm``,
 ``data/token_list/<name>``, ...), and each packed directory also gets a directory entry,
-so that espnet2's ``unpack`` (and espnet_model_zoo) rewrite them, like file paths, to
-where they were unpacked::
+so that unpacking rewrites them, like file paths, to where they were unpacked::
 
-    from espnet2.main_funcs.pack_funcs import unpack
-    s2t = Speech2TextLLM(**unpack("X_valid.acc.ave.zip", "model_dir"))
+    s2t = Speech2TextLLM.from_pretrained("X_valid.acc.ave.zip", "model_dir")
+
+(it refuses archive members and meta.yaml paths outside ``model_dir``, which
+espnet2's ``unpack`` would write; espnet2's ``unpack`` and espnet_model_zoo read
+trusted archives of this layout too).
 """
 
 import argparse
@@ -159,10 +161,10 @@ def model_card(tag: str, archive: str, readme: Optional[Path]) -> str:
         "-> compressor -> projector -> causal LLM).",
         "",
         "```python",
-        "from espnet2.main_funcs.pack_funcs import unpack",
         "from espnet_speechllm.bin.speechllm_inference import Speech2TextLLM",
         "",
-        f's2t = Speech2TextLLM(**unpack("{archive}", "model_dir"))',
+        "# the archive, or the directory holding this model card",
+        f's2t = Speech2TextLLM.from_pretrained("{archive}", "model_dir")',
         "text = s2t(speech)[0][0]  # speech: 16 kHz mono waveform",
         "```",
         "",

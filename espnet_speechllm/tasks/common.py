@@ -14,6 +14,7 @@ import torch
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.utils.types import str2bool, str_or_none
 from espnet_speechllm.utils.exp_lock import exp_lock
+from espnet_speechllm.pretrained.safe_load import load_into, weights_only_loads
 
 
 def add_token_list_argument(parser: argparse.ArgumentParser, group) -> None:
@@ -93,7 +94,17 @@ def collate_fn() -> CommonCollateFn:
 
 
 class StrictLoadMixin:
-    """Put before ``AbsTask``: ``build_model_from_file`` loads the checkpoint strictly."""
+    """Put before ``AbsTask``: checkpoints load strictly, and never run code.
+
+    ``build_model_from_file`` loads the model file with ``pretrained.safe_load.load_into``
+    (weights only, keys checked), and training (``main_worker``: ``--resume``,
+    ``--init_param``, n-best averaging) runs inside ``weights_only_loads``.
+    """
+
+    @classmethod
+    def main_worker(cls, args: argparse.Namespace) -> None:
+        with weights_only_loads():
+            super().main_worker(args)
 
     @classmethod
     def build_model_from_file(
@@ -104,11 +115,12 @@ class StrictLoadMixin:
     ) -> Tuple[torch.nn.Module, argparse.Namespace]:
         """``AbsTask.build_model_from_file``, but the checkpoint must fit the model.
 
-        AbsTask loads with ``strict=False``, which would turn a wrong ``model_file``
-        into a silently random model. Frozen pretrained weights are left out of
-        checkpoints (frozen / LoRA models hold their trained parts only); the
-        modules' load hooks drop them from the missing keys, as they come from the
-        pretrained model at build time, so such checkpoints load.
+        AbsTask loads with ``strict=False`` and ``weights_only=False``, which would turn
+        a wrong ``model_file`` into a silently random model, and a crafted one into
+        code run. Frozen pretrained weights are left out of checkpoints (frozen / LoRA
+        models hold their trained parts only); the modules' load hooks drop them from
+        the missing keys, as they come from the pretrained model at build time, so
+        such checkpoints load.
 
         Args:
             config_file: config.yaml (default: next to ``model_file``).
@@ -119,8 +131,7 @@ class StrictLoadMixin:
             config_file = Path(model_file).parent / "config.yaml"
         model, args = super().build_model_from_file(config_file, None, device)
         if model_file is not None:
-            state = torch.load(model_file, map_location=device, weights_only=True)
-            model.load_state_dict(state, strict=True)
+            load_into(model, model_file, map_location=device)
         return model, args
 
 

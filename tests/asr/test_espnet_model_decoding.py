@@ -91,3 +91,45 @@ def test_min_input_samples_is_the_shortest_encodable_input(model):
         assert int(short[0]) >= 1  # if it does not raise, it must leave no frame
     with pytest.raises(ValueError, match="cannot encode 100 samples"):
         model.min_input_samples(100)
+
+
+VARIANTS = {
+    "conv2d_ctc": {},
+    "conv2d6_stack3": dict(
+        encoder_conf=dict(output_size=32, attention_heads=2, linear_units=64, num_blocks=1, input_layer="conv2d6"),
+        compressor="stack", compressor_conf=dict(stride=3),
+    ),
+    "conv1d_mlp_projector": dict(projector="conv1d_mlp", projector_conf=dict(stride=2)),
+}
+
+
+@pytest.mark.parametrize("variant", [*VARIANTS, "whisper"])
+@torch.no_grad()
+def test_max_audio_positions_bounds_the_positions_before_encoding(tmp_path, tiny_tokenizer, tiny_whisper_dir, variant):
+    """Encoder frames <= max_encoded_frames <= frames + a slack that grows by 2 frames
+    per (b - a) samples away from a; LLM audio positions <= max_audio_positions (CTC: any posteriors)."""
+    if variant == "whisper":
+        top = dict(
+            frontend=None, input_size=1, normalize=None,
+            encoder="hf_whisper", encoder_conf=dict(model_name_or_path=str(tiny_whisper_dir)),
+        )  # fmt: skip
+        lengths = [400, 1601, 7777, 10000, 15999]  # its window is 1 s
+    else:
+        top = VARIANTS[variant]
+        lengths = [960, 4000, 16000, 16001, 33333, 80000, 80001, 123457, 250000]
+    model = _build(tmp_path, tiny_tokenizer, **top)
+    # The probes: 1 s and 5 s, or 1/8 s and 5/8 s for the tiny Whisper's 1 s window.
+    a, b = (2000, 10000) if variant == "whisper" else (16000, 80000)
+    torch.manual_seed(0)
+    for n in [n for n in lengths if n >= model.min_input_samples(16000)]:
+        _, enc_lens = model.encode_batch(torch.zeros(1, n), torch.tensor([n]))
+        frames, bound = int(enc_lens[0]), model.max_encoded_frames(n)
+        assert frames <= bound <= frames + 5 + 2 * abs(n - a) // (b - a), (n, frames, bound)
+        enc = torch.randn(1, frames, model.encoder.output_size())
+        _, audio_lens = model.to_llm_space(enc, enc_lens)
+        assert int(audio_lens[0]) <= model.max_audio_positions(n), n
+        assert model.max_audio_positions(n) == model.projector.max_output_length(
+            model.compressor.max_output_length(bound)
+        )
+    if variant in ("conv2d6_stack3", "conv1d_mlp_projector"):  # the bound follows the stride
+        assert model.max_audio_positions(250000) == -(-bound // (3 if "stack" in variant else 2))

@@ -1,9 +1,11 @@
+import logging
+
 import numpy as np
 import pytest
 import soundfile
 import torch
 
-from espnet_speechllm.bin.speechllm_inference import Hypothesis, Speech2TextLLM, main
+from espnet_speechllm.bin.speechllm_inference import BadUtteranceError, Hypothesis, Speech2TextLLM, main
 
 EMPTY = ("", [], [], 0.0)
 # The tiny conformer's conv2d input layer needs 7 frames; frames = samples // 160 + 1.
@@ -160,22 +162,102 @@ def test_short_audio_gives_an_empty_hypothesis(beam, wavs, n):
     assert batch[2][0][2] or batch[2][0][3] != 0.0
 
 
-def test_prompt_and_audio_beyond_the_context_name_the_utterance(greedy, wavs, monkeypatch):
+def _encoded_lengths(s2t, monkeypatch):
+    """The sample counts the model's encoder is run on, from now on."""
+    seen = []
+    encode = s2t.model.encode_frames
+
+    def spy(speech, speech_lengths):
+        seen.extend(speech_lengths.tolist())
+        return encode(speech, speech_lengths)
+
+    monkeypatch.setattr(s2t.model, "encode_frames", spy)
+    return seen
+
+
+def test_prompt_and_audio_beyond_the_context_are_refused_before_encoding(greedy, wavs, monkeypatch):
     """A prompt that leaves room for a 1 s utterance but not for a 2.3 s one."""
     short, long = wavs["fcaw-cen8-b"][:16000], wavs["mmxg-cen8-b"]
-    with torch.no_grad():
-        _, audio_lens = greedy.model.encode(torch.as_tensor(long)[None], torch.tensor([len(long)]))
-    cap = {"short": 10 + 4, "long": int(np.ceil(10.0 * len(long) / 16000)) + 4}
-    assert cap["long"] > cap["short"]
-    n_prompt = 512 - int(audio_lens[0]) - cap["long"] + 1  # one position too many
+    model = greedy.model
+    need = {n: model.max_audio_positions(n) + greedy.token_cap(n) for n in (len(short), len(long))}
+    assert need[len(long)] > need[len(short)]
+    n_prompt = 512 - need[len(long)] + 1  # one position too many
     monkeypatch.setattr(greedy, "prompt", ([1] + [42] * (n_prompt - 1), []))
     assert greedy.batch([short], ["fcaw-cen8-b"])[0][0][2]
-    with pytest.raises(ValueError) as e:
+    seen = _encoded_lengths(greedy, monkeypatch)
+    with pytest.raises(BadUtteranceError) as e:
         greedy.batch([short, long], ["fcaw-cen8-b", "mmxg-cen8-b"])
-    assert str(e.value).startswith(
-        f"mmxg-cen8-b: prompt + audio ({n_prompt + int(audio_lens[0])} positions) + "
-        f"{cap['long']} new tokens exceed the LLM context of 512"
+    assert seen == []  # refused before the encoder ran
+    limit = greedy.max_seconds(n_prompt)
+    assert len(short) / 16000 <= limit < len(long) / 16000
+    assert e.value.key == "mmxg-cen8-b"
+    assert str(e.value) == (
+        f"mmxg-cen8-b: prompt ({n_prompt} positions) + {len(long) / 16000:.2f} s of audio (up to "
+        f"{model.max_audio_positions(len(long))} positions) + {greedy.token_cap(len(long))} new "
+        f"tokens can exceed the LLM context of 512; with this prompt the model takes at most "
+        f"{limit:.2f} s of audio: split it (refused before encoding)"
     )
+    # The limit is the last sample count that fits.
+    n = round(limit * 16000)
+    assert n_prompt + model.max_audio_positions(n) + greedy.token_cap(n) <= 512
+    assert n_prompt + model.max_audio_positions(n + 1) + greedy.token_cap(n + 1) > 512
+
+
+def test_ten_minutes_are_refused_before_the_encoder_runs(greedy, monkeypatch):
+    seen = _encoded_lengths(greedy, monkeypatch)
+    ten_min = np.zeros(10 * 60 * 16000, dtype=np.float32)
+    with pytest.raises(BadUtteranceError, match="^long: prompt .* 600.00 s of audio .* at most "):
+        greedy.batch([ten_min], ["long"])
+    assert seen == []
+    # The eval prompt's limit: the tiny LLM's 512 positions hold about 13 s.
+    assert 10 < greedy.max_seconds(sum(map(len, greedy.prompt))) < 20
+
+
+def test_other_rates_and_channels_decode_as_the_model_takes_them(greedy, wavs, caplog):
+    from espnet_speechllm.utils.audio_input import resample
+
+    wav = wavs["fcaw-cen8-b"]
+    at_8k = resample(wav, 16000, 8000)
+    with caplog.at_level(logging.WARNING):
+        _assert_same(greedy(at_8k, fs=8000), greedy(resample(at_8k, 8000, 16000)))
+    assert "8000 Hz audio resampled to the model's 16000 Hz" in caplog.text
+    n = min(len(wav), len(wavs["mmxg-cen8-b"]))
+    wav, other = wav[:n], wavs["mmxg-cen8-b"][:n]
+    _assert_same(greedy(np.stack([wav, other], axis=1)), greedy((wav + other) / 2))
+    _assert_same(greedy(torch.as_tensor(np.stack([wav, other]))), greedy((wav + other) / 2))
+    strict = _s2t_like(greedy, resample=False)
+    with pytest.raises(BadUtteranceError, match="^0: sampled at 8000 Hz"):
+        strict(at_8k, fs=8000)
+
+
+def _s2t_like(s2t, **kw):
+    import copy
+
+    other = copy.copy(s2t)
+    for k, v in kw.items():
+        setattr(other, k, v)
+    return other
+
+
+def test_non_finite_audio_is_refused_naming_the_utterance(greedy, wavs):
+    bad = wavs["fcaw-cen8-b"].copy()
+    bad[100] = np.nan
+    with pytest.raises(BadUtteranceError, match="^b: 1 non-finite samples \\(NaN / inf\\), the first at sample 100"):
+        greedy.batch([wavs["mmxg-cen8-b"], bad], ["a", "b"])
+
+
+def test_hypotheses_hold_no_special_tokens(greedy, wavs, monkeypatch):
+    """Whatever the LLM generates (NaN scores gave all-<pad> hypotheses), no special
+    token reaches a hypothesis."""
+    tok = greedy.tokenizer
+    word = tok.encode("HELLO", add_special_tokens=False)
+    pad, bos = tok.pad_token_id, tok.bos_token_id
+    assert pad is not None and bos is not None
+    fake = [[(word[:1] + [pad, bos] + word[1:] + [pad] * 3, -1.0)]]
+    monkeypatch.setattr(greedy.model.decoder, "generate", lambda *a, **k: fake)
+    [(text, tokens, ids, score)] = greedy(wavs["fcaw-cen8-b"])
+    assert ids == word and tokens == tok.convert_ids_to_tokens(word) and text == "HELLO"
+    assert not set(tokens) & set(tok.all_special_tokens) and score == -1.0
 
 
 def _write_scp(tmp_path, an4_dirs, extra):

@@ -247,6 +247,8 @@ def test_a_resumed_stage_11_keeps_the_logs_of_the_runs_before(recipe):
     assert (recipe / "exp/x_scratch_lm_bpe500/train.log.2").read_text() == first_resume
     assert (recipe / "exp/x_scratch_lm_bpe500/train.log.1").read_text() == "1epoch results: crashed run\n"
     assert not (recipe / "exp/x_scratch_lm_bpe500/train.log.3").exists() and log.is_file()
+
+
 def test_each_llm_gets_its_own_dir_and_experiment(recipe):
     """Switching the LLM after a from-scratch run: a new experiment named after the LLM,
     stage 6 imports into exp/llm_<name> (a no-op for a dir already there), and nothing
@@ -286,3 +288,13 @@ def test_stage_13_scores_case_insensitively_unless_asked(recipe, flag, value):
     calls = _run(recipe, "--stage", "13", "--stop_stage", "13", *flag)
     scores = [c for c in calls if "recipe.score " in c]
     assert len(scores) == 2 and all(f"--case_sensitive {value} " in c for c in scores)  # wer, cer
+
+
+def test_decoding_gathers_the_skipped_utterances(recipe):
+    """--inference_args "--on_bad_utt skip": each job's bad_utts.txt lands in the decode dir."""
+    _run(recipe)
+    assert not list(recipe.glob("exp/*/*/test/bad_utts.txt"))
+    _run(recipe, "--inference_args", "--on_bad_utt skip")
+    (bad,) = recipe.glob("exp/*/*/test/bad_utts.txt")
+    assert bad.read_text() == "u2 u2: no such file\n"
+    assert (bad.parent / "text").read_text() == "u1 X\nu2 X\n"

@@ -1,4 +1,5 @@
-"""Stage 14: pack_model archives that espnet2's unpack turns back into a loadable model."""
+"""Stage 14: pack_model archives that unpack (Speech2TextLLM.from_pretrained, espnet2's unpack)
+into a model that decodes as the original."""
 
 import shutil
 import zipfile
@@ -14,7 +15,10 @@ from espnet_speechllm.recipe import pack_model as pm
 def _decode(train_config, model_file, wav):
     from espnet_speechllm.bin.speechllm_inference import Speech2TextLLM
 
-    s2t = Speech2TextLLM(train_config, model_file, max_new_tokens=8, min_new_tokens=3)
+    return _hyp(Speech2TextLLM(train_config, model_file, max_new_tokens=8, min_new_tokens=3), wav)
+
+
+def _hyp(s2t, wav):
     text, _, ids, score = s2t(wav)[0]
     assert ids, "empty hypothesis: the comparison would prove nothing"
     return text, ids, round(score, 4)
@@ -66,17 +70,26 @@ def test_round_trip_from_scratch_llm(trained_exp, tiny_tokenizer, wav, tmp_path,
     assert card.startswith("---\n") and "|dataset|Snt|" in card and "packed.zip" in card
 
     shutil.rmtree(tok)
-    from espnet2.main_funcs.pack_funcs import unpack
+    from espnet_speechllm.bin.speechllm_inference import Speech2TextLLM
 
     monkeypatch.chdir(tmp_path)
-    files = unpack(tmp_path / "recipe" / out, "unpacked")
-    assert files == {
-        "train_config": "unpacked/exp/speechllm_tiny/config.yaml",
-        "model_file": "unpacked/exp/speechllm_tiny/valid.acc.ave.pth",
-    }
-    unpacked = yaml.safe_load(Path(files["train_config"]).read_text())
-    assert unpacked["bpemodel"] == "unpacked/data/token_list/tok_copy"
-    assert _decode(**files, wav=wav) == expected
+    kw = dict(max_new_tokens=8, min_new_tokens=3)
+    s2t = Speech2TextLLM.from_pretrained(tmp_path / "recipe" / out, "unpacked", **kw)
+    assert _hyp(s2t, wav) == expected
+    unpacked = yaml.safe_load(Path("unpacked/exp/speechllm_tiny/config.yaml").read_text())
+    assert unpacked["bpemodel"] == str(tmp_path / "unpacked/data/token_list/tok_copy")
+    # The default place: beside the archive, without .zip; extracted once.
+    s2t = Speech2TextLLM.from_pretrained(tmp_path / "recipe" / out, **kw)
+    config = tmp_path / "recipe/exp/speechllm_tiny/packed/exp/speechllm_tiny/config.yaml"
+    stamp = config.stat().st_mtime_ns
+    assert _hyp(Speech2TextLLM.from_pretrained(tmp_path / "recipe" / out, **kw), wav) == expected
+    assert config.stat().st_mtime_ns == stamp
+    # The extracted directory, and the archive's raw layout (a Hub snapshot of stage 15),
+    # from another current directory.
+    zipfile.ZipFile(tmp_path / "recipe" / out).extractall(tmp_path / "snapshot")
+    monkeypatch.chdir(tmp_path / "recipe")
+    for d in (tmp_path / "unpacked", tmp_path / "snapshot"):
+        assert _hyp(Speech2TextLLM.from_pretrained(d, **kw), wav) == expected
 
 
 def test_round_trip_frozen_llm_in_recipe_dir(trained_exp, tiny_llm, wav, tmp_path, monkeypatch):

@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from espnet_speechllm.recipe.format_wav_scp import read_audio
+from espnet_speechllm.utils.audio_input import read_audio
 from espnet_speechllm.recipe.kaldi_dir import validate
 from espnet_speechllm.utils.kaldi_io import read_map, write_map
 from espnet_speechllm.recipe.speed_perturb import main, perturbed_audio, speed_perturb

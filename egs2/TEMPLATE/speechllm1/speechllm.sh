@@ -615,6 +615,13 @@ if ! "${skip_eval}"; then
                     cat "${_logdir}/output.${i}/1best_recog/${f}"
                 done | sort > "${_dir}/${f}"
             done
+            # --inference_args "--on_bad_utt skip": the skipped utterances and why
+            if ls "${_logdir}"/output.*/bad_utts.txt > /dev/null 2>&1; then
+                sort "${_logdir}"/output.*/bad_utts.txt > "${_dir}/bad_utts.txt"
+                if [ -s "${_dir}/bad_utts.txt" ]; then
+                    log "Stage 12: $(wc -l < "${_dir}/bad_utts.txt") utterances skipped: ${_dir}/bad_utts.txt"
+                fi
+            fi
             if [ -n "${llm_rescore_weight}" ]; then
                 log "Stage 12: n-best rescoring with ${llm_dir} (weight ${llm_rescore_weight})"
                 ${python} -m espnet_speechllm.bin.lm_rescore --llm "${llm_dir}" \

@@ -32,6 +32,11 @@ class AbsCompressor(torch.nn.Module, ABC):
             Compressed states (B, T', D'), zero past each length, and lengths (B,).
         """
 
+    def max_output_length(self, n_frames: int) -> int:
+        """Most output frames for ``n_frames`` input frames, known before compressing
+        (decoding checks the LLM context with it). Default: no compressor lengthens."""
+        return n_frames
+
     @property
     def ctc_head(self) -> Optional[CTC]:
         """ESPnet's ``CTC`` head over the encoder states; None when there is none.

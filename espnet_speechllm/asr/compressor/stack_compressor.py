@@ -31,6 +31,9 @@ class StackCompressor(AbsCompressor):
     def output_size(self) -> int:
         return self._output_size
 
+    def max_output_length(self, n_frames: int) -> int:
+        return -(-n_frames // self.stride)  # ceil
+
     def forward(
         self, hs_pad: torch.Tensor, hlens: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:

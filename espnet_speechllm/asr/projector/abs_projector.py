@@ -34,3 +34,7 @@ class AbsProjector(torch.nn.Module, ABC):
         Returns:
             Adapted states (B, T', Dout), zero past each length, and their lengths (B,).
         """
+
+    def max_output_length(self, n_frames: int) -> int:
+        """Output frames for ``n_frames`` input frames (default: the same)."""
+        return n_frames

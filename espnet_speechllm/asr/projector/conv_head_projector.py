@@ -28,3 +28,6 @@ class ConvHeadProjector(AbsProjector):
         """(B, T, Din), (B,) -> (B, ceil(T / stride), Dout), (B,)"""
         xs, xlens = self.conv(hs_pad, hlens)  # (B, T, Din) -> (B, T', C)
         return self.head(xs, xlens)
+
+    def max_output_length(self, n_frames: int) -> int:
+        return self.head.max_output_length(self.conv.max_output_length(n_frames))
