@@ -296,6 +296,16 @@ def test_num_nodes_go_through_espnet_launch_with_the_cluster_cmd(recipe):
     assert train.count("--ngpu") == 1  # launch gives each node its own
 
 
+def test_deepspeed_checkpoints_are_exported_for_decoding(recipe):
+    (recipe / "exp/x/checkpoint_1").mkdir(parents=True)
+    (recipe / "exp/x/checkpoint_1/latest").write_text("1")
+    args = "--use_deepspeed true --deepspeed_config conf/deepspeed_zero2.json"
+    train, export = _run(recipe, "--stage", "11", "--stop_stage", "11", "--ngpu", "2",
+                         "--speechllm_args", args)  # fmt: skip
+    assert train.startswith(f"{TRAIN} ") and train.endswith(args)
+    assert export == "-m espnet_speechllm.recipe.deepspeed_export exp/x"
+
+
 @pytest.mark.parametrize(
     "opts, message",
     [

@@ -473,6 +473,11 @@ if ! "${skip_train}"; then
         _launch=(${train_cmd} "${speechllm_exp}/train.log")
         _py=("${python}")
         _dist_opts=(--ngpu "${ngpu}" --multiprocessing_distributed true)
+        if [ "${ngpu}" -gt 1 ] || [ "${num_nodes}" -gt 1 ]; then
+            # One thread per process unless set, as torchrun does (and ESPnet's
+            # --use_deepspeed start-up fails without it).
+            export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+        fi
         if [ "${nproc}" -gt 1 ]; then
             if [ "${ngpu}" -gt 0 ] || [ "${num_nodes}" -gt 1 ]; then
                 log "Error: --nproc ${nproc} is for CPU training on one node: use --ngpu N (--num_nodes M) for GPUs"
@@ -497,6 +502,11 @@ if ! "${skip_train}"; then
                 "${_shape_opts[@]}" \
                 --fold_length $((fs * 5)) --fold_length 150 --resume true \
                 --output_dir "${speechllm_exp}" "${_opts[@]}" ${speechllm_args}
+        if compgen -G "${speechllm_exp}/checkpoint_*/latest" > /dev/null; then
+            # --use_deepspeed true: ESPnet saved DeepSpeed checkpoints only; write the
+            # <epoch>epoch.pth and n-best averages that stage 12 decodes.
+            ${python} -m espnet_speechllm.recipe.deepspeed_export "${speechllm_exp}"
+        fi
         grep "epoch results" "${speechllm_exp}/train.log" | tail -n 1 || true
     fi
 else
