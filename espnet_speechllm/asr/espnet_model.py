@@ -46,6 +46,8 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
     (its steps), and from ``SpeechEncoderMixin`` ``encode_batch``,
     ``encode_frames``, ``min_input_samples`` and ``max_encoded_frames``;
     ``max_audio_positions`` bounds what an utterance takes before it is encoded.
+    ``loss_summed_over_batch`` (set by ``SpeechLLMTask`` for ESPnet's DeepSpeedTrainer)
+    makes the training loss the batch's sum instead of its mean.
 
     Args:
         vocab_size: Size of the token list (the LLM tokenizer's).
@@ -154,6 +156,10 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         self.ctc_weight = ctc_weight
         self.lsm_weight = lsm_weight
         self.extract_feats_in_collect_stats = extract_feats_in_collect_stats
+        # Set by SpeechLLMTask under ESPnet's DeepSpeedTrainer: it divides the training
+        # loss by the batch's utterance count (its models return sums), where ESPnet's
+        # Trainer weights each process's mean by that count.
+        self.loss_summed_over_batch = False
         self.encoder_autocast = autocast_dtype(encoder_autocast, "model_conf.encoder_autocast")
         self.prompt = PromptTemplate(
             decoder.tokenizer,
@@ -250,6 +256,8 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         stats["prefix_ratio"] = (feats_lens.float() / prefix_lens.float()).mean().detach()
         stats["loss"] = loss.detach()
         batch_size = speech.size(0)
+        if self.loss_summed_over_batch and self.training:
+            loss = loss * batch_size
         loss, stats, weight = force_gatherable((loss, stats, batch_size), loss.device)
         return loss, stats, weight
 

@@ -5,6 +5,7 @@ Both tokenize with the LLM's own tokenizer (``--token_type hugging_face``,
 """
 
 import argparse
+import os
 import logging
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
@@ -135,6 +136,13 @@ class StrictLoadMixin:
         return model, args
 
 
+def _rank(args: argparse.Namespace) -> int:
+    """This process's rank: --dist_rank, else torchrun's RANK (ESPnet reads it later)."""
+    if args.dist_rank is not None:
+        return int(args.dist_rank)
+    return int(os.environ.get("RANK", "0"))
+
+
 class ExpLockMixin:
     """Put before ``AbsTask``: a training run holds ``<output_dir>/.lock`` while it runs.
 
@@ -154,7 +162,7 @@ class ExpLockMixin:
             args.print_config
             or args.collect_stats
             or args.output_dir is None
-            or (args.dist_rank or 0) != 0
+            or _rank(args) != 0
         ):
             return super().main(args=args)
         with exp_lock(args.output_dir):

@@ -277,6 +277,10 @@ class SpeechLLMTask(ExpLockMixin, StrictLoadMixin, AbsTask):
             # side is touched.
             for part in (encoder, compressor, projector):
                 initialize(part, args.init)
+        # ESPnet trains with its DeepSpeedTrainer only when distributed (else Trainer).
+        model.loss_summed_over_batch = bool(
+            getattr(args, "use_deepspeed", False) and getattr(args, "distributed", False)
+        )
         return model
 
 

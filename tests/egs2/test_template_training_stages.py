@@ -3,7 +3,8 @@ ASR model (B1), --llm_rescore_weight adds the LLM n-best rescoring (B2), and
 --ctc_pretrain_config (stage 9) pre-trains the encoder + CTC head with ESPnet's CTC-only
 ASR model before stage 11 loads them. Python is a stub that records the commands, so
 these check the wiring, not training; the real configs are built and their weights
-transferred in the *_config_* tests."""
+transferred in the *_config_* tests. Stage 11's data-parallel launch (--ngpu, --num_nodes,
+--nproc) is checked here too; tests/bin/test_speechllm_train_ddp.py trains with it."""
 
 from pathlib import Path
 
@@ -21,6 +22,7 @@ def recipe(tmp_path: Path) -> Path:
 
 
 def _run(recipe: Path, *opts: str) -> list:
+<<<<<<< HEAD
     calls = run_stub(recipe, *opts).calls
     return [c for c in calls if "check_train_inputs" not in c]  # tested on its own
 
@@ -38,6 +40,22 @@ def test_stages_10_and_11_check_their_inputs_first(recipe):
     assert train.startswith("-m espnet_speechllm.bin.speechllm_train")
     assert data in check11 and "--train_shape_file exp/speechllm_stats_hf_bpe500/train/speech_shape" in check11
     assert "--stats_file exp/speechllm_stats_hf_bpe500/train/feats_stats.npz" in check11
+=======
+    out = _speechllm_sh(recipe, *opts)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    return (recipe / "calls.txt").read_text().splitlines()
+
+
+def _speechllm_sh(recipe: Path, *opts: str) -> subprocess.CompletedProcess:
+    env = recipe_env()  # path.sh would look for the checkout above tmp_path
+    return subprocess.run(
+        ["bash", "speechllm.sh", "--python", "./fakepy", "--stage", "10", "--stop_stage", "12",
+         "--train_set", "train", "--valid_set", "dev", "--test_sets", "test", "--nj", "1",
+         "--inference_nj", "1", "--llm_vocab_size", "500", "--speechllm_config",
+         "conf/train_x.yaml", "--inference_config", "conf/decode_asr.yaml", *opts],
+        cwd=recipe, env=env, capture_output=True, text=True,
+    )
+>>>>>>> ddp
 
 
 def test_seq2seq_uses_espnet_asr_and_rescoring(recipe):
@@ -223,6 +241,7 @@ def test_default_text_file_keeps_the_transcript_as_target(recipe):
         assert "dump/raw/train/text,text,text" in c and "src_text" not in c
 
 
+<<<<<<< HEAD
 def test_stage_10_stops_on_mismatched_data_naming_file_line_and_utt(recipe):
     """A dump dir made outside stage 3 whose text lacks an utterance of wav.scp."""
     (recipe / "dump/raw/train/text").write_text("u1 A\nu3 C\n")
@@ -298,3 +317,65 @@ def test_decoding_gathers_the_skipped_utterances(recipe):
     (bad,) = recipe.glob("exp/*/*/test/bad_utts.txt")
     assert bad.read_text() == "u2 u2: no such file\n"
     assert (bad.parent / "text").read_text() == "u1 X\nu2 X\n"
+=======
+TRAIN = "-m espnet_speechllm.bin.speechllm_train"
+
+
+def test_stage_11_trains_with_espnet_multiprocessing_distributed(recipe):
+    """--ngpu N: ESPnet spawns one DDP process per GPU (not DataParallel)."""
+    calls = _run(recipe, "--stage", "11", "--stop_stage", "11", "--ngpu", "4")
+    (train,) = calls
+    assert train.startswith(f"{TRAIN} --config conf/train_x.yaml --ngpu 4 "
+                            "--multiprocessing_distributed true ")  # fmt: skip
+    assert "torch.distributed.run" not in train and "dist_backend" not in train
+
+
+def test_nproc_starts_cpu_processes_with_torchrun_and_gloo(recipe):
+    collect, aggregate, train = _run(recipe, "--stop_stage", "11", "--nproc", "2")
+    assert collect.startswith(f"{TRAIN} --collect_stats true")  # stage 10: one process
+    assert train.startswith(
+        f"-m torch.distributed.run --standalone --nproc_per_node 2 {TRAIN} --config "
+    )
+    assert " --ngpu 0 --multiprocessing_distributed true --dist_backend gloo " in train
+
+
+def test_num_nodes_go_through_espnet_launch_with_the_cluster_cmd(recipe):
+    (recipe / "cmd.sh").unlink()
+    (recipe / "cmd.sh").write_text(
+        "export train_cmd=utils/run_jobs.sh decode_cmd=utils/run_jobs.sh\n"
+        'export cuda_cmd="slurm.pl --mem 8G"\n'
+    )
+    (train,) = _run(recipe, "--stage", "11", "--stop_stage", "11", "--ngpu", "8",
+                    "--num_nodes", "2")  # fmt: skip
+    assert train.startswith(
+        "-m espnet2.bin.launch --cmd slurm.pl --mem 8G --log exp/x/train.log --ngpu 8 "
+        "--num_nodes 2 --init_file_prefix exp/x/.dist_init_ --multiprocessing_distributed true "
+        f"-- ./fakepy {TRAIN} --config conf/train_x.yaml --use_preprocessor true "
+    )
+    assert train.count("--ngpu") == 1  # launch gives each node its own
+
+
+def test_deepspeed_checkpoints_are_exported_for_decoding(recipe):
+    (recipe / "exp/x/checkpoint_1").mkdir(parents=True)
+    (recipe / "exp/x/checkpoint_1/latest").write_text("1")
+    args = "--use_deepspeed true --deepspeed_config conf/deepspeed_zero2.json"
+    train, export = _run(recipe, "--stage", "11", "--stop_stage", "11", "--ngpu", "2",
+                         "--speechllm_args", args)  # fmt: skip
+    assert train.startswith(f"{TRAIN} ") and train.endswith(args)
+    assert export == "-m espnet_speechllm.recipe.deepspeed_export exp/x"
+
+
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        (("--num_nodes", "2", "--ngpu", "1"), "--num_nodes 2 needs a cluster launcher as cuda_cmd"),
+        (("--nproc", "2", "--ngpu", "1"), "--nproc 2 is for CPU training on one node"),
+        (("--nproc", "2", "--num_nodes", "2"), "--nproc 2 is for CPU training on one node"),
+    ],
+)
+def test_impossible_launches_are_refused_before_training(recipe, opts, message):
+    out = _speechllm_sh(recipe, "--stage", "11", "--stop_stage", "11", *opts)
+    assert out.returncode == 2
+    assert message in out.stdout + out.stderr
+    assert not (recipe / "calls.txt").exists()
+>>>>>>> ddp

