@@ -5,8 +5,8 @@ Both tokenize with the LLM's own tokenizer (``--token_type hugging_face``,
 """
 
 import argparse
-import os
 import logging
+import os
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 

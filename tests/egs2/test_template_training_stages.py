@@ -6,11 +6,13 @@ these check the wiring, not training; the real configs are built and their weigh
 transferred in the *_config_* tests. Stage 11's data-parallel launch (--ngpu, --num_nodes,
 --nproc) is checked here too; tests/bin/test_speechllm_train_ddp.py trains with it."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from espnet_speechllm.utils.kaldi_io import read_token_list
+from shell_env import recipe_env
 from stub_recipe import make_stub_recipe, run_stub
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +24,6 @@ def recipe(tmp_path: Path) -> Path:
 
 
 def _run(recipe: Path, *opts: str) -> list:
-<<<<<<< HEAD
     calls = run_stub(recipe, *opts).calls
     return [c for c in calls if "check_train_inputs" not in c]  # tested on its own
 
@@ -40,10 +41,6 @@ def test_stages_10_and_11_check_their_inputs_first(recipe):
     assert train.startswith("-m espnet_speechllm.bin.speechllm_train")
     assert data in check11 and "--train_shape_file exp/speechllm_stats_hf_bpe500/train/speech_shape" in check11
     assert "--stats_file exp/speechllm_stats_hf_bpe500/train/feats_stats.npz" in check11
-=======
-    out = _speechllm_sh(recipe, *opts)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    return (recipe / "calls.txt").read_text().splitlines()
 
 
 def _speechllm_sh(recipe: Path, *opts: str) -> subprocess.CompletedProcess:
@@ -55,7 +52,6 @@ def _speechllm_sh(recipe: Path, *opts: str) -> subprocess.CompletedProcess:
          "conf/train_x.yaml", "--inference_config", "conf/decode_asr.yaml", *opts],
         cwd=recipe, env=env, capture_output=True, text=True,
     )
->>>>>>> ddp
 
 
 def test_seq2seq_uses_espnet_asr_and_rescoring(recipe):
@@ -241,7 +237,6 @@ def test_default_text_file_keeps_the_transcript_as_target(recipe):
         assert "dump/raw/train/text,text,text" in c and "src_text" not in c
 
 
-<<<<<<< HEAD
 def test_stage_10_stops_on_mismatched_data_naming_file_line_and_utt(recipe):
     """A dump dir made outside stage 3 whose text lacks an utterance of wav.scp."""
     (recipe / "dump/raw/train/text").write_text("u1 A\nu3 C\n")
@@ -317,7 +312,8 @@ def test_decoding_gathers_the_skipped_utterances(recipe):
     (bad,) = recipe.glob("exp/*/*/test/bad_utts.txt")
     assert bad.read_text() == "u2 u2: no such file\n"
     assert (bad.parent / "text").read_text() == "u1 X\nu2 X\n"
-=======
+
+
 TRAIN = "-m espnet_speechllm.bin.speechllm_train"
 
 
@@ -378,4 +374,3 @@ def test_impossible_launches_are_refused_before_training(recipe, opts, message):
     assert out.returncode == 2
     assert message in out.stdout + out.stderr
     assert not (recipe / "calls.txt").exists()
->>>>>>> ddp
