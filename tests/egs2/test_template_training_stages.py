@@ -344,21 +344,21 @@ def test_num_nodes_go_through_espnet_launch_with_the_cluster_cmd(recipe):
     (train,) = _run(recipe, "--stage", "11", "--stop_stage", "11", "--ngpu", "8",
                     "--num_nodes", "2")  # fmt: skip
     assert train.startswith(
-        "-m espnet2.bin.launch --cmd slurm.pl --mem 8G --log exp/x/train.log --ngpu 8 "
-        "--num_nodes 2 --init_file_prefix exp/x/.dist_init_ --multiprocessing_distributed true "
+        "-m espnet2.bin.launch --cmd slurm.pl --mem 8G --log exp/x_scratch_lm_bpe500/train.log --ngpu 8 "
+        "--num_nodes 2 --init_file_prefix exp/x_scratch_lm_bpe500/.dist_init_ --multiprocessing_distributed true "
         f"-- ./fakepy {TRAIN} --config conf/train_x.yaml --use_preprocessor true "
     )
     assert train.count("--ngpu") == 1  # launch gives each node its own
 
 
 def test_deepspeed_checkpoints_are_exported_for_decoding(recipe):
-    (recipe / "exp/x/checkpoint_1").mkdir(parents=True)
-    (recipe / "exp/x/checkpoint_1/latest").write_text("1")
+    (recipe / "exp/x_scratch_lm_bpe500/checkpoint_1").mkdir(parents=True)
+    (recipe / "exp/x_scratch_lm_bpe500/checkpoint_1/latest").write_text("1")
     args = "--use_deepspeed true --deepspeed_config conf/deepspeed_zero2.json"
     train, export = _run(recipe, "--stage", "11", "--stop_stage", "11", "--ngpu", "2",
                          "--speechllm_args", args)  # fmt: skip
     assert train.startswith(f"{TRAIN} ") and train.endswith(args)
-    assert export == "-m espnet_speechllm.recipe.deepspeed_export exp/x"
+    assert export == "-m espnet_speechllm.recipe.deepspeed_export exp/x_scratch_lm_bpe500"
 
 
 @pytest.mark.parametrize(

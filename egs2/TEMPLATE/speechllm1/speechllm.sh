@@ -566,8 +566,6 @@ if ! "${skip_train}"; then
             fi
             _opts+=(--init_param "${_init_params[@]}")
         fi
-        ${python} -m espnet_speechllm.recipe.check_train_inputs "${_data_opts[@]}" \
-            "${_shape_opts[@]}" "${_check_opts[@]}"
         # Data parallel through ESPnet's own options: --ngpu N spawns one DDP process per
         # GPU (--multiprocessing_distributed), several nodes go through espnet2.bin.launch,
         # and CPU processes through torch's launcher (--nproc, gloo backend).
@@ -596,6 +594,8 @@ if ! "${skip_train}"; then
                      --init_file_prefix "${speechllm_exp}/.dist_init_" --multiprocessing_distributed true --)
             _dist_opts=()  # launch adds them per node
         fi
+        ${python} -m espnet_speechllm.recipe.check_train_inputs "${_data_opts[@]}" \
+            "${_shape_opts[@]}" "${_check_opts[@]}"
         log "Stage 11: Training: ${speechllm_config} -> ${speechllm_exp} (log: ${speechllm_exp}/train.log)"
         keep_log "${speechllm_exp}/train.log"
         "${_launch[@]}" \
