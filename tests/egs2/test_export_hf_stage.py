@@ -37,12 +37,14 @@ def _stage14(recipe: Path, *opts: str) -> list:
 
 
 def test_export_hf_runs_in_stage_14_with_its_args(recipe):
-    calls = _stage14(recipe, "--export_hf", "true", "--export_hf_args", "--merge_lora true")
+    exp = "exp/x_scratch_lm_bpe1000"  # speechllm.sh's default tag: <config>_<llm>
+    calls = _stage14(recipe, "--export_hf", "true", "--export_hf_args", "--merge_lora true",
+                     "--skip_packing", "true")  # fmt: skip
     assert calls == [
-        "-m espnet_speechllm.bin.export_hf --train_config exp/x/config.yaml "
-        "--model_file exp/x/valid.acc.ave.pth --out_dir exp/x/hf --merge_lora true"
-    ]  # packing stays skipped (--skip_packing true by default)
-    calls = _stage14(recipe, "--export_hf", "true", "--skip_packing", "false")
+        f"-m espnet_speechllm.bin.export_hf --train_config {exp}/config.yaml "
+        f"--model_file {exp}/valid.acc.ave.pth --out_dir {exp}/hf --merge_lora true"
+    ]
+    calls = _stage14(recipe, "--export_hf", "true")  # packing runs by default
     assert [c.split()[1] for c in calls] == [
         "espnet_speechllm.recipe.pack_model",
         "espnet_speechllm.bin.export_hf",
@@ -50,4 +52,4 @@ def test_export_hf_runs_in_stage_14_with_its_args(recipe):
 
 
 def test_no_export_by_default(recipe):
-    assert _stage14(recipe) == []
+    assert [c.split()[1] for c in _stage14(recipe)] == ["espnet_speechllm.recipe.pack_model"]

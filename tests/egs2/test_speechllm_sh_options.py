@@ -28,7 +28,7 @@ def test_asr_sh_names_are_taken_as_ours(recipe, alias, ours, value, expected):
     (recipe / "conf" / "train_y.yaml").write_text("{}\n")
     out = run_stub(recipe, "--stage", "11", "--stop_stage", "11", alias, value)
     assert f"{alias} {value}: asr.sh's name, taken as {ours} {value}" in out.output
-    (train,) = out.calls
+    (train,) = [c for c in out.calls if "check_train_inputs" not in c]  # (tested on its own)
     assert expected in train + " "
 
 
