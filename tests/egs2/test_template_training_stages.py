@@ -56,7 +56,7 @@ def _speechllm_sh(recipe: Path, *opts: str) -> subprocess.CompletedProcess:
 
 def test_seq2seq_uses_espnet_asr_and_rescoring(recipe):
     calls = _run(recipe, "--model_type", "seq2seq", "--llm_rescore_weight", "0.3")
-    train = [c for c in calls if c.startswith("-m espnet2.bin.asr_train")]
+    train = [c for c in calls if c.startswith("-m espnet_speechllm.bin.asr_train")]
     assert len(train) == 2 and "--collect_stats true" in train[0]  # stage 10, stage 11
     for c in train:
         assert "--token_type hugging_face --bpemodel exp/llm_scratch_lm_bpe500" in c
@@ -118,7 +118,7 @@ def test_stage_9_pretrains_then_stage_11_loads_encoder_and_ctc_head(recipe):
     assert prep.startswith("-m espnet_speechllm.recipe.ctc_pretrain prepare --bpemodel exp/llm_scratch_lm_bpe500")
     assert f"--out_token_list {exp}/tokens_ctc.txt" in prep
     assert f"dump/raw/train/text.src {exp}/data/train_tokens dump/raw/dev/text {exp}/data/valid_tokens" in prep
-    assert pre.startswith("-m espnet2.bin.asr_train --config conf/train_ctc_small.yaml")
+    assert pre.startswith("-m espnet_speechllm.bin.asr_train --config conf/train_ctc_small.yaml")
     assert f"--token_list {exp}/tokens_ctc.txt --token_type word " in pre and "bpemodel" not in pre
     assert f"--output_dir {exp}" in pre
     assert f"{exp}/data/train_tokens,text,text" in pre and f"{exp}/data/valid_tokens,text,text" in pre

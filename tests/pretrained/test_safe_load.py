@@ -140,3 +140,26 @@ def test_nbest_averaging_refuses_a_crafted_epoch_file(exp_copy, tmp_path):
     with weights_only_loads(), pytest.raises(UnsafeCheckpointError, match="epoch.pth: refused"):
         average_nbest_models(exp_copy, reporter, [("valid", "acc", "max")], nbest=2)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("entry", ["asr_train", "asr_inference"])
+def test_espnets_own_asr_entry_points_load_weights_only(entry, tmp_path, monkeypatch):
+    """Stage 9 / --model_type seq2seq run ESPnet's ASRTask and Speech2Text through
+    espnet_speechllm.bin.asr_train / asr_inference: their torch.load(weights_only=False)
+    (--init_param, --resume, averaging, --asr_model_file) refuses a crafted file."""
+    import importlib
+
+    module = importlib.import_module(f"espnet_speechllm.bin.{entry}")
+    marker = tmp_path / "pwned"
+    crafted = _hostile_pth(tmp_path / "model.pth", marker)
+
+    def espnet_main(cmd=None):  # what ESPnet does with the file it is given
+        torch.load(crafted, map_location="cpu", weights_only=False)
+
+    if entry == "asr_train":
+        monkeypatch.setattr(module.ASRTask, "main", classmethod(lambda cls, cmd=None: espnet_main(cmd)))
+    else:
+        monkeypatch.setattr(module.asr_inference, "main", espnet_main)
+    with pytest.raises(UnsafeCheckpointError, match="model.pth: refused"):
+        module.main([])
+    assert not marker.exists()

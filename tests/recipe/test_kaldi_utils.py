@@ -120,3 +120,16 @@ def test_fix_data_dir_takes_kaldis_flags_and_drops_what_is_broken(make_data_dir)
     assert "kept 4, dropped 1" in out.stdout
     validate(d)
     assert "spkA-2" not in read_map(d / "wav.scp")
+
+
+@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "python3").exists(), reason="needs the checkout's .venv")
+def test_sh_tools_run_from_a_shell_without_path_sh(tmp_path):
+    """Called before `. ./path.sh` (no .venv on PATH, no PYTHONPATH), as a user types it:
+    before, python3 was the system one and failed with 'No module named espnet_speechllm'."""
+    write_map(tmp_path / "text", {"u1": "HI"})
+    write_map(tmp_path / "utt2spk", {"u1": "s1"})
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}
+    out = subprocess.run(["bash", "-c", f"utils/fix_data_dir.sh {tmp_path}"], capture_output=True,
+                         text=True, env=env, cwd=UTILS.parent)  # fmt: skip
+    assert "No module named" not in out.stderr, out.stderr
+    assert (tmp_path / "spk2utt").read_text() == "s1 u1\n"

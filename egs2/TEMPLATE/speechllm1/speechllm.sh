@@ -82,7 +82,7 @@ speechllm_tag=""                  # Default: <lm_config name>_bpe<llm_vocab_size
 speechllm_exp=""
 speechllm_stats_dir=""
 feats_normalize=global_mvn # global_mvn (stats of stage 10) | utterance_mvn | none
-model_type=speechllm       # speechllm | seq2seq (ESPnet's own ASR model: espnet2.bin.asr_train/asr_inference)
+model_type=speechllm       # speechllm | seq2seq (ESPnet's own ASR model, through espnet_speechllm.bin.asr_train/asr_inference: weights-only loads)
 llm_rescore_weight=""      # seq2seq: rescore its n-best with the LLM at this weight (stage 12), score both (13)
 ctc_pretrain_config=""     # Stage 9 (optional): pre-train encoder + CTC head with ESPnet's asr_train (ctc_weight 1),
 ctc_pretrain_exp=""        # then stage 11 starts from it (--init_param). Default exp: ${expdir}/ctc_pretrain_<config>.
@@ -450,7 +450,7 @@ if ! "${skip_train}"; then
     _train_py=espnet_speechllm.bin.speechllm_train
     if [ "${model_type}" = seq2seq ]; then
         # Same tokenizer; ESPnet's ASR model wants <blank> first and <sos/eos> last.
-        _train_py=espnet2.bin.asr_train
+        _train_py=espnet_speechllm.bin.asr_train  # ESPnet's, weights-only loads
         _s2s_tokens=${token_list%.txt}_seq2seq.txt
         { echo "<blank>"; cat "${token_list}"; echo "<sos/eos>"; } > "${_s2s_tokens}"
         _llm_opts=(--token_list "${_s2s_tokens}" --token_type hugging_face --bpemodel "${llm_dir}")
@@ -527,7 +527,7 @@ if ! "${skip_train}"; then
                 --token_list "${token_list}" --out_token_list "${_ctc_tokens}" "${_pairs[@]}"
             keep_log "${ctc_pretrain_exp}/train.log"
             ${train_cmd} "${ctc_pretrain_exp}/train.log" \
-                ${python} -m espnet2.bin.asr_train --config "${ctc_pretrain_config}" \
+                ${python} -m espnet_speechllm.bin.asr_train --config "${ctc_pretrain_config}" \
                     --ngpu "${ngpu}" --use_preprocessor true --token_list "${_ctc_tokens}" \
                     --token_type word "${_ctc_data_opts[@]}" \
                     --fold_length $((fs * 5)) --fold_length 150 --resume true \
@@ -632,7 +632,7 @@ if ! "${skip_eval}"; then
             _infer=(espnet_speechllm.bin.speechllm_inference --batch_size "${batch_size}"
                     --train_config "${speechllm_exp}/config.yaml"
                     --model_file "${speechllm_exp}/${inference_model}")
-            [ "${model_type}" = seq2seq ] && _infer=(espnet2.bin.asr_inference --batch_size 1
+            [ "${model_type}" = seq2seq ] && _infer=(espnet_speechllm.bin.asr_inference --batch_size 1
                     --asr_train_config "${speechllm_exp}/config.yaml"
                     --asr_model_file "${speechllm_exp}/${inference_model}")
             _fields=()  # per-utterance chat fields (instruction / history files of a test set)
