@@ -41,13 +41,11 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
     The prefix ``p..q`` has its own length per utterance (compressed audio
     length varies); the decoder packs prefix and text and masks padding.
 
-    Public API: ``forward`` (training), ``prepare_decoding`` (what
-    ``decoder.generate`` reads), ``encode`` / ``to_llm_space`` / ``build_prefix``
-    (its steps), and from ``SpeechEncoderMixin`` ``encode_batch``,
-    ``encode_frames``, ``min_input_samples`` and ``max_encoded_frames``;
-    ``max_audio_positions`` bounds what an utterance takes before it is encoded.
-    ``loss_summed_over_batch`` (set by ``SpeechLLMTask`` for ESPnet's DeepSpeedTrainer)
-    makes the training loss the batch's sum instead of its mean.
+    Public API: ``forward``, ``prepare_decoding`` (what ``decoder.generate`` reads),
+    its steps ``encode`` / ``to_llm_space`` / ``build_prefix``, ``max_audio_positions``
+    (a bound before encoding), and ``SpeechEncoderMixin``'s ``encode_batch``,
+    ``encode_frames``, ``min_input_samples``, ``max_encoded_frames``.
+    ``loss_summed_over_batch`` (set for ESPnet's DeepSpeedTrainer): a summed loss.
 
     Args:
         vocab_size: Size of the token list (the LLM tokenizer's).
@@ -62,15 +60,12 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         use_chat_template: Render the prompt through the tokenizer's chat template.
         ctc_weight: Weight of the compressor's auxiliary loss (CTC).
         lsm_weight: Label smoothing of the LLM loss.
-        text_mask_prob: In training, replace this fraction of the LLM's input
-            text tokens (not its targets) by random tokens (text-token masking,
-            arXiv 2307.11795), so it must read the audio rather than lean on
-            its own text history.
+        text_mask_prob: In training, replace this fraction of the LLM's input text
+            tokens (not targets) by random ones (arXiv 2307.11795): it must read the audio.
         ctc_embedding: Add to each audio embedding the LLM token embeddings
             weighted by the CTC compressor's posteriors of that segment (blank
-            mass adds nothing): the LLM then sees its own embeddings of what
-            the CTC head heard, which it learns to copy far sooner than a new
-            modality. Needs ``compressor: ctc``.
+            mass adds nothing): the LLM sees its own embeddings of what the CTC head
+            heard, quicker to learn than a new modality. Needs ``compressor: ctc``.
         ctc_target: What the compressor's CTC learns: ``text`` (the LLM target) or
             ``src_text`` (the source transcript, a data file ``text.src``: speech
             translation, whose target is not monotonic with the audio).

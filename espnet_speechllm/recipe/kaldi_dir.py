@@ -3,20 +3,14 @@
 A data dir holds text files of ``<id> <value>`` lines, sorted by id in byte order
 (``LC_ALL=C sort``), ids unique:
 
-- keyed by utterance: ``wav.scp`` (path, or ``"cmd |"`` whose stdout is the audio),
-  ``text`` and ``text.*`` (transcripts, translations), ``utt2spk``, ``utt2num_samples``,
-  any other ``utt2*`` or ``*.scp``;
-- keyed by speaker: ``spk2utt`` (``spk utt1 utt2 ...``), always rebuilt from utt2spk;
-- with ``segments`` (``utt recording start end``), ``wav.scp`` is keyed by recording
-  (``espnet_speechllm.recipe.segments``) and ``segments`` lists the utterances.
+keyed by utterance ``wav.scp`` (path or ``"cmd |"``), ``text``, ``text.*``, ``utt2*``,
+``*.scp``; by speaker ``spk2utt``, always rebuilt from utt2spk; with ``segments``
+(``utt recording start end``) ``wav.scp`` is keyed by recording and ``segments`` lists
+the utterances (``espnet_speechllm.recipe.segments``).
 
-CLI (each subcommand exits 1 with the offending file:line and id on bad input)::
-
-    python -m espnet_speechllm.recipe.kaldi_dir validate DIR [--need wav.scp text]
-    python -m espnet_speechllm.recipe.kaldi_dir fix DIR
-    python -m espnet_speechllm.recipe.kaldi_dir subset SRC DST (--ids FILE | --first N)
-    python -m espnet_speechllm.recipe.kaldi_dir split SCP N OUT_PREFIX
-    python -m espnet_speechllm.recipe.kaldi_dir combine DST SRC [SRC ...]
+CLI (bad input: exit 1 naming file:line and id): ``python -m
+espnet_speechllm.recipe.kaldi_dir validate DIR [--need F ...] | fix DIR | subset SRC DST
+(--ids FILE | --first N) | split SCP N OUT_PREFIX | combine DST SRC [SRC ...]``.
 """
 
 import argparse
