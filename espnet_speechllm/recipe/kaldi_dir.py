@@ -21,20 +21,9 @@ import sys
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from espnet_speechllm.recipe.segments import (
-    SEGMENTS,
-    is_recording_file,
-    read_segments,
-    segment_problems,
-)
+from espnet_speechllm.recipe.segments import SEGMENTS, is_recording_file, read_segments, segment_problems
 from espnet_speechllm.utils.cli import parse_args
-from espnet_speechllm.utils.kaldi_io import (
-    KaldiFormatError,
-    PathLike,
-    iter_lines,
-    read_map,
-    write_map,
-)
+from espnet_speechllm.utils.kaldi_io import KaldiFormatError, PathLike, iter_lines, read_map, write_map
 
 # (line number, id, value); value is "" when the line holds only an id
 Line = Tuple[int, str, str]
@@ -269,8 +258,7 @@ def split(scp: PathLike, n: int, out_prefix: PathLike) -> List[Path]:
     if not 1 <= n <= len(lines):
         raise DataDirError(f"{scp}: cannot split {len(lines)} line(s) into {n} part(s)")
     base, extra = divmod(len(lines), n)
-    outs = []
-    start = 0
+    outs, start = [], 0
     for i in range(1, n + 1):
         size = base + (1 if i <= extra else 0)
         out = Path(f"{out_prefix}.{i}")

@@ -1,23 +1,22 @@
-"""conf/tuning/train_speechllm_whisper_smollm2_lora.yaml builds and trains with tiny parts."""
+"""conf/tuning/train_speechllm_whisper_smollm2_{lora,hint}.yaml build and train with tiny parts."""
 
 from pathlib import Path
 
 import torch
 
+from espnet_speechllm.asr.prompt_fields import encode_field
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 from tiny import TINY_WHISPER
 
-CONF = (
-    Path(__file__).resolve().parents[2]
-    / "egs2/espeak_en/speechllm1/conf/tuning/train_speechllm_whisper_smollm2_lora.yaml"
-)
+TUNING = Path(__file__).resolve().parents[2] / "egs2/espeak_en/speechllm1/conf/tuning"
+CONF = TUNING / "train_speechllm_whisper_smollm2_lora.yaml"
 CHAT = (
     "{% for m in messages %}<s>{{ m['role'] }}\n{{ m['content'] }}</s>{% endfor %}"
     "{% if add_generation_prompt %}<s>assistant\n{% endif %}"
 )
 
 
-def test_recipe_conf_with_tiny_whisper_and_llm(tmp_path, tiny_llm):
+def _args(conf, tmp_path, tiny_llm):
     import shutil
 
     from transformers import AutoTokenizer, WhisperConfig, WhisperForConditionalGeneration
@@ -30,12 +29,16 @@ def test_recipe_conf_with_tiny_whisper_and_llm(tmp_path, tiny_llm):
     tok = AutoTokenizer.from_pretrained(llm)
     tok.chat_template = CHAT
     tok.save_pretrained(llm)
-    args = SpeechLLMTask.get_parser().parse_args(
-        ["--config", str(CONF), "--output_dir", str(tmp_path / "exp"),
+    return SpeechLLMTask.get_parser().parse_args(
+        ["--config", str(conf), "--output_dir", str(tmp_path / "exp"),
          "--token_list", str(_token_list(tok, tmp_path)),
          "--bpemodel", str(llm), "--decoder_conf", f"model_name_or_path={llm}",
          "--encoder_conf", f"model_name_or_path={whisper}"]  # fmt: skip
     )
+
+
+def test_recipe_conf_with_tiny_whisper_and_llm(tmp_path, tiny_llm):
+    args = _args(CONF, tmp_path, tiny_llm)
     assert (args.frontend, args.normalize, args.encoder) == (None, None, "hf_whisper")
     model = SpeechLLMTask.build_model(args).train()
     trained = {n for n, p in model.named_parameters() if p.requires_grad}
@@ -58,3 +61,23 @@ def _token_list(tok, tmp_path):
     path = tmp_path / "tokens.txt"
     path.write_text("".join(t + "\n" for t in tok.convert_ids_to_tokens(list(range(len(tok))))))
     return path
+
+
+def test_hint_conf_reads_whispers_guess_after_the_audio(tmp_path, tiny_llm):
+    args = _args(TUNING / "train_speechllm_whisper_smollm2_hint.yaml", tmp_path, tiny_llm)
+    model = SpeechLLMTask.build_model(args).train()
+    assert not any(p.requires_grad for p in model.encoder.parameters())  # Whisper stays as it is
+    torch.manual_seed(0)
+    speech, lens = torch.randn(2, 12800) * 0.1, torch.tensor([12800, 9600])
+    text, text_lens = torch.tensor([[40, 41, 42], [43, 44, -1]]), torch.tensor([3, 2])
+    hints = ['Transcribe the audio. A first guess, which may be wrong: "a b"', "Transcribe the audio."]
+    codes = [torch.from_numpy(encode_field(h)) for h in hints]
+    inst = torch.nn.utils.rnn.pad_sequence(codes, batch_first=True, padding_value=-1)
+    fields = dict(instruction=inst, instruction_lengths=torch.tensor([len(c) for c in codes]))
+    model.eval()  # no dropout: the losses differ only by the prompt
+    with torch.no_grad():
+        _, with_hint, _ = model(speech, lens, text, text_lens, **fields)
+        _, default, _ = model(speech, lens, text, text_lens)
+    # utterance 2's instruction is the conf's default: only utterance 1's prefix grew
+    assert with_hint["prefix_length"] > default["prefix_length"]
+    assert not torch.isclose(with_hint["loss_att"], default["loss_att"])

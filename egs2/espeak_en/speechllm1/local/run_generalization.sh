@@ -10,6 +10,9 @@
 #     enc_frozen    conf/comprehensive/enc_frozen_llm_lora.yaml  train_kjv1600
 #     mix_<enc>     the <enc> conf on train_mix1600 (800 KJV + 800 fortunes/Devil's Dictionary)
 #     mixns_<enc>   the <enc> conf on train_mix1600_ns0.1 (+ 10% non-speech, reference "")
+#     hint          conf/tuning/train_speechllm_whisper_smollm2_hint.yaml (encoder frozen) on
+#                   train_mix800_ns0.1 (every 2nd of train_mix1600_ns0.1): Whisper tiny.en's 1-best
+#                   of every set as a text hint next to the audio (local/whisper_hint.py, in dump_hint/)
 #     whisper       Whisper tiny.en alone (scripts/run_whisper_baseline.sh)
 set -euo pipefail
 system=$1; shift
@@ -20,7 +23,7 @@ root=../../..
 # The training sets (data/, once): every 2nd KJV training utterance; every 4th + every 2nd
 # extra-text utterance; that + 10% non-speech.
 make_sets() {
-    [ -f data/train_mix1600_ns0.1/text ] && return 0
+    [ -f data/train_mix800_ns0.1/text ] && return 0
     for x in test test_ood; do
         python -m espnet_speechllm.recipe.kaldi_dir subset data/${x} data/${x}100 \
             --ids <(awk 'NR % 2 == 1' data/${x}/wav.scp)
@@ -34,12 +37,27 @@ make_sets() {
     python -m espnet_speechllm.recipe.kaldi_dir combine data/train_mix1600 data/train_kjv800 data/train_extra800
     python "${root}/local/mix_nonspeech.py" --train data/train_mix1600 --nonspeech data/nonspeech_train \
         --ratio 0.1 --seed 0 --out data/train_mix1600_ns0.1
+    python -m espnet_speechllm.recipe.kaldi_dir subset data/train_mix1600_ns0.1 data/train_mix800_ns0.1 \
+        --ids <(awk 'NR % 2 == 1' data/train_mix1600_ns0.1/wav.scp)
+}
+
+# Whisper tiny.en's 1-best of the training, dev and test sets as each utterance's instruction,
+# in their own dump dir (the other systems' dump/ stays hint-free).
+make_hints() {
+    local sets="$1 dev ${test_sets}" d
+    scripts/run_whisper_baseline.sh --dumpdir dump_hint --test_sets "${sets}" --exp exp/gen_whisper_hint_1best
+    for d in ${sets}; do
+        python "${root}/local/whisper_hint.py" --hyp "exp/gen_whisper_hint_1best/decode_whisper/${d}/text" \
+            --data "dump_hint/raw/${d}"
+    done
 }
 
 if [ "${system}" = whisper ]; then
     exec scripts/run_whisper_baseline.sh --test_sets "${test_sets}" --exp exp/gen_whisper_alone "$@"
 fi
+dumpdir=dump
 case "${system}" in
+    hint) train_set=train_mix800_ns0.1; enc=hint; dumpdir=dump_hint ;;
     mixns_*) train_set=train_mix1600_ns0.1; enc=${system#mixns_} ;;
     mix_*) train_set=train_mix1600; enc=${system#mix_} ;;
     *) train_set=train_kjv1600; enc=${system} ;;
@@ -47,11 +65,13 @@ esac
 case "${enc}" in
     enc_lora) conf=${root}/conf/comprehensive/enc_lora_llm_lora.yaml ;;
     enc_frozen) conf=${root}/conf/comprehensive/enc_frozen_llm_lora.yaml ;;
+    hint) conf=conf/tuning/train_speechllm_whisper_smollm2_hint.yaml ;;
     *) echo "$0: unknown system ${system}" >&2; exit 2 ;;
 esac
 make_sets
-./run_whisper.sh --stage 3 --stop_stage 4 --train_set "${train_set}" --test_sets "${test_sets}"
-./run_whisper.sh --stage 10 --stop_stage 13 --skip_packing true \
+./run_whisper.sh --stage 3 --stop_stage 4 --dumpdir "${dumpdir}" --train_set "${train_set}" --test_sets "${test_sets}"
+[ "${dumpdir}" = dump_hint ] && make_hints "${train_set}"
+./run_whisper.sh --stage 10 --dumpdir "${dumpdir}" --stop_stage 13 --skip_packing true \
     --speechllm_config "${conf}" --train_set "${train_set}" \
     --speechllm_stats_dir "exp/speechllm_stats_smollm2_${train_set}" \
     --speechllm_tag "gen_${system}" --speechllm_args "--max_epoch 1" \
