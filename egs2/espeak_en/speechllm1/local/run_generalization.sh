@@ -41,12 +41,12 @@ make_sets() {
         --ids <(awk 'NR % 2 == 1' data/train_mix1600_ns0.1/wav.scp)
 }
 
-# Whisper tiny.en's 1-best of the training, dev and test sets as each utterance's instruction,
-# in their own dump dir (the other systems' dump/ stays hint-free).
+# Whisper tiny.en's 1-best of the given sets as each utterance's instruction, in their own
+# dump dir (the other systems' dump/ stays hint-free).
 make_hints() {
-    local sets="$1 dev ${test_sets}" d
-    scripts/run_whisper_baseline.sh --dumpdir dump_hint --test_sets "${sets}" --exp exp/gen_whisper_hint_1best
-    for d in ${sets}; do
+    local d
+    scripts/run_whisper_baseline.sh --dumpdir dump_hint --test_sets "$*" --exp exp/gen_whisper_hint_1best
+    for d in "$@"; do
         python "${root}/local/whisper_hint.py" --hyp "exp/gen_whisper_hint_1best/decode_whisper/${d}/text" \
             --data "dump_hint/raw/${d}"
     done
@@ -70,9 +70,11 @@ case "${enc}" in
 esac
 make_sets
 ./run_whisper.sh --stage 3 --stop_stage 4 --dumpdir "${dumpdir}" --train_set "${train_set}" --test_sets "${test_sets}"
-[ "${dumpdir}" = dump_hint ] && make_hints "${train_set}"
-./run_whisper.sh --stage 10 --dumpdir "${dumpdir}" --stop_stage 13 --skip_packing true \
-    --speechllm_config "${conf}" --train_set "${train_set}" \
-    --speechllm_stats_dir "exp/speechllm_stats_smollm2_${train_set}" \
-    --speechllm_tag "gen_${system}" --speechllm_args "--max_epoch 1" \
-    --inference_nj 1 --test_sets "${test_sets}" "$@"
+opts=(--dumpdir "${dumpdir}" --skip_packing true --speechllm_config "${conf}" --train_set "${train_set}"
+      --speechllm_stats_dir "exp/speechllm_stats_smollm2_${train_set}" --speechllm_tag "gen_${system}"
+      --speechllm_args "--max_epoch 1" --inference_nj 1 --test_sets "${test_sets}")
+[ "${dumpdir}" = dump_hint ] && make_hints "${train_set}" dev
+./run_whisper.sh --stage 10 --stop_stage 11 "${opts[@]}" "$@"
+# shellcheck disable=SC2086
+[ "${dumpdir}" = dump_hint ] && make_hints ${test_sets}
+./run_whisper.sh --stage 12 --stop_stage 13 "${opts[@]}" "$@"
