@@ -46,8 +46,9 @@ class HFLLMDecoder(AbsLLMDecoder):
         prefix_attention: ``causal`` or ``noncausal`` (full attention inside
             the prompt + audio prefix, causal over the text).
         dtype: Weights dtype of the whole LLM as loaded (``float32``, ``bfloat16``,
-            ...); the prefix must come in that dtype. For bf16 compute with fp32
-            trained weights use ``autocast`` and ``frozen_dtype`` instead.
+            ...); the prefix must come in that dtype unless ``autocast`` is on. For
+            bf16 compute with fp32 trained weights use ``autocast`` and ``frozen_dtype``
+            instead (or ``dtype: bfloat16`` + ``autocast``: a 7B base never held in fp32).
         autocast: Run the LLM (forward, prefill, ``generate``) under
             ``torch.autocast`` in this dtype (``bfloat16``, ``float16``) on
             whatever device it is on; logits come out in it and the model's loss
@@ -254,7 +255,10 @@ class HFLLMDecoder(AbsLLMDecoder):
         """
         if bool((hlens < 1).any()):
             raise ValueError(f"Every prefix needs >= 1 position, got lengths {hlens}")
-        seq, total = pack_right(hs_pad, hlens, self.embed(ys_in_pad), ys_in_lens)
+        # The text joins the prefix in its dtype: an fp32 projector's output meets a
+        # bf16-stored LLM (decoder_conf.dtype) under decoder_conf.autocast.
+        text = self.embed(ys_in_pad).to(hs_pad.dtype)
+        seq, total = pack_right(hs_pad, hlens, text, ys_in_lens)
         valid = padding_mask(total, seq.size(1))
         mask = self._mask(valid, hlens, seq.dtype)
         pos = positions_from_mask(valid)

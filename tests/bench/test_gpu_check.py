@@ -1,0 +1,47 @@
+"""bench/gpu_check: the --tiny CPU run prints its table, and without CUDA it skips (exit 0)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from bench import gpu_check
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_tiny_run_prints_train_and_decode_rows(tmp_path, capsys):
+    out = tmp_path / "gpu_check.json"
+    assert gpu_check.main(["--tiny", "--steps", "1", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = [ln for ln in lines if ln.startswith("| phase")]
+    assert header == ["| " + " | ".join(gpu_check.COLUMNS) + " |"]
+    cells = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:-1]]
+             for ln in lines if ln.startswith("| train") or ln.startswith("| decode")}  # fmt: skip
+    col = {name: i - 1 for i, name in enumerate(gpu_check.COLUMNS)}
+    train, dec = cells["train"], cells["decode"]
+    assert float(train[col["step s"]]) > 0 and float(train[col["tokens/s"]]) > 0
+    assert 0 < float(train[col["MFU"]].rstrip("%")) < 100
+    assert float(dec[col["RTFx"]]) > 0 and int(dec[col["LLM tokens"]]) > 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["phase"] for r in rows] == ["train", "decode"]
+    # LLM tokens = batch x (audio prefix + text + eos), the text 6 tokens per 1 s utterance
+    assert rows[0]["llm_tokens"] > 2 * (6 + 1) and rows[1]["rtfx"] > 0
+
+
+def test_without_cuda_prints_skip_and_exits_0(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert gpu_check.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("SKIP gpu_check:") and "| phase" not in out
+
+
+def test_shell_script_skips_without_cuda():
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run(["bash", str(ROOT / "bench" / "gpu_check.sh")], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("SKIP gpu_check:")
