@@ -306,12 +306,20 @@ class HFLLMDecoder(AbsLLMDecoder):
         # Scores of a caller's processor (joint CTC) are already per-step log scores.
         normalize = "logits_processor" not in generate_kwargs
         if not isinstance(max_new_tokens, int):
-            if len(max_new_tokens) != bsz:
-                raise ValueError(f"{len(max_new_tokens)} length caps for {bsz} utterances")
-            procs = LogitsProcessorList(generate_kwargs.pop("logits_processor", None) or [])
-            procs.append(RowLengthCapProcessor(max_new_tokens, eos, num_beams))
-            generate_kwargs["logits_processor"] = procs
-            max_new_tokens = max(max_new_tokens) + 1  # + the forced eos
+            caps = list(max_new_tokens)
+            if len(caps) != bsz:
+                raise ValueError(f"{len(caps)} length caps for {bsz} utterances")
+            if num_beams == 1 and len(set(caps)) == 1:
+                # NOTE: one cap for all rows (batch 1): greedy stopped at HF's own limit has
+                # the ids and score of an eos forced after it (scored 0), without that extra
+                # LLM step and a processor call per step. Beams keep the processor: their
+                # length normalisation counts the forced eos.
+                max_new_tokens = caps[0]
+            else:
+                procs = LogitsProcessorList(generate_kwargs.pop("logits_processor", None) or [])
+                procs.append(RowLengthCapProcessor(caps, eos, num_beams))
+                generate_kwargs["logits_processor"] = procs
+                max_new_tokens = max(caps) + 1  # + the forced eos
         prefix = left_pad(hs_pad, hlens)
         mask = padding_mask(hlens, p_max, left=True)
         pos = positions_from_mask(mask)
