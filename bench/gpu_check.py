@@ -272,7 +272,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         dec = decode_phase(model, args, device, dtype, dec_batch, seconds, a.seed)
     machine = machine_info(str(device))
     print(machine_line(machine))
-    print(f"# model: Whisper-tiny-sized encoder {sizes['whisper']['encoder_layers']} x "
+    print(f"# model: Whisper encoder {sizes['whisper']['encoder_layers']} x "
           f"{sizes['whisper']['d_model']} -> stack x4 -> MLP -> Llama "
           f"{sizes['llm']['num_hidden_layers']} x {sizes['llm']['hidden_size']} (vocab "
           f"{sizes['llm']['vocab_size']}) LoRA r {args.decoder_conf['lora_conf']['r']}, {dtype}; "
