@@ -24,7 +24,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from bench.common import RECIPE, RESULTS, load_utterances, machine_info, machine_line, result, write_result
+from bench.common import (
+    RECIPE,
+    RESULTS,
+    load_utterances,
+    machine_info,
+    machine_line,
+    result,
+    write_result,
+)
 from bench.decode_espnet_paths import EXP, _espnet_s2t, _load_ours
 
 Decode = Callable[[str, torch.Tensor], List[int]]
