@@ -45,3 +45,22 @@ def test_shell_script_skips_without_cuda():
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("SKIP gpu_check:")
+
+
+def test_full_sizes_build_on_the_meta_device(tmp_path):
+    """The GPU run's config, built without memory: a LLaMA-7B-sized base in bf16, LoRA and
+    the speech side trained in fp32."""
+    from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+
+    tok = gpu_check._tokenizer(tmp_path / "tok", 300)
+    args = gpu_check.train_args(gpu_check.SIZES["full"], tok, "bfloat16", False)
+    with torch.device("meta"):
+        model = SpeechLLMTask.build_model(args)
+    llm = sum(p.numel() for p in model.decoder.parameters() if not p.requires_grad)
+    assert 6.7e9 < llm < 6.8e9  # LLaMA-7B: 6.74 B
+    assert model.decoder.input_embeddings.weight.dtype == torch.bfloat16
+    trained = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    assert all(p.dtype == torch.float32 for p in trained.values())
+    lora = sum(p.numel() for n, p in trained.items() if "lora_" in n)
+    assert lora == 32 * 4 * 16 * (4096 + 4096)  # r 16 on q/k/v/o of 32 layers
+    assert model.encoder.output_size() == 384 and model.encoder_autocast == torch.bfloat16
