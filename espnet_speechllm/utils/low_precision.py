@@ -37,9 +37,10 @@ NATIVE_FLAGS = {
 def cpu_flags() -> Optional[frozenset]:
     """The CPU's feature flags (x86 ``flags`` / aarch64 ``Features``); None where unknown."""
     try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith(("flags", "Features")):
-                return frozenset(line.split(":", 1)[1].split())
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:
         pass
     return None
