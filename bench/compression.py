@@ -64,6 +64,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--ctc_steps", type=int, default=150,
                    help="CTC head training steps when no trained model exists")  # fmt: skip
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    p.add_argument("--prefix_only", action="store_true", help="lengths only, no training steps")
     p.add_argument("--out", default=str(RESULTS / "compression.json"))
     return p
 
@@ -96,15 +97,22 @@ def brief_ctc_training(model, utts, steps: int) -> None:
 
 @torch.no_grad()
 def prefix_lengths(model, utts, device: str) -> Dict[str, float]:
-    """Mean encoder frames and LLM prefix positions per utterance, each decoded alone."""
+    """Per utterance, each decoded alone: mean encoder frames, LLM prefix and audio
+    positions, transcript tokens, and LLM audio positions per transcript token (ratio
+    of the sums; CTC blank removal cannot go much below 1: one spike per token)."""
     model.to(device).eval()
-    frames, prefix = [], []
-    for key, wav, _ in utts:
+    tok = model.decoder.tokenizer
+    frames, prefix, audio, tokens = [], [], [], []
+    for key, wav, text in utts:
         speech, lens = wav[None].to(device), torch.tensor([wav.numel()], device=device)
         dec = model.prepare_decoding(speech, lens)
         frames.append(int(dec.enc_lens[0]))
         prefix.append(int(dec.prefix_lens[0]))
-    return dict(enc_frames=sum(frames) / len(frames), prefix=sum(prefix) / len(prefix))
+        audio.append(int(dec.audio_lens[0]))
+        tokens.append(len(tok(text, add_special_tokens=False).input_ids))
+    n = len(utts)
+    return dict(enc_frames=sum(frames) / n, prefix=sum(prefix) / n, audio_pos=sum(audio) / n,
+                tokens=sum(tokens) / n, audio_per_token=sum(audio) / max(1, sum(tokens)))  # fmt: skip
 
 
 def build_variant(args, name, enc_conf, comp, comp_conf, ctc_source: Dict[str, Any], utts):
@@ -159,38 +167,50 @@ def main(argv=None) -> List[Dict[str, Any]]:
     for name, enc_conf, comp, comp_conf in VARIANTS:
         model = build_variant(args, name, enc_conf, comp, comp_conf, ctc_source, utts)
         lengths = prefix_lengths(model, utts[: args.n_prefix], args.device)
-        chunk = utts[: args.batch]
-        speech, speech_lens = mc.speech_batch([w for _, w, _ in chunk])
-        text, text_lens = mc.text_batch(model.decoder.tokenizer, [t for _, _, t in chunk])
-        batch = dict(speech=speech, speech_lengths=speech_lens, text=text, text_lengths=text_lens)
-        step = mc.make_train_step(model, batch, args.device, args.dtype)
-        times = timed(step, args.device, args.steps)
-        sec = min(times)  # least disturbed by other jobs on a shared machine
-        llm_tokens = int(text_lens.sum()) + batch["speech"].size(0) * lengths["prefix"]
-        rows.append(dict(variant=name, compressor=comp, **comp_conf, **lengths,
-                         step_s=sec, step_median_s=median(times), llm_tokens_per_s=llm_tokens / sec))  # fmt: skip
-        print(f"# {name}: prefix {lengths['prefix']:.1f}, step {sec * 1e3:.0f} ms", file=sys.stderr)
+        row = dict(variant=name, compressor=comp, **comp_conf, **lengths)
+        if not args.prefix_only:
+            chunk = utts[: args.batch]
+            speech, speech_lens = mc.speech_batch([w for _, w, _ in chunk])
+            text, text_lens = mc.text_batch(model.decoder.tokenizer, [t for _, _, t in chunk])
+            batch = dict(speech=speech, speech_lengths=speech_lens, text=text, text_lengths=text_lens)
+            step = mc.make_train_step(model, batch, args.device, args.dtype)
+            times = timed(step, args.device, args.steps)
+            sec = min(times)  # least disturbed by other jobs on a shared machine
+            llm_tokens = int(text_lens.sum()) + batch["speech"].size(0) * lengths["prefix"]
+            row.update(step_s=sec, step_median_s=median(times), llm_tokens_per_s=llm_tokens / sec)
+        rows.append(row)
+        print(f"# {name}: prefix {lengths['prefix']:.1f}, step "
+              f"{row.get('step_s', float('nan')) * 1e3:.0f} ms", file=sys.stderr)  # fmt: skip
         if comp != "ctc":
             del model
     base = rows[0]
     for r in rows:
         r["prefix_shorter_x"] = base["prefix"] / r["prefix"]
-        r["step_faster_x"] = base["step_s"] / r["step_s"]
+        if "step_s" in r:
+            r["step_faster_x"] = base["step_s"] / r["step_s"]
     machine = machine_info(args.device)
     print(machine_line(machine))
     print(f"# model: encoder {args.encoder}, LLM {args.llm} ({args.decoder_mode}, {args.dtype}); "
           f"CTC rows: {ctc_source.get('what', '-')}")  # fmt: skip
     print(f"# {args.n_prefix} utterances for prefix lengths (audio {sum(w.numel() for _, w, _ in utts[:args.n_prefix]) / 16000 / args.n_prefix:.2f} s each on average); "
-          f"step = fwd+bwd+AdamW on a batch of {args.batch}, min of {args.steps}")  # fmt: skip
-    headers = ["variant", "enc frames/utt", "LLM prefix/utt", "prefix shorter vs 40 ms",
-               "step ms", "step faster vs 40 ms", f"goal {GOAL_PREFIX:g}x / {GOAL_STEP:g}x"]  # fmt: skip
+          + ("no training steps (--prefix_only)" if args.prefix_only else
+             f"step = fwd+bwd+AdamW on a batch of {args.batch}, min of {args.steps}"))  # fmt: skip
+    headers = ["variant", "enc frames/utt", "LLM audio pos/utt", "tokens/utt", "audio pos/token",
+               "LLM prefix/utt", "prefix shorter vs 40 ms"]  # fmt: skip
+    if not args.prefix_only:
+        headers += ["step ms", "step faster vs 40 ms", f"goal {GOAL_PREFIX:g}x / {GOAL_STEP:g}x"]
     ctc_real = "trained model" in ctc_source.get("what", "")
-    table = [
-        [r["variant"], r["enc_frames"], r["prefix"], f"{r['prefix_shorter_x']:.2f}x",
-         r["step_s"] * 1e3, f"{r['step_faster_x']:.2f}x", goal_cell(r, ctc_real)]
-        for r in rows
-    ]  # fmt: skip
+    table = []
+    for r in rows:
+        cells = [r["variant"], r["enc_frames"], r["audio_pos"], r["tokens"], r["audio_per_token"],
+                 r["prefix"], f"{r['prefix_shorter_x']:.2f}x"]  # fmt: skip
+        if not args.prefix_only:
+            cells += [r["step_s"] * 1e3, f"{r['step_faster_x']:.2f}x", goal_cell(r, ctc_real)]
+        table.append(cells)
     print(format_table(headers, table))
+    print("# audio pos/token = LLM audio positions / transcript tokens (sums over the utterances); "
+          "CTC blank removal keeps about one position per emitted token, so ~1 is its physical "
+          "limit (below 1 only where the head merges or drops tokens, i.e. errs)")  # fmt: skip
     write_result(result("compression", machine, rows, ctc_source=ctc_source.get("what"),
                         config=vars(args)), args.out)  # fmt: skip
     return rows

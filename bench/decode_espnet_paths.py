@@ -50,9 +50,10 @@ from bench.common import (
     result,
     write_result,
 )
+from bench.model_configs import TRAINED
 
 PATHS = ("ours", "espnet_hf", "espnet_ctc_att")
-EXP = "exp/speechllm_conformer_ctc_scratchlm"
+EXP = f"exp/{TRAINED.name}"  # the default recipe run
 # TransformerDecoder at the encoder width (128): 5 x 2048 brings the CTC/attention
 # model to about the parameter count of ours (5.4 M).
 CTC_ATT_DECODER = dict(attention_heads=4, linear_units=2048, num_blocks=5)

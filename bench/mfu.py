@@ -173,6 +173,10 @@ def main(argv=None) -> Dict[str, Any]:
     # An encoder under model_conf.encoder_autocast runs its GEMMs/convs in that dtype:
     # its peak is the other bound (the LLM stays in `dtype`).
     amp = getattr(model, "encoder_autocast", None)
+    from espnet_speechllm.utils.low_precision import native_on
+
+    if amp is not None and not native_on(torch.device(args.device).type, amp, "model_conf.encoder_autocast"):
+        amp = None  # the switch fell back to fp32 on this CPU: one peak
     amp_peak = gemm_peak(args.device, amp, args.gemm_sizes)[0] if amp is not None else None
     gemm_share, top_other = time_split(step) if not args.device.startswith("cuda") else (None, [])
     achieved = flops / step_s

@@ -16,7 +16,10 @@ import torch
 from bench.common import RECIPE, RESULTS
 
 CONF = RECIPE / "conf" / "tuning" / "train_speechllm_conformer_ctc_scratchlm.yaml"
-TRAINED = RECIPE / "exp" / "speechllm_conformer_ctc_scratchlm"
+# The default run's exp dir: speechllm.sh tags it <config>_<llm> (before: <config> alone).
+_TAGS = ("speechllm_conformer_ctc_scratchlm_scratch_lm_bpe500", "speechllm_conformer_ctc_scratchlm")
+TRAINED = next((RECIPE / "exp" / t for t in _TAGS if (RECIPE / "exp" / t).is_dir()),
+               RECIPE / "exp" / _TAGS[0])  # fmt: skip
 LLM_DIR = RECIPE / "exp" / "llm_scratch_lm_bpe500"  # speechllm.sh stage 8 (was exp/llm)
 
 _COMMON = dict(model_type="llama", bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -120,15 +123,15 @@ def trained_available() -> bool:
 
 
 def load_trained(device: str = "cpu") -> torch.nn.Module:
-    """The recipe's trained model (exp/speechllm_conformer_ctc_scratchlm/valid.acc.ave.pth)."""
+    """The recipe's trained model (``TRAINED``/valid.acc.ave.pth)."""
     from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 
     if not trained_available():
         raise FileNotFoundError(f"no trained model in {TRAINED}")
     with contextlib.chdir(RECIPE):  # its config holds recipe-relative paths
         model, _ = SpeechLLMTask.build_model_from_file(
-            "exp/speechllm_conformer_ctc_scratchlm/config.yaml",
-            "exp/speechllm_conformer_ctc_scratchlm/valid.acc.ave.pth",
+            f"exp/{TRAINED.name}/config.yaml",
+            f"exp/{TRAINED.name}/valid.acc.ave.pth",
             device,
         )
     return model

@@ -45,3 +45,18 @@ def test_cast_frozen_casts_only_what_does_not_train():
     assert net[0].weight.dtype == net[0].bias.dtype == torch.bfloat16
     assert net[1].weight is trained and trained.dtype == torch.float32
     assert low_precision.cast_frozen(net, torch.bfloat16) == 0
+
+
+@pytest.mark.parametrize(
+    "flags,native",
+    [({"avx512f", "avx512bw"}, False), ({"avx512f", "avx512_bf16"}, True), ({"amx_bf16"}, True), (None, True)],
+)
+def test_bf16_is_native_only_with_its_cpu_flags(monkeypatch, flags, native):
+    """oneDNN says bf16 is supported on any AVX-512 core, where it is emulated (slower than
+    fp32): the CPU flags decide; unknown flags leave oneDNN's answer."""
+    monkeypatch.setattr(low_precision, "_onednn_supports", lambda dtype: True)
+    monkeypatch.setattr(low_precision, "cpu_flags", lambda: None if flags is None else frozenset(flags))
+    assert low_precision.cpu_has_native(torch.bfloat16) is native
+    monkeypatch.setattr(low_precision, "_onednn_supports", lambda dtype: False)
+    assert low_precision.cpu_has_native(torch.bfloat16) is False
+

@@ -46,8 +46,9 @@ class HFLLMDecoder(AbsLLMDecoder):
         prefix_attention: ``causal`` or ``noncausal`` (full attention inside
             the prompt + audio prefix, causal over the text).
         dtype: Weights dtype of the whole LLM as loaded (``float32``, ``bfloat16``,
-            ...); the prefix must come in that dtype. For bf16 compute with fp32
-            trained weights use ``autocast`` and ``frozen_dtype`` instead.
+            ...); the prefix must come in that dtype unless ``autocast`` is on. For
+            bf16 compute with fp32 trained weights use ``autocast`` and ``frozen_dtype``
+            instead (or ``dtype: bfloat16`` + ``autocast``: a 7B base never held in fp32).
         autocast: Run the LLM (forward, prefill, ``generate``) under
             ``torch.autocast`` in this dtype (``bfloat16``, ``float16``) on
             whatever device it is on; logits come out in it and the model's loss
@@ -254,7 +255,10 @@ class HFLLMDecoder(AbsLLMDecoder):
         """
         if bool((hlens < 1).any()):
             raise ValueError(f"Every prefix needs >= 1 position, got lengths {hlens}")
-        seq, total = pack_right(hs_pad, hlens, self.embed(ys_in_pad), ys_in_lens)
+        # The text joins the prefix in its dtype: an fp32 projector's output meets a
+        # bf16-stored LLM (decoder_conf.dtype) under decoder_conf.autocast.
+        text = self.embed(ys_in_pad).to(hs_pad.dtype)
+        seq, total = pack_right(hs_pad, hlens, text, ys_in_lens)
         valid = padding_mask(total, seq.size(1))
         mask = self._mask(valid, hlens, seq.dtype)
         pos = positions_from_mask(valid)
@@ -302,12 +306,20 @@ class HFLLMDecoder(AbsLLMDecoder):
         # Scores of a caller's processor (joint CTC) are already per-step log scores.
         normalize = "logits_processor" not in generate_kwargs
         if not isinstance(max_new_tokens, int):
-            if len(max_new_tokens) != bsz:
-                raise ValueError(f"{len(max_new_tokens)} length caps for {bsz} utterances")
-            procs = LogitsProcessorList(generate_kwargs.pop("logits_processor", None) or [])
-            procs.append(RowLengthCapProcessor(max_new_tokens, eos, num_beams))
-            generate_kwargs["logits_processor"] = procs
-            max_new_tokens = max(max_new_tokens) + 1  # + the forced eos
+            caps = list(max_new_tokens)
+            if len(caps) != bsz:
+                raise ValueError(f"{len(caps)} length caps for {bsz} utterances")
+            if num_beams == 1 and len(set(caps)) == 1:
+                # NOTE: one cap for all rows (batch 1): greedy stopped at HF's own limit has
+                # the ids and score of an eos forced after it (scored 0), without that extra
+                # LLM step and a processor call per step. Beams keep the processor: their
+                # length normalisation counts the forced eos.
+                max_new_tokens = caps[0]
+            else:
+                procs = LogitsProcessorList(generate_kwargs.pop("logits_processor", None) or [])
+                procs.append(RowLengthCapProcessor(caps, eos, num_beams))
+                generate_kwargs["logits_processor"] = procs
+                max_new_tokens = max(caps) + 1  # + the forced eos
         prefix = left_pad(hs_pad, hlens)
         mask = padding_mask(hlens, p_max, left=True)
         pos = positions_from_mask(mask)

@@ -221,3 +221,27 @@ def test_per_utterance_caps_must_match_the_batch(tiny_tokenizer):
     hs, hl, _, _ = _batch()
     with pytest.raises(ValueError, match="2 length caps for 3 utterances"):
         dec.generate(hs, hl, max_new_tokens=[2, 3])
+
+
+def test_one_greedy_cap_runs_without_the_cap_processor(tiny_tokenizer, monkeypatch):
+    """Batch 1 (one cap): HF's own max_new_tokens, no forced-eos step, no per-step
+    processor; ids and score equal those of the same utterance in a batch of caps."""
+    dec = _decoder(tiny_tokenizer, mode="full")
+    hs, hl, _, _ = _batch()
+    caps, kw = [2, 5, 3], dict(min_new_tokens=100)  # eos suppressed: each runs to its cap
+    batch = dec.generate(hs, hl, max_new_tokens=caps, **kw)
+    seen = []
+    hf_generate = dec.causal_lm.generate
+
+    def spy(**kwargs):
+        seen.append((kwargs["max_new_tokens"], kwargs.get("logits_processor")))
+        return hf_generate(**kwargs)
+
+    monkeypatch.setattr(dec.causal_lm, "generate", spy)
+    for b in range(B):
+        alone = dec.generate(hs[b : b + 1, : hl[b]], hl[b : b + 1], max_new_tokens=[caps[b]], **kw)
+        assert seen[-1] == (caps[b], None)
+        assert alone[0][0][0] == batch[b][0][0] and len(alone[0][0][0]) == caps[b]
+        assert alone[0][0][1] == pytest.approx(batch[b][0][1], abs=1e-4)
+    dec.generate(hs[:1], hl[:1], num_beams=2, max_new_tokens=[3], **kw)
+    assert seen[-1][0] == 4 and seen[-1][1] is not None  # beams: cap + the forced eos

@@ -119,3 +119,15 @@ def test_fallback_to_fp32_without_native_bf16(tiny_tokenizer, native_bf16, caplo
     assert torch.equal(logits16, logits32)
     assert all(p.dtype == torch.float32 for p in amp.parameters())
     assert "decoder_conf.autocast: this CPU has no native torch.bfloat16; running fp32" in caplog.text
+
+
+def test_bf16_stored_llm_under_autocast_takes_an_fp32_prefix(tiny_tokenizer, native):
+    """decoder_conf.dtype: bfloat16 + autocast (bench/gpu_check's 7B: never held in fp32):
+    the fp32 projector output and the bf16 text embeddings join in one sequence."""
+    dec = _decoder(tiny_tokenizer, mode="lora", dtype="bfloat16", autocast="bfloat16").train()
+    loss, logits, hs = _loss(dec)
+    assert dec.embed(torch.tensor([[5]])).dtype == torch.bfloat16
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(loss)
+    loss.backward()
+    assert hs.grad.dtype == torch.float32 and hs.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in _lora_params(dec).values())
