@@ -1,6 +1,10 @@
 """A tiny chat LLM setup for tests: the tiny BPE with ChatML's special tokens and template."""
 
+import json
 from pathlib import Path
+
+import pytest
+import yaml
 
 from tiny import TINY_LLAMA, tiny_train_config
 
@@ -61,3 +65,61 @@ def save_stand_ins(out: Path, tiny_llm: Path, chat_template: str) -> Path:
     tokens = tok.convert_ids_to_tokens(list(range(len(tok))))
     (out / "tokens.txt").write_text("".join(t + "\n" for t in tokens))
     return out
+
+
+# The tiny chat-layout system of tests/bin (trained once per test module).
+HISTORY = [{"role": "user", "content": "HELLO"}, {"role": "assistant", "content": "HI THERE"}]
+
+
+def _kaldi(path, rows):
+    path.write_text("".join(f"{k} {v}\n" for k, v in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def chat_data(tmp_path_factory, an4_dirs):
+    """data/{train,test}: wav.scp, response (the target), text (the transcript), history,
+    instruction."""
+    root = tmp_path_factory.mktemp("chat_data")
+    for split in ("train", "test"):
+        d = root / split
+        d.mkdir()
+        (d / "wav.scp").write_text((an4_dirs / split / "wav.scp").read_text())
+        rows = [line.split(" ", 1) for line in (an4_dirs / split / "text").read_text().splitlines()]
+        _kaldi(d / "text", rows)
+        # A response unlike the transcript: the teacher and the student read different inputs.
+        _kaldi(d / "response", [(k, " ".join(reversed(v.split()))) for k, v in rows])
+        _kaldi(d / "history", [(k, json.dumps(HISTORY)) for k, _ in rows])
+        _kaldi(d / "instruction", [(k, "ANSWER THE QUESTION") for k, _ in rows])
+    return root
+
+
+def _data_args(data, split, name):
+    d = data / name
+    return [
+        f"--{split}_data_path_and_name_and_type", f"{d}/wav.scp,speech,sound",
+        f"--{split}_data_path_and_name_and_type", f"{d}/response,text,text",
+        f"--{split}_data_path_and_name_and_type", f"{d}/text,src_text,text",
+        f"--{split}_data_path_and_name_and_type", f"{d}/history,history,text",
+        f"--{split}_shape_file", f"{d}/wav.scp",  # unsorted batches: keys only
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def chat_exp(tmp_path_factory, tiny_tokenizer, chat_data):
+    from espnet_speechllm.bin.speechllm_train import main as train_main
+
+    root = tmp_path_factory.mktemp("chat_exp")
+    tok = save_chatml_tokenizer(tiny_tokenizer, root / "tok")
+    conf = chat_train_config(tok, "lora", distill_weight=0.5, instruction="TRANSCRIBE:")
+    conf.update(batch_type="unsorted", max_epoch=1, num_iters_per_epoch=2)
+    (root / "train.yaml").write_text(yaml.safe_dump(conf))
+    out = root / "exp"
+    train_main(
+        ["--config", str(root / "train.yaml"), "--output_dir", str(out), "--ngpu", "0",
+         "--use_matplotlib", "false", *_data_args(chat_data, "train", "train"),
+         *_data_args(chat_data, "valid", "test")]  # fmt: skip
+    )
+    return out
+
+

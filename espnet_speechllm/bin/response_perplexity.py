@@ -15,9 +15,11 @@ transcript, or "" for ``nothing`` (the same chat layout, an empty user turn). Wr
 ``OUTPUT_DIR/ppl.json`` (``{condition: {ppl, nll_per_token, n_tokens, n_utt}}``) and
 ``OUTPUT_DIR/<condition>.nll`` (``<utt> <summed NLL> <tokens>``).
 
-The ``audio`` condition needs the trained speech-LLM's public decoding API (the prompt
-embeddings ``[<system> <user-prefix> AUDIO <user-suffix> <assistant-prefix>]``):
-``audio_prefix_embeds`` below is its hook, not written yet.
+The ``audio`` condition (``--train_config`` / ``--model_file`` of a trained chat-layout
+speech-LLM, ``DATA_DIR/wav.scp``) scores the same responses after that model's decoding
+prefix ``[<system> <user-prefix> AUDIO <user-suffix> <assistant-prefix>]``
+(``Speech2TextLLM.prompts`` + ``prepare_decoding``: the training layout), with its own LLM
+(LoRA included) and its end-of-turn token, one utterance at a time.
 """
 
 import argparse
@@ -58,19 +60,40 @@ def text_prefix_embeds(model, prompt_ids: List[int]):
         return model.get_input_embeddings()(torch.tensor([prompt_ids], device=device))
 
 
-def audio_prefix_embeds(utt: str):
-    """HOOK (not written yet): the speech-LLM's prompt embeddings for one utterance's audio.
+def audio_nlls(
+    train_config: Path, model_file: Path, data_dir: Path, responses: Dict[str, str],
+    fields: Dict[str, Dict[str, str]], device: str = "cpu",
+) -> List[Tuple[str, float, int]]:
+    """``(utt, summed NLL, tokens)`` of each response (+ the model's end of turn) after the
+    speech-LLM's decoding prefix of the utterance's audio (``DATA_DIR/wav.scp``)."""  # fmt: skip
+    import torch
+    from espnet2.fileio.sound_scp import SoundScpReader
+    from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
 
-    TODO(lead): once house_api gives the speech-LLM a public decoding method (e.g.
-    ``ESPnetSpeechLLMModel.prepare_decoding(speech, speech_lengths, ...)`` returning the
-    ``(1, P, H)`` prompt embeddings of the chat layout with the audio in the user turn),
-    load the model from ``--train_config/--model_file`` and return those embeddings here;
-    ``response_nll`` then scores the responses after them unchanged.
-    """
-    raise NotImplementedError(
-        "--condition audio needs the speech-LLM's public prepare-decoding API (not merged yet): "
-        "see audio_prefix_embeds in espnet_speechllm/bin/response_perplexity.py"
-    )
+    from espnet_speechllm.bin.speech2text_llm import Speech2TextLLM
+    from espnet_speechllm.utils.audio_input import to_model_input
+
+    set_all_random_seed(0)  # as speechllm_inference: weights not in the checkpoint are built alike
+    s2t = Speech2TextLLM(train_config, model_file, device=device)
+    model, tok = s2t.model, s2t.tokenizer
+    wavs = SoundScpReader(str(data_dir / "wav.scp"), dtype="float32")
+    rows = []
+    for utt in sorted(responses):
+        if utt not in wavs:
+            raise ValueError(f"{data_dir}/wav.scp: no entry for {utt}")
+        rate, wav = wavs[utt]
+        speech = torch.from_numpy(to_model_input(wav, rate, s2t.fs, utt, s2t.resample))
+        prompts = s2t.prompts([fields.get(utt, {})], [utt])
+        with torch.no_grad():
+            lens = torch.tensor([speech.numel()], device=device)
+            dec = model.prepare_decoding(speech[None].to(device), lens, prompts=prompts)
+            ids = tok(responses[utt], add_special_tokens=False)["input_ids"]
+            ys = torch.tensor([ids], dtype=torch.long, device=device)
+            logits, _ = model.decoder(dec.prefix, dec.prefix_lens, ys, lens.new_tensor([len(ids)]))
+        target = torch.tensor(ids + [s2t.eos], device=device)  # logits[:, j] predicts token j
+        logp = torch.log_softmax(logits[0, : len(ids) + 1].float(), dim=-1)
+        rows.append((utt, float(-logp.gather(1, target[:, None]).sum()), len(ids) + 1))
+    return rows
 
 
 def response_ids(tokenizer, response: str) -> List[int]:
@@ -86,27 +109,35 @@ def perplexity(
     conditions: Sequence[str] = ("transcript", "nothing"),
     system: Optional[str] = None,
     device: str = "cpu",
+    train_config: Optional[Path] = None,
+    model_file: Optional[Path] = None,
 ) -> Dict[str, Dict]:
     """Write ``ppl.json`` and ``<condition>.nll``; returns the ppl.json content."""
     texts = read_map(data_dir / "text")
     responses = read_entries(data_dir / "response", list(texts))
     history = read_map(data_dir / "history") if (data_dir / "history").is_file() else {}
     instruction = read_map(data_dir / "instruction") if (data_dir / "instruction").is_file() else {}
-    if "audio" in conditions:
-        audio_prefix_embeds(next(iter(texts)))  # fails early, naming the missing hook
-    model, tokenizer = load_llm(llm, device)
+    if "audio" in conditions and (train_config is None or model_file is None):
+        raise ValueError("--condition audio needs --train_config and --model_file (a speech-LLM)")
+    if set(conditions) - {"audio"}:
+        model, tokenizer = load_llm(llm, device)
     output_dir.mkdir(parents=True, exist_ok=True)
     result = {}
     for cond in conditions:
-        rows: List[Tuple[str, float, int]] = []
-        for utt in sorted(texts):
-            turns = parse_history(history[utt], f"{data_dir}/history ({utt})") if utt in history else None
-            prompt = render_text_turn(
-                tokenizer, texts[utt] if cond == "transcript" else "", system=system,
-                history=turns, instruction=instruction.get(utt),
-            )  # fmt: skip
-            target = response_ids(tokenizer, responses[utt])
-            rows.append((utt, response_nll(model, text_prefix_embeds(model, prompt), target), len(target)))
+        if cond == "audio":
+            fields = {u: {k: v[u] for k, v in (("history", history), ("instruction", instruction)) if u in v}
+                      for u in texts}  # fmt: skip
+            rows = audio_nlls(train_config, model_file, data_dir, responses, fields, device)
+        else:
+            rows = []
+            for utt in sorted(texts):
+                turns = parse_history(history[utt], f"{data_dir}/history ({utt})") if utt in history else None
+                prompt = render_text_turn(
+                    tokenizer, texts[utt] if cond == "transcript" else "", system=system,
+                    history=turns, instruction=instruction.get(utt),
+                )  # fmt: skip
+                target = response_ids(tokenizer, responses[utt])
+                rows.append((utt, response_nll(model, text_prefix_embeds(model, prompt), target), len(target)))
         with open(output_dir / f"{cond}.nll", "w", encoding="utf-8") as f:
             f.writelines(f"{u} {nll:.4f} {n}\n" for u, nll, n in rows)
         nll, n_tok = sum(r[1] for r in rows), sum(r[2] for r in rows)
@@ -126,13 +157,18 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--condition", nargs="+", choices=CONDITIONS, default=["transcript", "nothing"])
     parser.add_argument("--system", default=None, help="system prompt, as given to stage 8")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--train_config", type=Path, default=None, help="speech-LLM (--condition audio)")
+    parser.add_argument("--model_file", type=Path, default=None, help="speech-LLM (--condition audio)")
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(get_parser(), argv)
     try:
-        result = perplexity(args.llm, args.data_dir, args.output_dir, args.condition, args.system, args.device)
+        result = perplexity(
+            args.llm, args.data_dir, args.output_dir, args.condition, args.system, args.device,
+            args.train_config, args.model_file,
+        )
     except ValueError as e:
         sys.exit(f"response_perplexity: {e}")
     for cond, r in result.items():

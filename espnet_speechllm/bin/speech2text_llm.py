@@ -309,5 +309,6 @@ class Speech2TextLLM:
             logging.warning(f"{key}: {len(ids) - len(kept)} special tokens dropped from a hypothesis")
             ids = kept
         tokens = self.tokenizer.convert_ids_to_tokens(ids)
-        text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+        # One line: a chat response may hold newlines, which would break the Kaldi text file.
+        text = " ".join(self.tokenizer.decode(ids, skip_special_tokens=True).split())
         return Hypothesis(text, tokens, ids, score)

@@ -260,6 +260,17 @@ def test_hypotheses_hold_no_special_tokens(greedy, wavs, monkeypatch):
     assert not set(tokens) & set(tok.all_special_tokens) and score == -1.0
 
 
+def test_a_hypothesis_with_newlines_is_one_line(greedy, wavs, monkeypatch):
+    """A chat response with paragraphs ("A\n\nB") is one Kaldi text value ("A B"); the
+    tokens and ids keep the newlines."""
+    tok = greedy.tokenizer
+    ids = tok.encode("HELLO\n\n WORLD\n", add_special_tokens=False)
+    assert "\n" in tok.decode(ids)  # the tiny BPE can spell a newline
+    monkeypatch.setattr(greedy.model.decoder, "generate", lambda *a, **k: [[(ids, -1.0)]])
+    [(text, tokens, out_ids, _)] = greedy(wavs["fcaw-cen8-b"])
+    assert text == "HELLO WORLD" and out_ids == ids and tokens == tok.convert_ids_to_tokens(ids)
+
+
 def _write_scp(tmp_path, an4_dirs, extra):
     scp = dict(_scp(an4_dirs / "test" / "wav.scp"))
     for key, wav in extra.items():
