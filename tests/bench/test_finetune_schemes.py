@@ -7,6 +7,7 @@ import pytest
 
 from bench.finetune_schemes import SCHEMES, get_parser, main, measure
 from chat_tiny import save_stand_ins
+from data_dirs import make_data_dir  # noqa: F401  (fixture)
 
 CHAT = (
     "{% for m in messages %}<s>{{ m['role'] }}\n{{ m['content'] }}</s>{% endfor %}"
@@ -30,8 +31,10 @@ def test_the_nine_schemes_are_the_papers_grid():
     assert len(SCHEMES) == 9 and SCHEMES[0] == "enc_frozen_llm_frozen" and SCHEMES[-1] == "enc_full_llm_full"
 
 
-def test_rows_order_the_costs_of_frozen_lora_and_full(pretrained):
-    rows = {s: measure(_args(pretrained), s) for s in ("enc_frozen_llm_lora", "enc_full_llm_full")}
+def test_rows_order_the_costs_of_frozen_lora_and_full(pretrained, make_data_dir):
+    # 0.5 s utterances: within the tiny Whisper stand-in's 50 positions (1 s)
+    data = make_data_dir({f"s1-{i}": ("A B C", "s1", 8000) for i in range(2)}, "test")
+    rows = {s: measure(_args(pretrained, data=data), s) for s in ("enc_frozen_llm_lora", "enc_full_llm_full")}
     lora, full = rows["enc_frozen_llm_lora"], rows["enc_full_llm_full"]
     assert lora["params_m"] == pytest.approx(full["params_m"], rel=0.05)  # same model, + LoRA
     assert 0 < lora["trainable_m"] < full["trainable_m"] <= full["params_m"]
