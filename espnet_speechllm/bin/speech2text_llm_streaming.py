@@ -20,7 +20,7 @@ the final hypothesis is the offline one of the same audio positions.
 
 import logging
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -104,6 +104,28 @@ class Speech2TextLLMStreaming(Speech2TextLLM):
         )[0]
         self.llm.update_partial(ids)
         return [self._hypothesis(ids, score, "stream")]
+
+    def chunk_samples(self, chunk_ms: float) -> int:
+        """Samples in a chunk of ``chunk_ms`` milliseconds."""
+        if chunk_ms <= 0:
+            raise ValueError(f"--chunk_ms {chunk_ms} must be > 0")
+        return max(1, int(round(self.fs * chunk_ms / 1000)))
+
+    @torch.no_grad()
+    def decode_chunked(
+        self, speech: Union[torch.Tensor, np.ndarray], chunk_ms: float, fs: Optional[int] = None
+    ) -> Tuple[List[Hypothesis], List[List[Hypothesis]]]:
+        """Simulated streaming of a whole waveform (ESPnet's ``--sim_chunk_length``).
+
+        Returns:
+            The final n-best and the partial n-best after each chunk but the last.
+        """
+        self.reset()
+        wav = self._waveform(speech, "stream", fs)
+        step = self.chunk_samples(chunk_ms)
+        starts = list(range(0, max(1, wav.numel()), step))
+        partials = [self(wav[i : i + step], fs=self.fs) for i in starts[:-1]]
+        return self(wav[starts[-1] :], is_final=True, fs=self.fs), partials
 
     def _final(self) -> List[Hypothesis]:
         if self.state.n_samples < self.min_samples or self.llm.n_audio == 0:

@@ -89,10 +89,11 @@ class CTCPrefixLogitsProcessor(LogitsProcessor):
 
     def _extend(self, utt: int, prefix: Tuple[int, ...], cands: np.ndarray) -> np.ndarray:
         """``log psi(prefix + c) - log psi(prefix)`` for each candidate c; caches the new states."""
-        r_prev, psi_prev = self._state(utt, prefix)
         scorer = self._scorers[utt]
         if len(prefix) >= scorer.input_length:  # every frame already holds a label
             return np.where(cands == self.eos, 0.0, scorer.logzero)
+        # (checked first: a prefix as long as the frames has no state to look up)
+        r_prev, psi_prev = self._state(utt, prefix)
         # CTCPrefixScore leaves the state rows before the prefix length
         # uninitialised and never reads them back; numpy warns on that garbage.
         with np.errstate(all="ignore"):
