@@ -35,7 +35,7 @@ import yaml
 from bench.common import RECIPE, RESULTS, format_table, load_utterances, machine_info, machine_line
 from bench.common import result, write_result
 
-DEFAULT_EXP = RECIPE / "exp" / "speechllm_train_speechllm_streaming_conformer_ctc_scratchlm_scratch"
+DEFAULT_EXP = RECIPE / "exp" / "speechllm_streaming_conformer_ctc_scratchlm_scratch_lm_bpe500"
 GOAL_WER, GOAL_LATENCY, GOAL_CHUNK = 1.0, 1.0, 640.0
 
 

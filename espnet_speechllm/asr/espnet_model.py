@@ -42,11 +42,10 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, StreamingMixin, AbsESPnetModel):
     The prefix ``p..q`` has its own length per utterance (compressed audio
     length varies); the decoder packs prefix and text and masks padding.
 
-    Public API: ``forward``, ``prepare_decoding`` (what ``decoder.generate`` reads),
-    its steps ``encode`` / ``to_llm_space`` (= compressor + ``project``) / ``build_prefix``,
-    ``max_audio_positions`` (a bound before encoding), ``SpeechEncoderMixin``'s
-    ``encode_batch``, ``encode_frames``, ``min_input_samples``, ``max_encoded_frames``,
-    and ``StreamingMixin``'s online path ``check_streaming``, ``new_stream``, ``encode_chunk``.
+    Public API: ``forward``, ``prepare_decoding`` (what ``decoder.generate`` reads), its
+    steps ``encode`` / ``to_llm_space`` (compressor + ``project``) / ``build_prefix``,
+    ``max_audio_positions``, ``SpeechEncoderMixin``'s ``encode_batch``, ``encode_frames``,
+    ``min_input_samples``, ``max_encoded_frames``; ``StreamingMixin``'s ``encode_chunk``.
     ``loss_summed_over_batch`` (set for ESPnet's DeepSpeedTrainer): a summed loss.
 
     Args:
@@ -391,9 +390,7 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, StreamingMixin, AbsESPnetModel):
         """Compress and project encoder states.  ``(B, T, D_enc) -> (B, T', D_llm), (B,)``"""
         return self.project(*self.compressor(enc, enc_lens))
 
-    def project(
-        self, comp: torch.Tensor, comp_lens: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
+    def project(self, comp: torch.Tensor, comp_lens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Compressed states into the LLM's space.  ``(B, T', D) -> (B, T'', D_llm), (B,)``"""
         audio, audio_lens = self.projector(comp, comp_lens)
         if self.ctc_embedding:

@@ -11,9 +11,6 @@ from espnet_speechllm.bin.speech2text_llm_streaming import Speech2TextLLMStreami
 from espnet_speechllm.bin.stream_demo import main as demo_main
 from espnet_speechllm.bin.stream_demo import stream
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
-
-
 def _cmd(exp, scp, out, *extra):
     return [
         "--output_dir", str(out), "--data_path_and_name_and_type", f"{scp},speech,sound",
@@ -49,10 +46,18 @@ def test_streaming_needs_batch_size_1(streaming_exp, an4_dirs, tmp_path):
         main(_cmd(streaming_exp, scp, tmp_path / "x", "--streaming", "true", "--batch_size", "2"))
 
 
-def test_stage_12_passes_streaming():
-    text = (ROOT / "egs2" / "TEMPLATE" / "speechllm1" / "speechllm.sh").read_text()
-    assert re.search(r'^use_streaming=false', text, re.M)
-    assert '"${use_streaming}" && _infer+=(--streaming true --batch_size 1)' in text
+def test_stage_12_use_streaming_decodes_online(tmp_path):
+    from stub_recipe import make_stub_recipe, run_stub
+
+    recipe = make_stub_recipe(tmp_path)
+    out = run_stub(recipe, "--stage", "12", "--stop_stage", "12", "--use_streaming", "true",
+                   "--batch_size", "8", "--inference_args", "--chunk_ms 320")  # fmt: skip
+    (infer,) = out.calls
+    assert "--streaming true --batch_size 1" in infer and infer.endswith("--chunk_ms 320")
+    assert "/decode_asr_valid.acc.ave_streaming/test/" in infer  # its own decode dir
+    (tmp_path / "b").mkdir()
+    (plain,) = run_stub(make_stub_recipe(tmp_path / "b"), "--stage", "12", "--stop_stage", "12").calls
+    assert "--streaming" not in plain
 
 
 def test_demo_prints_partials_then_the_offline_final(streaming_exp, an4_wavs, tmp_path, capsys):
