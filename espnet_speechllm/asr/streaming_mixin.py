@@ -116,6 +116,8 @@ class StreamingMixin:
         state.wave = torch.cat([state.wave, speech.to(state.wave)])
         state.n_samples += speech.numel()
         feats = self._final_feats(state, is_final)  # (1, T, F)
+        if feats.size(1) == 0 and not is_final:  # no new frame: nothing can change
+            return feats.new_zeros(1, 0, self.decoder.output_size()), state
         with autocast(feats.device, self.encoder_autocast, "model_conf.encoder_autocast"):
             enc, enc_lens, state.encoder_states = self.encoder.forward_chunk(
                 feats, torch.tensor([feats.size(1)], device=feats.device),
