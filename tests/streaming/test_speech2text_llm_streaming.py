@@ -87,3 +87,17 @@ def test_utterance_mvn_is_refused(tmp_path, tiny_tokenizer):
     exp = built_exp(tmp_path / "exp", conf)
     with pytest.raises(ValueError, match="normalize: utterance_mvn"):
         Speech2TextLLMStreaming(exp / "config.yaml", exp / "model.pth")
+
+
+def test_prompt_after_the_audio(tmp_path, tiny_tokenizer, an4_wavs):
+    """``[pre | audio | post]``: the cache holds pre + audio, post is run with each hypothesis."""
+    from streaming.conftest import built_exp, streaming_config
+
+    conf = streaming_config(tiny_tokenizer)
+    conf["model_conf"] = dict(conf["model_conf"], prompt_template="{prompt}{audio} TRANSCRIBE THE AUDIO")
+    exp = built_exp(tmp_path / "exp", conf)
+    offline, online = _pair(exp, min_new_tokens=2)
+    assert len(online.prompts([{}])[0][1]) >= 2  # a real post-audio prompt
+    for key, wav in list(an4_wavs.items())[:3]:
+        final, _ = online.decode_chunked(wav, 640)
+        assert _ids(final) == _ids(offline(wav)), key
