@@ -24,6 +24,7 @@ Example:
 """
 
 import argparse
+import os
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -144,10 +145,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
             "--stop_stage 11), or give --exp"
         )
     opts = decode_options(args.inference_config)
-    config = args.exp / "config.yaml"
+    model_file, config = model_file.resolve(), (args.exp / "config.yaml").resolve()
+    data = args.data.resolve() if args.data is not None else None
+    os.chdir(args.exp.resolve().parents[1])  # a recipe's config holds paths relative to it
     offline = Speech2TextLLM(config, model_file, **opts)
     online = Speech2TextLLMStreaming(config, model_file, unstable_tokens=args.unstable_tokens, **opts)
-    utts = load_utterances(args.n_utts, args.data)
+    utts = load_utterances(args.n_utts, data)
     audio_s = sum(x.numel() for _, x, _ in utts) / offline.fs
     info = machine_info()
     load0 = open("/proc/loadavg").read().split()[0]
