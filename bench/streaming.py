@@ -147,6 +147,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     opts = decode_options(args.inference_config)
     model_file, config = model_file.resolve(), (args.exp / "config.yaml").resolve()
     data = args.data.resolve() if args.data is not None else None
+    args.out = str(Path(args.out).resolve())  # before the chdir below
     os.chdir(args.exp.resolve().parents[1])  # a recipe's config holds paths relative to it
     offline = Speech2TextLLM(config, model_file, **opts)
     online = Speech2TextLLMStreaming(config, model_file, unstable_tokens=args.unstable_tokens, **opts)
