@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run one benchmark from anywhere: bench/run.sh <name> [args...]
-#   names: bf16 decode_espnet_paths compression mfu scaling train_step train_peak_rss (any bench/<name>.py)
+#   names: bf16 decode_espnet_paths compression mfu scaling streaming train_step train_peak_rss (any bench/<name>.py)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 if [ $# -lt 1 ] || [ ! -f "${root}/bench/$1.py" ]; then

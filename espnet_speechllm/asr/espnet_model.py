@@ -23,13 +23,14 @@ from espnet_speechllm.asr.encoder_mode import set_encoder_mode
 from espnet_speechllm.asr.prompt_fields import fields_of
 from espnet_speechllm.asr.prompt_template import PromptTemplate
 from espnet_speechllm.asr.speech_encoder_mixin import SpeechEncoderMixin
+from espnet_speechllm.asr.streaming_mixin import StreamingMixin
 from espnet_speechllm.asr.text_checks import check_text
 from espnet_speechllm.utils.low_precision import autocast_dtype
 
 IGNORE_ID = -1
 
 
-class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
+class ESPnetSpeechLLMModel(SpeechEncoderMixin, StreamingMixin, AbsESPnetModel):
     """Speech-LLM trained with next-token CE on the text (+ CTC from the compressor).
 
     The LLM input of one utterance, after compression (p: prompt before the
@@ -41,10 +42,10 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
     The prefix ``p..q`` has its own length per utterance (compressed audio
     length varies); the decoder packs prefix and text and masks padding.
 
-    Public API: ``forward``, ``prepare_decoding`` (what ``decoder.generate`` reads),
-    its steps ``encode`` / ``to_llm_space`` / ``build_prefix``, ``max_audio_positions``
-    (a bound before encoding), and ``SpeechEncoderMixin``'s ``encode_batch``,
-    ``encode_frames``, ``min_input_samples``, ``max_encoded_frames``.
+    Public API: ``forward``, ``prepare_decoding`` (what ``decoder.generate`` reads), its
+    steps ``encode`` / ``to_llm_space`` (compressor + ``project``) / ``build_prefix``,
+    ``max_audio_positions``, ``SpeechEncoderMixin``'s ``encode_batch``, ``encode_frames``,
+    ``min_input_samples``, ``max_encoded_frames``; ``StreamingMixin``'s ``encode_chunk``.
     ``loss_summed_over_batch`` (set for ESPnet's DeepSpeedTrainer): a summed loss.
 
     Args:
@@ -73,12 +74,9 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
             (the twin of ``decoder_conf.mode``; see asr/encoder_mode.py).
         encoder_lora_conf: peft LoRA fields for ``encoder_mode: lora``.
         encoder_autocast: Run the encoder under ``torch.autocast`` in this dtype
-            (``bfloat16`` / ``float16``; None = off), in training and decoding, on
-            whatever device the batch is on; its output is cast back to float32.
-            ESPnet's ``--use_amp`` autocasts on CUDA only; on a CPU with native
-            bf16 (e.g. AVX512-BF16) this makes a conformer's conv2d subsampling
-            and blocks about 2.4x faster (measured on the default recipe's encoder);
-            a CPU without native kernels for the dtype runs fp32 (with a warning).
+            (``bfloat16`` / ``float16``; None = off) on any device, output cast back to
+            float32 (ESPnet's ``--use_amp`` is CUDA-only); on a CPU with native bf16 the
+            default recipe's conformer runs ~2.4x faster; else fp32 (with a warning).
         chat_layout: Put the audio in the user turn of the LLM's own chat template
             (asr/chat_layout.py, AudioChatLlama) instead of ``prompt_template``; the
             target then ends with the template's end of turn (``model.eos``).
@@ -390,7 +388,10 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, AbsESPnetModel):
         self, enc: torch.Tensor, enc_lens: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Compress and project encoder states.  ``(B, T, D_enc) -> (B, T', D_llm), (B,)``"""
-        comp, comp_lens = self.compressor(enc, enc_lens)
+        return self.project(*self.compressor(enc, enc_lens))
+
+    def project(self, comp: torch.Tensor, comp_lens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Compressed states into the LLM's space.  ``(B, T', D) -> (B, T'', D_llm), (B,)``"""
         audio, audio_lens = self.projector(comp, comp_lens)
         if self.ctc_embedding:
             audio = audio + ctc_token_embedding(self.compressor.ctc_head, self.decoder, comp).to(audio.dtype)

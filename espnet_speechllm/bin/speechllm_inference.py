@@ -20,6 +20,7 @@ from espnet_speechllm.bin.speech2text_llm import (  # noqa: F401 (the API, also 
     Hypothesis,
     Speech2TextLLM,
 )
+from espnet_speechllm.bin.speech2text_llm_streaming import Speech2TextLLMStreaming
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 from espnet_speechllm.train.decode_dataset import DecodeBatch, DecodeCollate, DecodeDataset
 from espnet_speechllm.utils.cli import parse_args
@@ -39,6 +40,9 @@ def inference(
     num_workers: int = 1,
     dtype: str = "float32",
     on_bad_utt: str = "fail",
+    streaming: bool = False,
+    chunk_ms: float = 640.0,
+    unstable_tokens: int = 2,
     **kwargs,
 ) -> None:
     """Decode a data set; writes ``output_dir/{N}best_recog/{text,token,token_int,score}``.
@@ -47,13 +51,23 @@ def inference(
     too long for the LLM context, ...) raises ``BadUtteranceError`` naming it
     (``on_bad_utt="fail"``; what was decoded before is written), or gets empty
     hypotheses and a line ``utt reason`` in ``output_dir/bad_utts.txt``
-    (``on_bad_utt="skip"``).
+    (``on_bad_utt="skip"``). ``streaming``: each utterance is fed in chunks of
+    ``chunk_ms`` to ``Speech2TextLLMStreaming`` (the model must stream), which writes
+    its final hypotheses.
     """
     if on_bad_utt not in ("fail", "skip"):
         raise ValueError(f"--on_bad_utt {on_bad_utt}: expected fail or skip")
     set_all_random_seed(seed)
     device = "cuda" if ngpu > 0 else "cpu"
-    s2t = Speech2TextLLM(train_config, model_file, device=device, dtype=dtype, **kwargs)
+    if streaming:
+        if batch_size != 1:
+            raise ValueError(f"--streaming true decodes one utterance at a time: --batch_size 1, got {batch_size}")
+        s2t = Speech2TextLLMStreaming(
+            train_config, model_file, unstable_tokens=unstable_tokens, device=device, dtype=dtype, **kwargs
+        )
+        s2t.chunk_samples(chunk_ms)  # checks it
+    else:
+        s2t = Speech2TextLLM(train_config, model_file, device=device, dtype=dtype, **kwargs)
     dataset = DecodeDataset(
         data_path_and_name_and_type,
         s2t.fs,
@@ -71,7 +85,10 @@ def inference(
     n_done = 0
     with DatadirWriter(output_dir) as writer:
         for item in loader:
-            hyps = _decode(s2t, item, on_bad_utt == "skip", bad)
+            if streaming:
+                hyps = _decode_streaming(s2t, item, chunk_ms, on_bad_utt == "skip", bad)
+            else:
+                hyps = _decode(s2t, item, on_bad_utt == "skip", bad)
             for key in item.keys:  # file order; a bad utterance: empty hypotheses
                 nbest = hyps.get(key, [EMPTY] * s2t.nbest)
                 for n, (text, tokens, ids, score) in enumerate(nbest, 1):
@@ -120,6 +137,21 @@ def _decode(
     return {}
 
 
+def _decode_streaming(
+    s2t: Speech2TextLLMStreaming, item: DecodeBatch, chunk_ms: float, skip: bool, bad: Dict[str, str]
+) -> Dict[str, List[Hypothesis]]:
+    """Final hypotheses of each good utterance fed chunk by chunk (no chat fields)."""
+    for key, reason in item.bad.items():
+        if not skip:
+            raise BadUtteranceError(key, reason)
+        bad[key] = reason
+    speech, lens = item.batch["speech"], item.batch["speech_lengths"]
+    return {
+        key: s2t.decode_chunked(speech[i, : lens[i]], chunk_ms)[0]
+        for i, key in enumerate(item.good_keys)
+    }
+
+
 def get_parser() -> argparse.ArgumentParser:
     parser = config_argparse.ArgumentParser(
         description="Speech-LLM decoding. Stereo audio is downmixed to mono, other rates "
@@ -163,6 +195,13 @@ def get_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("The model configuration related")
     group.add_argument("--train_config", type=str, help="config.yaml of the trained model")
     group.add_argument("--model_file", type=str, help="Trained parameters (*.pth)")
+    group = parser.add_argument_group("Streaming related")
+    group.add_argument("--streaming", type=str2bool, default=False,
+                       help="Decode online, chunk by chunk (Speech2TextLLMStreaming; needs a streaming "
+                       "encoder: encoder contextual_block_conformer); writes the final hypotheses")
+    group.add_argument("--chunk_ms", type=float, default=640.0, help="--streaming: chunk length (ms)")
+    group.add_argument("--unstable_tokens", type=int, default=2,
+                       help="--streaming: last tokens of each partial that the next chunk re-decodes")
     group = parser.add_argument_group("Decoding related")
     group.add_argument("--beam_size", type=int, default=1, help="Beam width; 1 = greedy")
     group.add_argument("--nbest", type=int, default=1, help="Hypotheses written per utterance (<= beam_size)")

@@ -37,6 +37,9 @@ from espnet_speechllm.asr.compressor.identity_compressor import IdentityCompress
 from espnet_speechllm.asr.compressor.stack_compressor import StackCompressor
 from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
 from espnet_speechllm.asr.decoder.hf_llm_decoder import HFLLMDecoder
+from espnet_speechllm.asr.encoder.contextual_block_conformer_encoder import (
+    ContextualBlockConformerEncoder,
+)
 from espnet_speechllm.asr.encoder.hf_whisper_encoder import HFWhisperEncoder
 from espnet_speechllm.asr.espnet_model import ESPnetSpeechLLMModel
 from espnet_speechllm.asr.prompt_fields import FIELD_NAMES
@@ -81,6 +84,8 @@ encoder_choices = ClassChoices(
         transformer=TransformerEncoder,
         e_branchformer=EBranchformerEncoder,
         hf_whisper=HFWhisperEncoder,
+        # Streaming (blockwise) conformer: speech2text_llm_streaming.py decodes it online.
+        contextual_block_conformer=ContextualBlockConformerEncoder,
     ),
     type_check=AbsEncoder,
     default="conformer",

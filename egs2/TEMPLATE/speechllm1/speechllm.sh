@@ -92,6 +92,8 @@ inference_config=conf/decode_speechllm.yaml
 inference_args=""
 inference_tag=""
 inference_model=valid.acc.ave.pth
+use_streaming=false        # Stage 12 decodes online (asr.sh's flag): --streaming true, chunks of
+                           # --inference_args "--chunk_ms N" (default 640); needs a streaming encoder
 batch_size=1
 scoring_metrics="wer cer"  # any of: wer cer bleu
 cleaner=none               # none | upper | lower_nopunct: normalisation before scoring
@@ -133,6 +135,7 @@ Options (default):
     --feats_normalize (${feats_normalize}) --model_type (${model_type}) --llm_rescore_weight ("")
     --ctc_pretrain_config ("${ctc_pretrain_config}"): stage 9, encoder CTC pre-training (ESPnet asr_train)
     --inference_config (${inference_config}) --inference_args ("") --inference_model (${inference_model})
+    --use_streaming (${use_streaming}): stage 12 online, chunk by chunk (--inference_args "--chunk_ms 640")
     --batch_size (${batch_size}) --scoring_metrics ("${scoring_metrics}") --cleaner (${cleaner})
     --case_sensitive_scoring (${case_sensitive_scoring}): WER/CER count case differences
     --skip_packing (${skip_packing}) --skip_upload_hf (${skip_upload_hf}) --hf_repo ("")
@@ -282,6 +285,7 @@ if [ -z "${inference_tag}" ]; then
         inference_tag=decode
     fi
     inference_tag=${inference_tag}_${inference_model%.pth}
+    "${use_streaming}" && inference_tag=${inference_tag}_streaming
 fi
 
 # ---------------------------------------------------------------- data preparation
@@ -632,6 +636,8 @@ if ! "${skip_eval}"; then
             _infer=(espnet_speechllm.bin.speechllm_inference --batch_size "${batch_size}"
                     --train_config "${speechllm_exp}/config.yaml"
                     --model_file "${speechllm_exp}/${inference_model}")
+            # Online decoding feeds one utterance at a time.
+            "${use_streaming}" && _infer+=(--streaming true --batch_size 1)
             [ "${model_type}" = seq2seq ] && _infer=(espnet_speechllm.bin.asr_inference --batch_size 1
                     --asr_train_config "${speechllm_exp}/config.yaml"
                     --asr_model_file "${speechllm_exp}/${inference_model}")

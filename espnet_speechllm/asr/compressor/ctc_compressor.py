@@ -15,6 +15,7 @@ from typeguard import typechecked
 from espnet_speechllm.asr.compressor.abs_compressor import AbsCompressor
 from espnet_speechllm.asr.compressor.functional import (
     CTC_MODES,
+    ctc_closed_frames,
     ctc_segment_ids,
     length_mask,
     segment_mean,
@@ -83,6 +84,31 @@ class CTCCompressor(AbsCompressor):
         seg, olens = ctc_segment_ids(pred, hlens, BLANK, self.mode)
         n_max = int(olens.max()) if olens.numel() > 0 else 0
         return segment_mean(hs_pad, seg, n_max), olens
+
+    def forward_online(
+        self, hs_pad: torch.Tensor, hlens: torch.Tensor, is_final: bool = False
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Compress only the segments that are final (streaming).
+
+        Give the encoder frames not yet consumed (from the first frame of an open
+        segment on); the frames after ``used`` go back in with the next frames.
+        Segment means are segment-local, so the positions emitted over an utterance
+        are exactly ``forward``'s on the whole encoder output.
+
+        Args:
+            hs_pad: Encoder states (B, T, D).
+            hlens: Valid frames per utterance (B,).
+            is_final: No frame follows: every segment is final.
+        Returns:
+            Compressed states of the final segments (B, T', D), their count (B,),
+            and ``used`` (B,): the frames they consumed.
+        """
+        with torch.no_grad():
+            pred = self.ctc.argmax(hs_pad)  # (B, T)
+        used = hlens.clone() if is_final else ctc_closed_frames(pred, hlens, BLANK, self.mode)
+        seg, olens = ctc_segment_ids(pred, used, BLANK, self.mode)
+        n_max = int(olens.max()) if olens.numel() > 0 else 0
+        return segment_mean(hs_pad, seg, n_max), olens, used
 
     @property
     def ctc_head(self) -> CTC:

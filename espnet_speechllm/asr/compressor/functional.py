@@ -92,6 +92,37 @@ def ctc_segment_ids(
     return seg, starts.sum(dim=1)
 
 
+def ctc_closed_frames(
+    pred: torch.Tensor, lens: torch.Tensor, blank: int, mode: str
+) -> torch.Tensor:
+    """Frames whose segments are final: later frames cannot change them.  (B, T), (B,) -> (B,)
+
+    Streaming: ``pred`` holds the labels of the frames seen so far. Under
+    `frame_averaging` a run ends where the label changes, so the last run stays open
+    (the next frame may continue it); every frame before it is final. Under
+    `blank_removal` each non-blank frame is a segment of its own, final at once.
+    ``ctc_segment_ids(pred, closed)`` then gives exactly the first segments of the
+    whole utterance's ``ctc_segment_ids``.
+
+    >>> pred, lens = torch.tensor([[0, 5, 5, 0, 0, 7]]), torch.tensor([5])
+    >>> ctc_closed_frames(pred, lens, 0, "frame_averaging").tolist()
+    [3]
+    >>> ctc_closed_frames(pred, lens, 0, "blank_removal").tolist()
+    [5]
+    """
+    if mode == "blank_removal":
+        return lens.clone()
+    if mode != "frame_averaging":
+        raise ValueError(f"mode must be one of {CTC_MODES}, got {mode!r}")
+    valid = length_mask(lens, pred.size(1))
+    starts = torch.zeros_like(valid)
+    starts[:, 1:] = pred[:, 1:] != pred[:, :-1]
+    starts &= valid
+    idx = torch.arange(pred.size(1), device=pred.device).expand_as(pred)
+    # The start of the last run (0 when one run covers every frame, or none).
+    return torch.where(starts, idx, 0).max(dim=1).values if pred.size(1) else lens * 0
+
+
 def segment_mean(hs: torch.Tensor, seg: torch.Tensor, n_max: int) -> torch.Tensor:
     """Average the frames sharing a segment id; -1 frames are ignored.
 

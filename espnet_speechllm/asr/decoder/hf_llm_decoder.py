@@ -365,6 +365,22 @@ class HFLLMDecoder(AbsLLMDecoder):
             results.append(hyps)
         return results
 
+    @torch.no_grad()
+    def extend_cache(self, embeds: torch.Tensor, cache=None):
+        """Run ``embeds`` (1, N, D) causally after ``cache`` (a ``DynamicCache``, None: empty)
+        and return the cache, grown by N: a streamed prefix, to ``generate`` from later."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.causal_lm.config) if cache is None else cache
+        if embeds.size(1):
+            past = cache.get_seq_length()
+            pos = torch.arange(past, past + embeds.size(1), device=embeds.device)[None]
+            with self._low_precision(embeds):
+                self.causal_lm.base_model(
+                    inputs_embeds=embeds, position_ids=pos, past_key_values=cache, use_cache=True
+                )
+        return cache
+
     def _prefill(self, prefix: torch.Tensor, mask: torch.Tensor, num_beams: int):
         """KV cache of all prefix steps but the last, under the prefix-LM mask."""
         from transformers import DynamicCache

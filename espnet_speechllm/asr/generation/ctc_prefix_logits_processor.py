@@ -16,7 +16,7 @@ telling a logits processor: the states are kept by (utterance, prefix) instead,
 which works for greedy search and beam search alike.
 """
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -37,6 +37,8 @@ class CTCPrefixLogitsProcessor(LogitsProcessor):
         ctc_weight: Weight of CTC in (0, 1]; the LLM gets ``1 - ctc_weight``.
         num_beams: Rows per utterance in ``generate`` (rows ``b * num_beams ...``).
         pre_beam: LLM candidates per hypothesis rescored by CTC.
+        prefixes: Per utterance, tokens already in place before what ``generate``
+            emits (streaming's forced stable tokens); None: none.
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class CTCPrefixLogitsProcessor(LogitsProcessor):
         ctc_weight: float,
         num_beams: int,
         pre_beam: int,
+        prefixes: Optional[Sequence[Sequence[int]]] = None,
     ):
         if not 0.0 < ctc_weight <= 1.0:
             raise ValueError(f"ctc_weight={ctc_weight} must be in (0, 1]")
@@ -59,6 +62,7 @@ class CTCPrefixLogitsProcessor(LogitsProcessor):
         # (utterance, prefix) -> (CTC state r (T, 2), log psi of the prefix)
         self._states: Dict[Tuple[int, Tuple[int, ...]], Tuple[np.ndarray, float]] = {}
         self._start = None  # generate's prompt length (0 with inputs_embeds)
+        self._prefixes = [tuple(p) for p in prefixes] if prefixes else [()] * len(ctc_logp)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         """``(R, L) ids, (R, V) scores -> (R, V)`` joint scores; R = utterances * num_beams."""
@@ -76,7 +80,7 @@ class CTCPrefixLogitsProcessor(LogitsProcessor):
             cands = top[row][np.isfinite(logp[row, top[row]].cpu().numpy())]
             if len(cands) == 0:
                 continue
-            ctc_delta = self._extend(utt, tuple(ids), cands)
+            ctc_delta = self._extend(utt, self._prefixes[utt] + tuple(ids), cands)
             idx = torch.as_tensor(cands, device=logp.device)
             joint[row, idx] = (1.0 - self.weight) * logp[row, idx] + self.weight * torch.as_tensor(
                 ctc_delta, dtype=logp.dtype, device=logp.device
@@ -85,10 +89,11 @@ class CTCPrefixLogitsProcessor(LogitsProcessor):
 
     def _extend(self, utt: int, prefix: Tuple[int, ...], cands: np.ndarray) -> np.ndarray:
         """``log psi(prefix + c) - log psi(prefix)`` for each candidate c; caches the new states."""
-        r_prev, psi_prev = self._state(utt, prefix)
         scorer = self._scorers[utt]
         if len(prefix) >= scorer.input_length:  # every frame already holds a label
             return np.where(cands == self.eos, 0.0, scorer.logzero)
+        # (checked first: a prefix as long as the frames has no state to look up)
+        r_prev, psi_prev = self._state(utt, prefix)
         # CTCPrefixScore leaves the state rows before the prefix length
         # uninitialised and never reads them back; numpy warns on that garbage.
         with np.errstate(all="ignore"):
