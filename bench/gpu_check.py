@@ -36,6 +36,8 @@ from unittest import mock
 
 import torch
 
+from bench.common import timed
+
 GOAL_PEAK_GIB = 24.0
 WHISPER_TINY = dict(d_model=384, encoder_layers=4, encoder_attention_heads=6,
                     encoder_ffn_dim=1536, num_mel_bins=80, max_source_positions=1500,
@@ -173,14 +175,8 @@ def train_phase(model, batch: Dict[str, torch.Tensor], steps: int, device, dtype
 
     res: Dict[str, Any] = {}
     with peak_gib(device, res):
-        step()  # warm-up (allocator, kernels, optimizer state)
-        times = []
-        for _ in range(steps):
-            _sync(device)
-            start = time.perf_counter()
-            step()
-            _sync(device)
-            times.append(time.perf_counter() - start)
+        # 1 warm-up step (allocator, kernels, optimizer state)
+        times = timed(step, str(device), steps, warmup=1)
     step_s = statistics.median(times)
     n = batch["speech"].size(0)
     tokens = n * (float(stats_box["prefix_length"]) + float(batch["text_lengths"].float().mean()) + 1)
