@@ -33,14 +33,12 @@ IGNORE_ID = -1
 class ESPnetSpeechLLMModel(SpeechEncoderMixin, StreamingMixin, AbsESPnetModel):
     """Speech-LLM trained with next-token CE on the text (+ CTC from the compressor).
 
-    The LLM input of one utterance, after compression (p: prompt before the
-    audio, a: audio embeddings, q: prompt after the audio, t: text, _: pad)::
+    The LLM input of one utterance (p/q: prompt before/after the audio, a: audio, t: text)::
 
         input    p p p a a a a q t t t _ _
         target   . . . . . . . t t t E        (E = eos; '.' is ignored)
 
-    The prefix ``p..q`` has its own length per utterance (compressed audio
-    length varies); the decoder packs prefix and text and masks padding.
+    ``p..q`` has its own length per utterance; the decoder packs prefix and text, masks padding.
 
     Public API: ``forward``, ``prepare_decoding`` (what ``decoder.generate`` reads), its
     steps ``encode`` / ``to_llm_space`` (compressor + ``project``) / ``build_prefix``,
@@ -63,20 +61,17 @@ class ESPnetSpeechLLMModel(SpeechEncoderMixin, StreamingMixin, AbsESPnetModel):
         lsm_weight: Label smoothing of the LLM loss.
         text_mask_prob: In training, replace this fraction of the LLM's input text
             tokens (not targets) by random ones (arXiv 2307.11795): it must read the audio.
-        ctc_embedding: Add to each audio embedding the LLM token embeddings
-            weighted by the CTC compressor's posteriors of that segment (blank
-            mass adds nothing): the LLM sees its own embeddings of what the CTC head
-            heard, quicker to learn than a new modality. Needs ``compressor: ctc``.
+        ctc_embedding: Add to each audio embedding the LLM token embeddings weighted by
+            the CTC posteriors of its segment (asr/ctc_embedding.py). Needs ``compressor: ctc``.
         ctc_target: What the compressor's CTC learns: ``text`` (the LLM target) or
             ``src_text`` (the source transcript, a data file ``text.src``: speech
             translation, whose target is not monotonic with the audio).
         encoder_mode: ``frozen`` | ``lora`` | ``full`` training of the encoder
             (the twin of ``decoder_conf.mode``; see asr/encoder_mode.py).
         encoder_lora_conf: peft LoRA fields for ``encoder_mode: lora``.
-        encoder_autocast: Run the encoder under ``torch.autocast`` in this dtype
-            (``bfloat16`` / ``float16``; None = off) on any device, output cast back to
-            float32 (ESPnet's ``--use_amp`` is CUDA-only); on a CPU with native bf16 the
-            default recipe's conformer runs ~2.4x faster; else fp32 (with a warning).
+        encoder_autocast: ``torch.autocast`` dtype of the encoder (``bfloat16`` /
+            ``float16``; None = off) on any device, output in float32 (ESPnet's ``--use_amp``
+            is CUDA-only); a CPU without native bf16 runs fp32 (with a warning).
         chat_layout: Put the audio in the user turn of the LLM's own chat template
             (asr/chat_layout.py, AudioChatLlama) instead of ``prompt_template``; the
             target then ends with the template's end of turn (``model.eos``).

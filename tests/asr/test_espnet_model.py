@@ -52,8 +52,7 @@ def _reference_nll(model, speech, lens, text, text_lens):
     """Summed next-token NLL of text + eos, straight from the HF model on the
     unpadded sequence [pre | audio | post | text | eos] with labels -100 on the
     prefix (HF's own ignore index and shift), and the greedy hits."""
-    lm = model.decoder.causal_lm
-    emb = lm.get_input_embeddings()
+    lm, emb = model.decoder.causal_lm, model.decoder.causal_lm.get_input_embeddings()
     audio, audio_lens = _batch_encode(model, speech, lens)
     pre, post = model.prompt.ids(model.prompt.eval_prompt)
     nll, hits, n = 0.0, 0, 0
@@ -152,8 +151,7 @@ def test_targets_are_text_then_eos_and_ignored_elsewhere():
 
 def test_build_prefix_layout(model):
     torch.manual_seed(0)
-    audio = torch.randn(2, 5, model.decoder.output_size())
-    audio_lens = torch.tensor([5, 2])
+    audio, audio_lens = torch.randn(2, 5, model.decoder.output_size()), torch.tensor([5, 2])
     pre, post = [1, 50, 51], [60, 61]
     with torch.no_grad():
         prefix, lens = model.build_prefix(audio, audio_lens, False, prompts=[(pre, post), (pre, [])])
