@@ -8,13 +8,8 @@ from typeguard import typechecked
 
 from espnet_speechllm.asr.decoder.abs_llm_decoder import AbsLLMDecoder
 from espnet_speechllm.asr.generation.length_cap_processor import RowLengthCapProcessor
-from espnet_speechllm.asr.layers.sequence_packing import (
-    left_pad,
-    pack_right,
-    padding_mask,
-    positions_from_mask,
-    prefix_lm_mask,
-)
+from espnet_speechllm.asr.layers.sequence_packing import left_pad, pack_right, padding_mask
+from espnet_speechllm.asr.layers.sequence_packing import positions_from_mask, prefix_lm_mask
 from espnet_speechllm.asr.frozen_weights import keep_trained_only, untrained_keys
 from espnet_speechllm.pretrained.sources import MODEL_DIR, TOKENIZER_DIR
 from espnet_speechllm.utils.hf_local import check_local
