@@ -17,6 +17,7 @@ from espnet_speechllm.asr.generation.ctc_prefix_logits_processor import CTCPrefi
 from espnet_speechllm.pretrained.archive import packed_model
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 from espnet_speechllm.utils.audio_input import AudioError, to_model_input
+from espnet_speechllm.utils.kaldi_io import one_line
 from espnet_speechllm.utils.low_precision import autocast_dtype
 
 
@@ -310,5 +311,5 @@ class Speech2TextLLM:
             ids = kept
         tokens = self.tokenizer.convert_ids_to_tokens(ids)
         # One line: a chat response may hold newlines, which would break the Kaldi text file.
-        text = " ".join(self.tokenizer.decode(ids, skip_special_tokens=True).split())
+        text = one_line(self.tokenizer.decode(ids, skip_special_tokens=True))
         return Hypothesis(text, tokens, ids, score)

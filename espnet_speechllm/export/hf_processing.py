@@ -20,6 +20,7 @@ from transformers import BatchFeature, ProcessorMixin, SequenceFeatureExtractor
 
 from espnet_speechllm.asr.chat_layout import build_chat_layout
 from espnet_speechllm.asr.prompt_template import PromptTemplate
+from espnet_speechllm.utils.kaldi_io import one_line
 
 # model_conf keys that decide the prompt (ESPnetSpeechLLMModel's arguments).
 PROMPT_KEYS = (
@@ -169,14 +170,15 @@ class SpeechLLMProcessor(ProcessorMixin):
         return [template.ids(p) for p in prompts]
 
     def batch_decode(self, sequences, skip_special_tokens: bool = True, **kwargs) -> List[str]:
-        """Texts of ``generate``'s ids (special tokens, i.e. the padding, skipped; stripped)."""
+        """Texts of ``generate``'s ids (special tokens, i.e. the padding, skipped), each on one
+        line as ``Speech2TextLLM`` writes it (``one_line``)."""
         texts = self.tokenizer.batch_decode(
             sequences, skip_special_tokens=skip_special_tokens, **kwargs
         )
-        return [t.strip() for t in texts]
+        return [one_line(t) for t in texts]
 
     def decode(self, ids, skip_special_tokens: bool = True, **kwargs) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens, **kwargs).strip()
+        return one_line(self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens, **kwargs))
 
     @property
     def model_input_names(self) -> List[str]:

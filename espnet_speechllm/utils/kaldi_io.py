@@ -94,6 +94,11 @@ def write_map(path: PathLike, mapping: Mapping[str, str], sort: bool = True) -> 
             f.write(f"{key} {mapping[key]}\n" if mapping[key] else f"{key}\n")
 
 
+def one_line(text: str) -> str:
+    """A text as one Kaldi value: whitespace runs (newlines of a chat response) -> one space."""
+    return " ".join(text.split())
+
+
 def read_token_list(path: PathLike) -> List[str]:
     """Tokens, one per line, in id order; a last line without newline is kept.
 
