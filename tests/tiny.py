@@ -92,3 +92,21 @@ TINY_WHISPER = dict(
     pad_token_id=2,
     decoder_start_token_id=3,
 )
+
+
+def built_exp(root: Path, conf: dict, seed: int = 0) -> Path:
+    """An untrained model built from ``conf`` (seeded), saved as training leaves it:
+    ``root/{train.yaml,config.yaml,model.pth}``."""
+    import torch
+    import yaml
+
+    from espnet_speechllm.tasks.speechllm import SpeechLLMTask
+
+    root.mkdir(parents=True)
+    (root / "train.yaml").write_text(yaml.safe_dump(conf))
+    args = SpeechLLMTask.get_parser().parse_args(["--config", str(root / "train.yaml"), "--output_dir", "x"])
+    torch.manual_seed(seed)
+    model = SpeechLLMTask.build_model(args)
+    torch.save(model.state_dict(), root / "model.pth")
+    (root / "config.yaml").write_text(yaml.safe_dump(vars(args)))
+    return root

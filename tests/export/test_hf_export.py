@@ -16,7 +16,7 @@ from espnet_speechllm.bin.speechllm_inference import Speech2TextLLM
 from espnet_speechllm.export.hf_export import ExportError, export_hf
 from espnet_speechllm.export.hf_modeling import SpeechLLMForConditionalGeneration
 from espnet_speechllm.export.hf_processing import SpeechLLMProcessor
-from tiny import TINY_LLAMA, tiny_train_config
+from tiny import TINY_LLAMA, built_exp, tiny_train_config
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSpeechSeq2Seq, AutoProcessor
 
 CHAT_TEMPLATE = (
@@ -54,21 +54,6 @@ def wide_llm(tmp_path_factory, tiny_tokenizer) -> Path:
     return out
 
 
-def _built_exp(root: Path, conf: dict) -> Path:
-    """An untrained model built from ``conf``, saved as training leaves it."""
-    from espnet_speechllm.tasks.speechllm import SpeechLLMTask
-
-    root.mkdir(parents=True)
-    (root / "train.yaml").write_text(yaml.safe_dump(conf))
-    args = SpeechLLMTask.get_parser().parse_args(
-        ["--config", str(root / "train.yaml"), "--output_dir", "x"]
-    )
-    torch.manual_seed(0)
-    model = SpeechLLMTask.build_model(args)
-    torch.save(model.state_dict(), root / "model.pth")
-    (root / "config.yaml").write_text(yaml.safe_dump(vars(args)))
-    return root
-
 
 @pytest.fixture(scope="module")
 def full_export(trained_exp, tmp_path_factory) -> Path:
@@ -90,7 +75,7 @@ def lora_exp(tmp_path_factory, tiny_tokenizer, wide_llm) -> Path:
         model_name_or_path=str(wide_llm),
         lora_conf=dict(r=4, lora_alpha=8, init_lora_weights=False),
     )
-    return _built_exp(tmp_path_factory.mktemp("lora") / "exp", conf)
+    return built_exp(tmp_path_factory.mktemp("lora") / "exp", conf)
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +227,7 @@ def test_chat_layout_export_renders_the_instruction_turn(tmp_path, tiny_tokenize
         bpemodel=str(wide_llm), normalize="global_mvn", normalize_conf=dict(stats_file=str(stats))
     )
     conf["model_conf"] = dict(chat_layout=True, instruction="Repeat:", ctc_weight=0.3)
-    exp = _built_exp(tmp_path / "exp", conf)
+    exp = built_exp(tmp_path / "exp", conf)
     out = export_hf(exp / "config.yaml", exp / "model.pth", tmp_path / "hf")
     s2t = Speech2TextLLM(exp / "config.yaml", exp / "model.pth")
     expected = {

@@ -4,10 +4,8 @@ from pathlib import Path
 
 import pytest
 import soundfile
-import torch
-import yaml
 
-from tiny import TINY_LLAMA, tiny_train_config
+from tiny import TINY_LLAMA, built_exp, tiny_train_config
 
 # Blocks of 8 encoder frames (40 ms each after conv2d), hop 4, look-ahead 2.
 STREAMING_ENCODER = dict(
@@ -28,21 +26,6 @@ def streaming_config(tiny_tokenizer: Path, **encoder_overrides) -> dict:
     )
     return conf
 
-
-def built_exp(root: Path, conf: dict, seed: int = 0) -> Path:
-    """An untrained model built from ``conf``: ``root/{config.yaml,model.pth}``."""
-    from espnet_speechllm.tasks.speechllm import SpeechLLMTask
-
-    root.mkdir(parents=True)
-    (root / "train.yaml").write_text(yaml.safe_dump(conf))
-    args = SpeechLLMTask.get_parser().parse_args(
-        ["--config", str(root / "train.yaml"), "--output_dir", "x"]
-    )
-    torch.manual_seed(seed)
-    model = SpeechLLMTask.build_model(args)
-    torch.save(model.state_dict(), root / "model.pth")
-    (root / "config.yaml").write_text(yaml.safe_dump(vars(args)))
-    return root
 
 
 @pytest.fixture(scope="session")
