@@ -60,7 +60,7 @@ def get_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", type=Path, action="append",
                    help=f"fortune files (default: {FORTUNES}/{{{','.join(FORTUNE_FILES)}}})")
-    p.add_argument("--devil", type=Path, default=Path(DEVIL),
+    p.add_argument("--devil", default=DEVIL,
                    help="dict-devil's dictzip file ('' to leave it out)")
     p.add_argument("--exclude", type=Path, action="append", default=[],
                    help="items .tsv whose sentences must not be trained on (the OOD test set)")
@@ -86,10 +86,10 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     if missing:
         sys.exit(f"extra_text_items: {missing[0]} not found: apt-get install fortunes")
     entries = [e for s in sources for e in read_fortunes(s)]
-    if str(args.devil):
-        if not args.devil.is_file():
+    if args.devil:  # a str: Path("") would be "." and never empty
+        if not Path(args.devil).is_file():
             sys.exit(f"extra_text_items: {args.devil} not found: apt-get install dict-devil")
-        entries += read_devil(args.devil)
+        entries += read_devil(Path(args.devil))
     excluded = {i.text for path in args.exclude for i in read_items(path)}
     pool = [s for s in ood_sentences(entries, args.min_words, args.max_words)
             if s not in excluded]

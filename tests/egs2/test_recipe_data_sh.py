@@ -162,12 +162,13 @@ def test_espeak_en_data_sh_optional_sets_leave_the_default_sets_alone(tmp_path):
               for d in ("train", "dev", "test") for f in ("wav.scp", "text", "utt2spk")}
     extras = ("--nonspeech true --num_nonspeech_train 6 --num_nonspeech_test 8"
               " --nonspeech_ratio 0.5 --augment true --num_aug_noises 2 --num_aug_rirs 2"
-              " --ood true --num_ood 4 --real true --extra_text true --num_extra 5").split()
+              " --ood true --num_ood 4 --real true --extra_text true --num_extra 5"
+              " --short true --num_short_train 6 --num_short_dev 3").split()
     out = _run(recipe, *opts, *extras)
     assert out.returncode == 0, out.stderr
     assert {k: (data / k[0] / k[1]).read_bytes() for k in before} == before
     for name in ("nonspeech_train", "test_nonspeech", "train_nonspeech0.5", "test_ood",
-                 "test_real", "train_extra"):
+                 "test_real", "train_extra", "train_short", "dev_short"):
         validate(data / name, need=["wav.scp", "text", "utt2spk", "spk2utt"])
     assert set(read_map(data / "test_nonspeech" / "text").values()) == {"<nospeech>"}
     test_kinds = set(read_map(data / "test_nonspeech" / "utt2spk").values())
@@ -183,6 +184,14 @@ def test_espeak_en_data_sh_optional_sets_leave_the_default_sets_alone(tmp_path):
     extra = read_map(data / "train_extra" / "text")
     assert len(extra) == 5 and all("-x" in u for u in extra)
     assert not set(extra.values()) & (ood | set(read_map(data / "train" / "text").values()))
+    short = read_map(data / "train_short" / "text")
+    assert len(short) == 6 and all("-s" in u for u in short)
+    assert all(1 <= len(t.split()) <= 2 for t in short.values())
+    train_words = {w for t in [*read_map(data / "train" / "text").values(), *extra.values()]
+                   for w in t.split()}
+    assert {w for t in short.values() for w in t.split()} <= train_words
+    dev_short = read_map(data / "dev_short" / "text")
+    assert len(dev_short) == 3 and all("-sd" in u for u in dev_short)
     assert len(read_map(data / "augment" / "noise.scp")) == 2
     assert len(read_map(data / "augment" / "rir.scp")) == 2
     bad = _run(recipe, *opts, "--nonspeech_ratio", "0.1", "--data", "data2")

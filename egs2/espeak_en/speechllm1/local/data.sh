@@ -44,6 +44,9 @@ real=false           # data/test_real: all 7 mini_an4 utterances (real voices; n
 mini_an4=${MINI_AN4:-}  # default: <repository root>/../shared/data/mini_an4
 extra_text=false     # data/train_extra: fortunes (not fortunes-min) + Devil's Dictionary clauses,
 num_extra=1600       # read by the training voices; combine with train for diverse training text
+short=false          # data/train_short, data/dev_short: 1-2-word spans of the train / dev sentences
+num_short_train=200  # (train: + train_extra's when built), read by the train / dev voices
+num_short_dev=50
 help_message="Usage: $0 [--nj 2] [--seed 0] [--num_train 3200] [--vocab_size 1000] ...
 Every variable set at the top of local/data.sh (nj, seed, num_*, *_voices, ...) is an option."
 
@@ -112,6 +115,24 @@ build_extras() {
             --num_spk "${num_train_spk}"
         python "${shared_local}/espeak_synth.py" --items "${downloads}/items/train_extra.tsv" \
             --wav_dir "${downloads}/wav/train_extra" --data_dir "${data}/train_extra" --nj "${nj}"
+    fi
+    if [ "${short}" = true ]; then
+        log "Short utterances (1-2 words) for training and dev"
+        rm -rf "${data}"/{train_short,dev_short} "${downloads}"/wav/{train_short,dev_short}
+        local sources=(--items "${downloads}/items/train.tsv")
+        if [ -f "${downloads}/items/train_extra.tsv" ]; then
+            sources+=(--items "${downloads}/items/train_extra.tsv")
+        fi
+        python "${shared_local}/short_items.py" "${sources[@]}" --out "${downloads}/items/train_short.tsv" \
+            --voices "${train_voices}" --num_spk "${num_train_spk}" --num_utts "${num_short_train}" \
+            --seed "${seed}" --prefix s
+        python "${shared_local}/short_items.py" --items "${downloads}/items/dev.tsv" \
+            --out "${downloads}/items/dev_short.tsv" --voices "${dev_voices}" \
+            --num_spk "${num_dev_spk}" --num_utts "${num_short_dev}" --seed "${seed}" --prefix sd
+        for x in train_short dev_short; do
+            python "${shared_local}/espeak_synth.py" --items "${downloads}/items/${x}.tsv" \
+                --wav_dir "${downloads}/wav/${x}" --data_dir "${data}/${x}" --nj "${nj}"
+        done
     fi
 }
 

@@ -8,11 +8,17 @@
 #   systems (each = conf + training set):
 #     enc_lora      conf/comprehensive/enc_lora_llm_lora.yaml    train_kjv1600 (KJV only)
 #     enc_frozen    conf/comprehensive/enc_frozen_llm_lora.yaml  train_kjv1600
+#     <name>        any other conf/comprehensive/<name>.yaml on train_kjv1600, e.g.
+#                   adapter_dws_mlp, adapter_conv1d_transformer, matching_loss, enc_full_llm_lora
 #     mix_<enc>     the <enc> conf on train_mix1600 (800 KJV + 800 fortunes/Devil's Dictionary)
 #     mixns_<enc>   the <enc> conf on train_mix1600_ns0.1 (+ 10% non-speech, reference "")
 #     hint          conf/tuning/train_speechllm_whisper_smollm2_hint.yaml (encoder frozen) on
 #                   train_mix800_ns0.1 (every 2nd of train_mix1600_ns0.1): Whisper tiny.en's 1-best
 #                   of every set as a text hint next to the audio (local/whisper_hint.py, in dump_hint/)
+#     hint_short    hint on train_mix800_ns0.1 + 100 one- and two-word utterances (every 2nd of
+#                   data/train_short; needs local/data.sh --short true), also decoding dev_short
+#                   (50 short dev-voice utterances: the check that short speech is not taken for
+#                   non-speech, on a set that is not a test set)
 #     whisper       Whisper tiny.en alone (scripts/run_whisper_baseline.sh)
 set -euo pipefail
 system=$1; shift
@@ -41,6 +47,19 @@ make_sets() {
         --ids <(awk 'NR % 2 == 1' data/train_mix1600_ns0.1/wav.scp)
 }
 
+# hint_short's training set: train_mix800_ns0.1 + every 2nd short utterance.
+make_short_set() {
+    [ -f data/train_mix800_ns0.1_short/text ] && return 0
+    if [ ! -f data/train_short/text ]; then
+        echo "$0: no data/train_short: run local/data.sh --short true first" >&2
+        exit 2
+    fi
+    python -m espnet_speechllm.recipe.kaldi_dir subset data/train_short data/train_short100 \
+        --ids <(awk 'NR % 2 == 1' data/train_short/wav.scp)
+    python -m espnet_speechllm.recipe.kaldi_dir combine data/train_mix800_ns0.1_short \
+        data/train_mix800_ns0.1 data/train_short100
+}
+
 # Whisper tiny.en's 1-best of the given sets as each utterance's instruction, in their own
 # dump dir (the other systems' dump/ stays hint-free).
 make_hints() {
@@ -58,6 +77,8 @@ fi
 dumpdir=dump
 case "${system}" in
     hint) train_set=train_mix800_ns0.1; enc=hint; dumpdir=dump_hint ;;
+    hint_short) train_set=train_mix800_ns0.1_short; enc=hint; dumpdir=dump_hint
+                test_sets="${test_sets} dev_short" ;;
     mixns_*) train_set=train_mix1600_ns0.1; enc=${system#mixns_} ;;
     mix_*) train_set=train_mix1600; enc=${system#mix_} ;;
     *) train_set=train_kjv1600; enc=${system} ;;
@@ -66,10 +87,14 @@ case "${enc}" in
     enc_lora) conf=${root}/conf/comprehensive/enc_lora_llm_lora.yaml ;;
     enc_frozen) conf=${root}/conf/comprehensive/enc_frozen_llm_lora.yaml ;;
     hint) conf=conf/tuning/train_speechllm_whisper_smollm2_hint.yaml ;;
-    *) echo "$0: unknown system ${system}" >&2; exit 2 ;;
+    *) conf=${root}/conf/comprehensive/${enc}.yaml
+       [ -f "${conf}" ] || { echo "$0: unknown system ${system} (no ${conf})" >&2; exit 2; } ;;
 esac
 make_sets
-./run_whisper.sh --stage 3 --stop_stage 4 --dumpdir "${dumpdir}" --train_set "${train_set}" --test_sets "${test_sets}"
+[ "${system}" = hint_short ] && make_short_set
+# Once per dump dir and training set, so that systems started later (side by side) reuse it.
+[ -f "${dumpdir}/raw/${train_set}/wav.scp" ] && [ -f "${dumpdir}/raw/test_nonspeech/wav.scp" ] ||
+    ./run_whisper.sh --stage 3 --stop_stage 4 --dumpdir "${dumpdir}" --train_set "${train_set}" --test_sets "${test_sets}"
 opts=(--dumpdir "${dumpdir}" --skip_packing true --speechllm_config "${conf}" --train_set "${train_set}"
       --speechllm_stats_dir "exp/speechllm_stats_smollm2_${train_set}" --speechllm_tag "gen_${system}"
       --speechllm_args "--max_epoch 1" --inference_nj 1 --test_sets "${test_sets}")
