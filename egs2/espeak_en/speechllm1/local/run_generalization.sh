@@ -15,6 +15,9 @@
 #     hint          conf/tuning/train_speechllm_whisper_smollm2_hint.yaml (encoder frozen) on
 #                   train_mix800_ns0.1 (every 2nd of train_mix1600_ns0.1): Whisper tiny.en's 1-best
 #                   of every set as a text hint next to the audio (local/whisper_hint.py, in dump_hint/)
+#     aug_<enc>     the <enc> conf on train_kjv1600 with ESPnet's noise + RIR augmentation
+#                   (data/augment/{noise,rir}.scp of local/data.sh --augment true; noise on 50% of
+#                   the utterances at 5-20 dB SNR, reverberation on 30%)
 #     hint_short    hint on train_mix800_ns0.1 + 100 one- and two-word utterances (every 2nd of
 #                   data/train_short; needs local/data.sh --short true), also decoding dev_short
 #                   (50 short dev-voice utterances: the check that short speech is not taken for
@@ -75,11 +78,16 @@ if [ "${system}" = whisper ]; then
     exec scripts/run_whisper_baseline.sh --test_sets "${test_sets}" --exp exp/gen_whisper_alone "$@"
 fi
 dumpdir=dump
+train_args="--max_epoch 1"
 case "${system}" in
     hint) train_set=train_mix800_ns0.1; enc=hint; dumpdir=dump_hint ;;
     hint_short) train_set=train_mix800_ns0.1_short; enc=hint; dumpdir=dump_hint
                 test_sets="${test_sets} dev_short" ;;
     mixns_*) train_set=train_mix1600_ns0.1; enc=${system#mixns_} ;;
+    aug_*) train_set=train_kjv1600; enc=${system#aug_}
+           train_args+=" --noise_scp data/augment/noise.scp --noise_apply_prob 0.5 --noise_db_range 5_20"
+           train_args+=" --rir_scp data/augment/rir.scp --rir_apply_prob 0.3"
+           [ -f data/augment/noise.scp ] || { echo "$0: run local/data.sh --augment true first" >&2; exit 2; } ;;
     mix_*) train_set=train_mix1600; enc=${system#mix_} ;;
     *) train_set=train_kjv1600; enc=${system} ;;
 esac
@@ -97,7 +105,7 @@ make_sets
     ./run_whisper.sh --stage 3 --stop_stage 4 --dumpdir "${dumpdir}" --train_set "${train_set}" --test_sets "${test_sets}"
 opts=(--dumpdir "${dumpdir}" --skip_packing true --speechllm_config "${conf}" --train_set "${train_set}"
       --speechllm_stats_dir "exp/speechllm_stats_smollm2_${train_set}" --speechllm_tag "gen_${system}"
-      --speechllm_args "--max_epoch 1" --inference_nj 1 --test_sets "${test_sets}")
+      --speechllm_args "${train_args}" --inference_nj 1 --test_sets "${test_sets}")
 [ "${dumpdir}" = dump_hint ] && make_hints "${train_set}" dev
 ./run_whisper.sh --stage 10 --stop_stage 11 "${opts[@]}" "$@"
 # shellcheck disable=SC2086
