@@ -30,7 +30,7 @@ from typing import List, Optional, Sequence
 from espnet_speechllm.utils.cli import parse_args
 
 # Neighbours in local/ (a script's own folder is on sys.path).
-from espeak_synth import SynthItem, read_items, write_items
+from espeak_synth import read_items, write_items
 from fortunes_items import FORTUNES, SOURCES as OOD_SOURCES, ood_sentences, read_fortunes
 from kjv_items import assign_speakers, speaker_profiles
 
@@ -47,12 +47,6 @@ def read_devil(path: Path) -> List[str]:
     start = text.find("ABASEMENT")  # the first entry; before it is the licence header
     paragraphs = re.split(r"\n\s*\n", text[max(start, 0):])
     return [" ".join(p.split()) for p in paragraphs if p.strip()]
-
-
-def renumber(items: Sequence[SynthItem]) -> List[SynthItem]:
-    """``<spk>-NNNNN`` -> ``<spk>-xNNNNN``: disjoint from the KJV set's ids."""
-    return [SynthItem(i.utt_id.replace("-", "-x", 1), i.text, i.voice, i.rate, i.pitch)
-            for i in items]
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -102,7 +96,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     profiles = speaker_profiles(args.voices.split(","), args.num_spk, ints(args.rates),
                                 ints(args.pitches), rng)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_items(renumber(assign_speakers(pool[: args.num_utts], profiles)), args.out)
+    write_items(assign_speakers(pool[: args.num_utts], profiles, tag="x"), args.out)
     print(f"{len(pool)} sentences pass the filters ({len(excluded)} excluded sentences); "
           f"wrote {args.num_utts}")
 

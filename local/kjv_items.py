@@ -139,13 +139,16 @@ def speaker_profiles(
 
 
 def assign_speakers(
-    sentences: Sequence[str], profiles: Sequence[Tuple[str, int, int]]
+    sentences: Sequence[str], profiles: Sequence[Tuple[str, int, int]], tag: str = ""
 ) -> List[SynthItem]:
-    """Deal sentences round-robin to speakers; utt id ``<spk>-<5-digit index>``."""
+    """Deal sentences round-robin to speakers; utt id ``<spk>-<tag><5-digit index>``.
+
+    A ``tag`` keeps the ids of sets that are combined later disjoint (extra text: ``x``).
+    """
     items = []
     for i, text in enumerate(sentences):
         voice, rate, pitch = profiles[i % len(profiles)]
-        utt_id = f"{speaker_id(voice, rate, pitch)}-{i:05d}"
+        utt_id = f"{speaker_id(voice, rate, pitch)}-{tag}{i:05d}"
         items.append(SynthItem(utt_id, text, voice, rate, pitch))
     return items
 

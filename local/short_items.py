@@ -25,7 +25,7 @@ from typing import List, Optional, Sequence
 from espnet_speechllm.utils.cli import parse_args
 
 # Neighbours in local/ (a script's own folder is on sys.path).
-from espeak_synth import SynthItem, read_items, write_items
+from espeak_synth import read_items, write_items
 from kjv_items import assign_speakers, speaker_profiles
 
 
@@ -78,8 +78,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     ints = lambda s: [int(x) for x in s.split(",")]  # noqa: E731
     profiles = speaker_profiles(args.voices.split(","), args.num_spk, ints(args.rates),
                                 ints(args.pitches), rng)
-    items = [SynthItem(i.utt_id.replace("-", f"-{args.prefix}", 1), i.text, i.voice, i.rate, i.pitch)
-             for i in assign_speakers(spans, profiles)]
+    items = assign_speakers(spans, profiles, tag=args.prefix)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_items(items, args.out)
     print(f"wrote {len(items)} short utterances "

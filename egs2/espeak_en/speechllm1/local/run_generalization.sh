@@ -100,9 +100,13 @@ case "${enc}" in
 esac
 make_sets
 [ "${system}" = hint_short ] && make_short_set
-# Once per dump dir and training set, so that systems started later (side by side) reuse it.
-[ -f "${dumpdir}/raw/${train_set}/wav.scp" ] && [ -f "${dumpdir}/raw/test_nonspeech/wav.scp" ] ||
-    ./run_whisper.sh --stage 3 --stop_stage 4 --dumpdir "${dumpdir}" --train_set "${train_set}" --test_sets "${test_sets}"
+# Once per dump dir, training set and test sets, so that systems started later (side by
+# side) reuse it.
+dumped() {
+    local d
+    for d in "${train_set}" ${test_sets}; do [ -f "${dumpdir}/raw/${d}/wav.scp" ] || return 1; done
+}
+dumped || ./run_whisper.sh --stage 3 --stop_stage 4 --dumpdir "${dumpdir}" --train_set "${train_set}" --test_sets "${test_sets}"
 opts=(--dumpdir "${dumpdir}" --skip_packing true --speechllm_config "${conf}" --train_set "${train_set}"
       --speechllm_stats_dir "exp/speechllm_stats_smollm2_${train_set}" --speechllm_tag "gen_${system}"
       --speechllm_args "${train_args}" --inference_nj 1 --test_sets "${test_sets}")
