@@ -22,6 +22,10 @@
 #                   data/train_short; needs local/data.sh --short true), also decoding dev_short
 #                   (50 short dev-voice utterances: the check that short speech is not taken for
 #                   non-speech, on a set that is not a test set)
+#     <system>_ep<N> <system> trained N epochs (exp/gen_<system>_ep<N>); when exp/gen_<system>
+#                   holds a finished 1-epoch run, training resumes from its checkpoint (ESPnet's
+#                   --resume: optimizer, scheduler and per-epoch seeds carry on, so the result is
+#                   that of N epochs from scratch) and trains only the further epochs
 #     whisper       Whisper tiny.en alone (scripts/run_whisper_baseline.sh)
 set -euo pipefail
 system=$1; shift
@@ -66,7 +70,11 @@ make_short_set() {
 # Whisper tiny.en's 1-best of the given sets as each utterance's instruction, in their own
 # dump dir (the other systems' dump/ stays hint-free).
 make_hints() {
-    local d
+    local d todo=()
+    # A set hinted once keeps its hints (Whisper decodes each set only once).
+    for d in "$@"; do [ -f "dump_hint/raw/${d}/instruction" ] || todo+=("${d}"); done
+    [ ${#todo[@]} -gt 0 ] || return 0
+    set -- "${todo[@]}"
     scripts/run_whisper_baseline.sh --dumpdir dump_hint --test_sets "$*" --exp exp/gen_whisper_hint_1best
     for d in "$@"; do
         python "${root}/local/whisper_hint.py" --hyp "exp/gen_whisper_hint_1best/decode_whisper/${d}/text" \
@@ -78,7 +86,18 @@ if [ "${system}" = whisper ]; then
     exec scripts/run_whisper_baseline.sh --test_sets "${test_sets}" --exp exp/gen_whisper_alone "$@"
 fi
 dumpdir=dump
-train_args="--max_epoch 1"
+tag=gen_${system}
+epochs=1
+if [[ "${system}" =~ ^(.+)_ep([0-9]+)$ ]]; then
+    system=${BASH_REMATCH[1]}; epochs=${BASH_REMATCH[2]}
+    if [ ! -d "exp/${tag}" ] && [ -f "exp/gen_${system}/1epoch.pth" ]; then
+        mkdir -p "exp/${tag}"
+        cp -p exp/gen_${system}/{checkpoint.pth,1epoch.pth,config.yaml,train.log} "exp/${tag}/"
+        [ -d "exp/gen_${system}/images" ] && cp -rp "exp/gen_${system}/images" "exp/${tag}/"
+        echo "$0: exp/${tag} resumes from exp/gen_${system} (epoch 1 done)"
+    fi
+fi
+train_args="--max_epoch ${epochs}"
 case "${system}" in
     hint) train_set=train_mix800_ns0.1; enc=hint; dumpdir=dump_hint ;;
     hint_short) train_set=train_mix800_ns0.1_short; enc=hint; dumpdir=dump_hint
@@ -108,7 +127,7 @@ dumped() {
 }
 dumped || ./run_whisper.sh --stage 3 --stop_stage 4 --dumpdir "${dumpdir}" --train_set "${train_set}" --test_sets "${test_sets}"
 opts=(--dumpdir "${dumpdir}" --skip_packing true --speechllm_config "${conf}" --train_set "${train_set}"
-      --speechllm_stats_dir "exp/speechllm_stats_smollm2_${train_set}" --speechllm_tag "gen_${system}"
+      --speechllm_stats_dir "exp/speechllm_stats_smollm2_${train_set}" --speechllm_tag "${tag}"
       --speechllm_args "${train_args}" --inference_nj 1 --test_sets "${test_sets}")
 [ "${dumpdir}" = dump_hint ] && make_hints "${train_set}" dev
 ./run_whisper.sh --stage 10 --stop_stage 11 "${opts[@]}" "$@"
