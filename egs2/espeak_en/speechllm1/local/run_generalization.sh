@@ -23,9 +23,9 @@
 #                   (50 short dev-voice utterances: the check that short speech is not taken for
 #                   non-speech, on a set that is not a test set)
 #     <system>_ep<N> <system> trained N epochs (exp/gen_<system>_ep<N>); when exp/gen_<system>
-#                   holds a finished 1-epoch run, training resumes from its checkpoint (ESPnet's
-#                   --resume: optimizer, scheduler and per-epoch seeds carry on, so the result is
-#                   that of N epochs from scratch) and trains only the further epochs
+#                   holds a finished run, a copy of it resumes from its checkpoint.pth (ESPnet's
+#                   --resume: model, optimizer, scheduler and reporter carry on) and trains only
+#                   the further epochs
 #     whisper       Whisper tiny.en alone (scripts/run_whisper_baseline.sh)
 set -euo pipefail
 system=$1; shift
@@ -90,11 +90,14 @@ tag=gen_${system}
 epochs=1
 if [[ "${system}" =~ ^(.+)_ep([0-9]+)$ ]]; then
     system=${BASH_REMATCH[1]}; epochs=${BASH_REMATCH[2]}
-    if [ ! -d "exp/${tag}" ] && [ -f "exp/gen_${system}/1epoch.pth" ]; then
+    src=exp/gen_${system}
+    if [ ! -d "exp/${tag}" ] && [ -f "${src}/checkpoint.pth" ]; then
+        # What ESPnet's resume reads: checkpoint.pth, and the kept <N>epoch.pth of the
+        # best-model bookkeeping; the log and plots so far.
         mkdir -p "exp/${tag}"
-        cp -p exp/gen_${system}/{checkpoint.pth,1epoch.pth,config.yaml,train.log} "exp/${tag}/"
-        [ -d "exp/gen_${system}/images" ] && cp -rp "exp/gen_${system}/images" "exp/${tag}/"
-        echo "$0: exp/${tag} resumes from exp/gen_${system} (epoch 1 done)"
+        cp -p "${src}"/{checkpoint.pth,config.yaml,train.log} "${src}"/*epoch.pth "exp/${tag}/"
+        [ -d "${src}/images" ] && cp -rp "${src}/images" "exp/${tag}/"
+        echo "$0: exp/${tag} resumes from ${src}/checkpoint.pth"
     fi
 fi
 train_args="--max_epoch ${epochs}"
