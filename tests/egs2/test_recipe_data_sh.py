@@ -163,7 +163,8 @@ def test_espeak_en_data_sh_optional_sets_leave_the_default_sets_alone(tmp_path):
     extras = ("--nonspeech true --num_nonspeech_train 6 --num_nonspeech_test 8"
               " --nonspeech_ratio 0.5 --augment true --num_aug_noises 2 --num_aug_rirs 2"
               " --ood true --num_ood 4 --real true --extra_text true --num_extra 5"
-              " --short true --num_short_train 6 --num_short_dev 3").split()
+              " --short true --num_short_train 6 --num_short_dev 3"
+              " --mix true --mix_nonspeech_ratio 0.25").split()
     out = _run(recipe, *opts, *extras)
     assert out.returncode == 0, out.stderr
     assert {k: (data / k[0] / k[1]).read_bytes() for k in before} == before
@@ -190,9 +191,17 @@ def test_espeak_en_data_sh_optional_sets_leave_the_default_sets_alone(tmp_path):
     train_words = {w for t in [*read_map(data / "train" / "text").values(), *extra.values()]
                    for w in t.split()}
     assert {w for t in short.values() for w in t.split()} <= train_words
+    # train_mix: train + train_extra + train_short + round(0.25 x 23) non-speech clips
+    mix = read_map(data / "train_mix" / "text")
+    speech = {**read_map(data / "train" / "text"), **extra, **short}
+    assert len(mix) == 23 + 6 and {u: t for u, t in mix.items() if u in speech} == speech
+    assert sum(t == "<nospeech>" for t in mix.values()) == 6
+    validate(data / "train_mix", need=["wav.scp", "text", "utt2spk", "spk2utt"])
     dev_short = read_map(data / "dev_short" / "text")
     assert len(dev_short) == 3 and all("-sd" in u for u in dev_short)
     assert len(read_map(data / "augment" / "noise.scp")) == 2
     assert len(read_map(data / "augment" / "rir.scp")) == 2
     bad = _run(recipe, *opts, "--nonspeech_ratio", "0.1", "--data", "data2")
     assert bad.returncode != 0 and "--nonspeech_ratio 0.1 needs --nonspeech true" in bad.stderr
+    bad = _run(recipe, *opts, "--mix", "true", "--data", "data3")
+    assert bad.returncode != 0 and "--mix_nonspeech_ratio 0.1 needs --nonspeech true" in bad.stderr

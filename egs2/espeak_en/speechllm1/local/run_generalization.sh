@@ -14,7 +14,8 @@
 #     mixns_<enc>   the <enc> conf on train_mix1600_ns0.1 (+ 10% non-speech, reference "")
 #     hint          conf/tuning/train_speechllm_whisper_smollm2_hint.yaml (encoder frozen) on
 #                   train_mix800_ns0.1 (every 2nd of train_mix1600_ns0.1): Whisper tiny.en's 1-best
-#                   of every set as a text hint next to the audio (local/whisper_hint.py, in dump_hint/)
+#                   of every set as a text hint next to the audio (speechllm.sh --whisper_hint
+#                   true, in dump_hint/)
 #     aug_<enc>     the <enc> conf on train_kjv1600 with ESPnet's noise + RIR augmentation
 #                   (data/augment/{noise,rir}.scp of local/data.sh --augment true; noise on 50% of
 #                   the utterances at 5-20 dB SNR, reverberation on 30%)
@@ -67,21 +68,6 @@ make_short_set() {
         data/train_mix800_ns0.1 data/train_short100
 }
 
-# Whisper tiny.en's 1-best of the given sets as each utterance's instruction, in their own
-# dump dir (the other systems' dump/ stays hint-free).
-make_hints() {
-    local d todo=()
-    # A set hinted once keeps its hints (Whisper decodes each set only once).
-    for d in "$@"; do [ -f "dump_hint/raw/${d}/instruction" ] || todo+=("${d}"); done
-    [ ${#todo[@]} -gt 0 ] || return 0
-    set -- "${todo[@]}"
-    scripts/run_whisper_baseline.sh --dumpdir dump_hint --test_sets "$*" --exp exp/gen_whisper_hint_1best
-    for d in "$@"; do
-        python "${root}/local/whisper_hint.py" --hyp "exp/gen_whisper_hint_1best/decode_whisper/${d}/text" \
-            --data "dump_hint/raw/${d}"
-    done
-}
-
 if [ "${system}" = whisper ]; then
     exec scripts/run_whisper_baseline.sh --test_sets "${test_sets}" --exp exp/gen_whisper_alone "$@"
 fi
@@ -128,12 +114,14 @@ dumped() {
     local d
     for d in "${train_set}" ${test_sets}; do [ -f "${dumpdir}/raw/${d}/wav.scp" ] || return 1; done
 }
-dumped || ./run_whisper.sh --stage 3 --stop_stage 4 --dumpdir "${dumpdir}" --train_set "${train_set}" --test_sets "${test_sets}"
-opts=(--dumpdir "${dumpdir}" --skip_packing true --speechllm_config "${conf}" --train_set "${train_set}"
-      --speechllm_stats_dir "exp/speechllm_stats_smollm2_${train_set}" --speechllm_tag "${tag}"
-      --speechllm_args "${train_args}" --inference_nj 1 --test_sets "${test_sets}")
-[ "${dumpdir}" = dump_hint ] && make_hints "${train_set}" dev
-./run_whisper.sh --stage 10 --stop_stage 11 "${opts[@]}" "$@"
-# shellcheck disable=SC2086
-[ "${dumpdir}" = dump_hint ] && make_hints ${test_sets}
-./run_whisper.sh --stage 12 --stop_stage 13 "${opts[@]}" "$@"
+# --system lora: run_whisper.sh's options without its hint system's (the conf, training set
+# and hints are this script's).
+dumped || ./run_whisper.sh --system lora --stage 3 --stop_stage 4 --dumpdir "${dumpdir}" \
+    --train_set "${train_set}" --test_sets "${test_sets}"
+opts=(--system lora --dumpdir "${dumpdir}" --skip_packing true --speechllm_config "${conf}"
+      --train_set "${train_set}" --speechllm_stats_dir "exp/speechllm_stats_smollm2_${train_set}"
+      --speechllm_tag "${tag}" --speechllm_args "${train_args}" --inference_nj 1 --test_sets "${test_sets}")
+# Stage 8 of the hint systems: Whisper's 1-best of every set as its instruction, once per set
+# (a set of dump_hint/ whose instruction file covers it is kept).
+[ "${dumpdir}" = dump_hint ] && opts+=(--whisper_hint true)
+./run_whisper.sh --stage 8 --stop_stage 13 "${opts[@]}" "$@"

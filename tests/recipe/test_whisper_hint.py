@@ -1,9 +1,8 @@
-"""Tests of local/whisper_hint.py (Whisper's 1-best as the per-utterance instruction)."""
+"""Tests of espnet_speechllm/recipe/whisper_hint.py (Whisper's 1-best as the per-utterance instruction)."""
 
 import pytest
 
-import whisper_hint
-
+from espnet_speechllm.recipe import whisper_hint
 from espnet_speechllm.utils.kaldi_io import read_map, write_map
 
 

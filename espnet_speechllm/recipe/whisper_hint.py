@@ -3,12 +3,12 @@
 
 ::
 
-    python "${MAIN_ROOT}/local/whisper_hint.py" --hyp exp/gen_whisper_alone/decode_whisper/test100/text \\
-        --data dump_hint/raw/test100
+    python -m espnet_speechllm.recipe.whisper_hint --hyp exp/whisper_hint/decode_whisper/test/text \\
+        --data dump/raw/test
 
 writes ``<data>/instruction`` (the chat layout's per-utterance instruction, read by stages
-10-12 from any data dir that has it): ``<utt> Transcribe the audio. A first guess, which
-may be wrong: "<hyp>"``. The speech-LLM then sees the audio and the encoder's own
+10-12 from any data dir that has it; ``speechllm.sh --whisper_hint true`` runs this in
+stage 8): ``<utt> Transcribe the audio. A first guess, which may be wrong: "<hyp>"``. The speech-LLM then sees the audio and the encoder's own
 decoder's guess (the generative-error-correction idea with the audio kept), so that it can
 learn to keep Whisper's words off its training domain and correct them where the audio
 says otherwise. Every utterance of ``<data>/wav.scp`` must have a hypothesis line (an
