@@ -3,7 +3,7 @@
 # trains 1 epoch on a 1600-utterance training set and decodes (greedy) the test sets of
 # run_whisper.sh (test and test_ood halved: test100, test_ood100 = every 2nd utterance);
 # Whisper alone decodes the same sets. Run after
-#   ./run_whisper.sh --stop_stage 6 --local_data_opts "--ood true --real true --nonspeech true --extra_text true"
+#   ./run_whisper.sh --system lora --stop_stage 6 --local_data_opts "--ood true --real true --nonspeech true --extra_text true"
 # Usage: local/run_generalization.sh <system> [run.sh options]
 #   systems (each = conf + training set):
 #     enc_lora      conf/comprehensive/enc_lora_llm_lora.yaml    train_kjv1600 (KJV only)
