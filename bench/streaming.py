@@ -145,6 +145,8 @@ def emission_lags(calls: List[Dict[str, Any]], ends: List[float]) -> List[float]
 def measure(label: str, offline, online, utts, chunks: Sequence[float], end_times) -> List[Dict[str, Any]]:
     """Rows of one model: offline, then streaming at each chunk size (same utterances).
 
+    A row's ``empty`` counts the utterances decoded to "" (every word of their reference an error).
+
     ``offline(x) -> [hyp]``, ``online`` as ``stream_one`` feeds it, ``end_times(x, ids)`` the
     end (s) of each token's audio; a hypothesis has ``text`` and ``token_ids``.
     """
@@ -159,7 +161,7 @@ def measure(label: str, offline, online, utts, chunks: Sequence[float], end_time
         off_ids.append(h.token_ids)
     rows = [dict(model=label, mode="offline", chunk_ms=None, wer=wer(refs, off_hyps), latency_p50=pct(off_lat, 50),
                  latency_p95=pct(off_lat, 95), lag_p50=None, lag_p95=None, same_as_offline=len(utts),
-                 rtf=sum(off_lat) / audio_s)]  # fmt: skip
+                 empty=sum(not h for h in off_hyps), rtf=sum(off_lat) / audio_s)]  # fmt: skip
     ends = [end_times(x, ids) for (_, x, _), ids in zip(utts, off_ids)]
     for chunk in chunks:
         hyps, lats, lags, same, compute = [], [], [], 0, 0.0
@@ -174,7 +176,7 @@ def measure(label: str, offline, online, utts, chunks: Sequence[float], end_time
                 lags += emission_lags(calls, ends[j])
         rows.append(dict(model=label, mode="streaming", chunk_ms=chunk, wer=wer(refs, hyps), latency_p50=pct(lats, 50),
                          latency_p95=pct(lats, 95), lag_p50=pct(lags, 50), lag_p95=pct(lags, 95),
-                         same_as_offline=same, rtf=compute / audio_s))  # fmt: skip
+                         same_as_offline=same, empty=sum(not h for h in hyps), rtf=compute / audio_s))  # fmt: skip
     return rows
 
 
@@ -226,22 +228,24 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     label = "speech-LLM"
     rows = measure(label, offline, online, utts, args.chunk_ms,
                    lambda x, ids: token_end_times(offline.model, x, ids, offline.fs))  # fmt: skip
-    espnet_opts = None
+    espnet_opts, load_mid = None, None
     if args.espnet_exp is not None:
+        load_mid = open("/proc/loadavg").read().split()[0]
         e_off, e_on, espnet_opts = espnet_models(args)
         rows += measure("ESPnet CTC/att", e_off, e_on, utts, args.chunk_ms, e_off.token_end_times)
     load1 = open("/proc/loadavg").read().split()[0]
 
     print(machine_line(info))
+    loads = f"{load0}/{load1}" if load_mid is None else f"{load0}/{load_mid}/{load1} (start/ESPnet's start/end)"
     print(f"# {len(utts)} utts, {audio_s:.1f} s of audio; model {args.exp.name}/{args.model}; "
-          f"decoding {opts}; load average before/after {load0}/{load1} (shared CPU)")  # fmt: skip
+          f"decoding {opts}; load average {loads} (shared CPU)")  # fmt: skip
     if espnet_opts is not None:
         print(f"# ESPnet's streaming ASR: {args.espnet_exp.name}/{args.espnet_model}; decoding {espnet_opts}")
     headers = ["model", "mode", "chunk ms", "WER %", "final latency p50 s", "p95 s", "token lag p50 s",
-               "p95 s", "1-best = offline", "RTF"]  # fmt: skip
+               "p95 s", "1-best = offline", "empty hyps", "RTF"]  # fmt: skip
     table = [[r["model"], r["mode"], r["chunk_ms"] or "-", r["wer"], r["latency_p50"], r["latency_p95"],
               "-" if r["lag_p50"] is None else r["lag_p50"], "-" if r["lag_p95"] is None else r["lag_p95"],
-              f"{r['same_as_offline']}/{len(utts)}", r["rtf"]] for r in rows]  # fmt: skip
+              f"{r['same_as_offline']}/{len(utts)}", r["empty"], r["rtf"]] for r in rows]  # fmt: skip
     print(format_table(headers, table))
     print("# final latency: end of the last call - end of the audio (offline: its whole decode);"
           " token lag: a final token's first stable emission - the end of its audio (CTC alignment)")
@@ -255,7 +259,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         print(f"# goal final latency <= {GOAL_LATENCY} s at {GOAL_CHUNK:.0f} ms: p50 {g['latency_p50']:.3f} s, "
               f"p95 {g['latency_p95']:.3f} s: {'MET' if g['latency_p95'] <= GOAL_LATENCY else 'NOT MET'} (p95)")  # fmt: skip
     res = result("streaming", info, rows, model=str(model_file), decoding=opts, n_utts=len(utts),
-                 audio_s=audio_s, load=[load0, load1], espnet_decoding=espnet_opts)  # fmt: skip
+                 audio_s=audio_s, load=[x for x in (load0, load_mid, load1) if x is not None], espnet_decoding=espnet_opts)  # fmt: skip
     write_result(res, args.out)
     return res
 
