@@ -223,17 +223,17 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     utts = load_utterances(args.n_utts, data)
     audio_s = sum(x.numel() for _, x, _ in utts) / offline.fs
     info = machine_info()
-    load0 = open("/proc/loadavg").read().split()[0]
+    load0 = f"{os.getloadavg()[0]:.2f}"
 
     label = "speech-LLM"
     rows = measure(label, offline, online, utts, args.chunk_ms,
                    lambda x, ids: token_end_times(offline.model, x, ids, offline.fs))  # fmt: skip
     espnet_opts, load_mid = None, None
     if args.espnet_exp is not None:
-        load_mid = open("/proc/loadavg").read().split()[0]
+        load_mid = f"{os.getloadavg()[0]:.2f}"
         e_off, e_on, espnet_opts = espnet_models(args)
         rows += measure("ESPnet CTC/att", e_off, e_on, utts, args.chunk_ms, e_off.token_end_times)
-    load1 = open("/proc/loadavg").read().split()[0]
+    load1 = f"{os.getloadavg()[0]:.2f}"
 
     print(machine_line(info))
     loads = f"{load0}/{load1}" if load_mid is None else f"{load0}/{load_mid}/{load1} (start/ESPnet's start/end)"
