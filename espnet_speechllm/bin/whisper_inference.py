@@ -13,6 +13,9 @@ each utterance greedily with ``WhisperForConditionalGeneration.generate`` (batch
 feature extractor pads every utterance to Whisper's 30 s window) and writes
 ``OUTPUT_DIR/1best_recog/{text,token,token_int,score}`` as ESPnet's ``asr_inference``
 does, so stage 13 scores it unchanged. ``score`` is the sum of the token log-probs.
+``no_speech_prob`` (when the tokenizer has ``--no_speech_token``, default ``<|nocaptions|>``
+or ``<|nospeech|>``) is Whisper's own no-speech probability, as openai-whisper computes it:
+P(no-speech token) at the ``<|startoftranscript|>`` position, from the same encoder pass.
 
 ``--normalize upper_nopunct`` (default) writes the text as the espeak recipes' references
 are: digits spelled out (``25`` -> ``TWENTY FIVE``, ``3rd`` -> ``THIRD``, ``1928`` -> ``NINETEEN
@@ -78,9 +81,15 @@ class WhisperASR:
         model_dir: HF Whisper dir (model, tokenizer, preprocessor_config.json).
         device: ``cpu`` or ``cuda``.
         max_new_tokens: Cap on each hypothesis' length in tokens.
+
+        no_speech_token: The no-speech token; ``None``: ``<|nocaptions|>`` or ``<|nospeech|>``
+            if the tokenizer has either (else no no-speech probability).
     """
 
-    def __init__(self, model_dir: str, device: str = "cpu", max_new_tokens: int = 128):
+    def __init__(
+        self, model_dir: str, device: str = "cpu", max_new_tokens: int = 128,
+        no_speech_token: Optional[str] = None,
+    ):  # fmt: skip
         from transformers import AutoTokenizer, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
         self.features = WhisperFeatureExtractor.from_pretrained(model_dir, local_files_only=True)
@@ -98,9 +107,13 @@ class WhisperASR:
         }
         window = self.model.config.max_source_positions * 2 * self.features.hop_length
         self.max_samples = window  # the encoder's window (30 s for real Whisper)
+        names = [no_speech_token] if no_speech_token else ["<|nocaptions|>", "<|nospeech|>"]
+        self.no_speech_id = next((vocab[t] for t in names if t in vocab), None)
+        if no_speech_token and self.no_speech_id is None:
+            raise ValueError(f"--no_speech_token: {no_speech_token!r} is not in {model_dir}'s tokenizer")
 
-    def __call__(self, waves: List, utts: Sequence[str]) -> List[Tuple[str, List[int], float]]:
-        """(raw text, token ids, sum of log-probs) per waveform."""
+    def __call__(self, waves: List, utts: Sequence[str]) -> List[Tuple[str, List[int], float, Optional[float]]]:
+        """(raw text, token ids, sum of log-probs, no-speech probability or None) per waveform."""
         import torch
 
         for utt, w in zip(utts, waves):
@@ -112,10 +125,12 @@ class WhisperASR:
             waves, sampling_rate=self.features.sampling_rate, return_tensors="pt"
         ).input_features.to(self.device)
         with torch.no_grad():
+            enc = self.model.get_encoder()(feats)  # once, for generate and the no-speech step
             out = self.model.generate(
-                feats, max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1,
-                return_dict_in_generate=True, output_scores=True,
+                encoder_outputs=enc, max_new_tokens=self.max_new_tokens, do_sample=False,
+                num_beams=1, return_dict_in_generate=True, output_scores=True,
             )  # fmt: skip
+            no_speech = self.no_speech_probs(enc)
         steps = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
         new = out.sequences[:, -steps.shape[1] :]
         eos = self.model.generation_config.eos_token_id
@@ -123,8 +138,22 @@ class WhisperASR:
         for ids, logp in zip(new.tolist(), steps):
             n = next((k + 1 for k, t in enumerate(ids) if t == eos), len(ids))  # up to EOS
             keep = text_ids(ids[:n], self.special, len(self.tokenizer))
-            results.append((self.tokenizer.decode(keep), keep, float(logp[:n].sum())))
+            results.append((self.tokenizer.decode(keep), keep, float(logp[:n].sum()), None))
+        if no_speech is not None:
+            results = [r[:3] + (p,) for r, p in zip(results, no_speech)]
         return results
+
+    def no_speech_probs(self, enc) -> Optional[List[float]]:
+        """P(no-speech token | audio, <|startoftranscript|>) per utterance; None without the token."""
+        import torch
+
+        if self.no_speech_id is None:
+            return None
+        hidden = enc.last_hidden_state
+        sot = torch.full((hidden.shape[0], 1), self.model.generation_config.decoder_start_token_id,
+                         dtype=torch.long, device=hidden.device)  # fmt: skip
+        logits = self.model(encoder_outputs=enc, decoder_input_ids=sot).logits[:, 0]
+        return logits.float().softmax(-1)[:, self.no_speech_id].tolist()
 
 
 def text_ids(ids: Sequence[int], special: Set[int], vocab_size: int) -> List[int]:
@@ -145,25 +174,29 @@ def decode(
     device: str = "cpu",
     max_new_tokens: int = 128,
     how: str = "upper_nopunct",
+    no_speech_token: Optional[str] = None,
 ) -> int:
-    """Write ``output_dir/1best_recog/{text,token,token_int,score}``; returns #utts."""
+    """Write ``output_dir/1best_recog/{text,token,token_int,score[,no_speech_prob]}``; returns #utts."""
     keys = sorted(read_map(key_file)) if key_file else []
     scp = read_map_for(wav_scp, keys)
     utts = keys or sorted(scp)
-    asr = WhisperASR(model_dir, device, max_new_tokens)
+    asr = WhisperASR(model_dir, device, max_new_tokens, no_speech_token)
     out = output_dir / "1best_recog"
     out.mkdir(parents=True, exist_ok=True)
-    files = {n: open(out / n, "w", encoding="utf-8") for n in ("text", "token", "token_int", "score")}
+    names = ("text", "token", "token_int", "score") + (("no_speech_prob",) if asr.no_speech_id is not None else ())
+    files = {n: open(out / n, "w", encoding="utf-8") for n in names}
     try:
         for i in range(0, len(utts), batch_size):
             batch = utts[i : i + batch_size]
             waves = read_batch_audio(scp, batch, asr.features.sampling_rate)
-            for utt, (text, ids, total) in zip(batch, asr(waves, batch)):
+            for utt, (text, ids, total, no_speech) in zip(batch, asr(waves, batch)):
                 toks = asr.tokenizer.convert_ids_to_tokens(ids)
                 files["text"].write(f"{utt} {normalize(text, how)}\n")
                 files["token"].write(f"{utt} {' '.join(toks)}\n")
                 files["token_int"].write(f"{utt} {' '.join(map(str, ids))}\n")
                 files["score"].write(f"{utt} {total:.4f}\n")
+                if no_speech is not None:
+                    files["no_speech_prob"].write(f"{utt} {no_speech:.4f}\n")
             logging.info(f"{min(i + batch_size, len(utts))} / {len(utts)} utts decoded")
     finally:
         for f in files.values():
@@ -185,6 +218,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ngpu", type=int, default=0)
     parser.add_argument("--max_new_tokens", type=int, default=128)
     parser.add_argument("--normalize", choices=NORMALIZERS, default="upper_nopunct")
+    parser.add_argument("--no_speech_token", default=None,
+                        help="token whose probability is no_speech_prob (default <|nocaptions|> or <|nospeech|>)")
     return parser
 
 
@@ -197,6 +232,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         n = decode(
             args.model_dir, Path(path), args.output_dir, args.key_file, args.batch_size,
             "cuda" if args.ngpu > 0 else "cpu", args.max_new_tokens, args.normalize,
+            args.no_speech_token,
         )  # fmt: skip
     except ValueError as e:
         sys.exit(f"whisper_inference: {e}")

@@ -50,6 +50,32 @@ def test_layout_batched_equals_one_by_one(tiny_whisper_dir, tmp_path):
         assert (out / n).read_text() == (tmp_path / "single" / "1best_recog" / n).read_text()
 
 
+def test_no_speech_prob_is_the_no_speech_token_at_the_start_position(tiny_whisper_dir, tmp_path):
+    import torch
+    from transformers import AutoTokenizer, WhisperFeatureExtractor, WhisperForConditionalGeneration
+
+    scp = _scp(tmp_path, [16000, 5000])
+    token = AutoTokenizer.from_pretrained(tiny_whisper_dir).convert_ids_to_tokens(7)
+    wi.main(["--model_dir", str(tiny_whisper_dir), "--data_path_and_name_and_type", f"{scp},speech,sound",
+             "--batch_size", "2", "--max_new_tokens", "3", "--no_speech_token", token,
+             "--output_dir", str(tmp_path / "o")])  # fmt: skip
+    got = read_map(tmp_path / "o" / "1best_recog" / "no_speech_prob")
+    # reference: each utterance alone, one full forward from its features at <|startoftranscript|>
+    model = WhisperForConditionalGeneration.from_pretrained(tiny_whisper_dir).eval()
+    fe = WhisperFeatureExtractor.from_pretrained(tiny_whisper_dir)
+    for utt in ("u0", "u1"):
+        wave = soundfile.read(tmp_path / f"{utt}.wav", dtype="float32")[0]
+        feats = fe([wave], sampling_rate=16000, return_tensors="pt").input_features
+        with torch.no_grad():
+            logits = model(input_features=feats, decoder_input_ids=torch.tensor([[1]])).logits[0, 0]
+        assert float(got[utt]) == pytest.approx(float(logits.softmax(-1)[7]), abs=1e-4)
+    # a tokenizer without <|nocaptions|> / <|nospeech|>: no file; an unknown token is named
+    wi.decode(str(tiny_whisper_dir), scp, tmp_path / "d", max_new_tokens=2)
+    assert sorted(p.name for p in (tmp_path / "d" / "1best_recog").iterdir()) == ["score", "text", "token", "token_int"]
+    with pytest.raises(ValueError, match=r"--no_speech_token: '<\|nocaptions\|>' is not in"):
+        wi.decode(str(tiny_whisper_dir), scp, tmp_path / "e", no_speech_token="<|nocaptions|>")
+
+
 def test_errors_name_the_utterance(tiny_whisper_dir, tmp_path):
     scp = _scp(tmp_path, [16001])
     with pytest.raises(ValueError, match="utt 'u0': 16001 samples, longer than"):

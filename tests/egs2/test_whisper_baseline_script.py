@@ -70,3 +70,18 @@ def test_stage8_whisper_hints_every_set_once(tiny_whisper_dir, tmp_path):
     log = again.stdout + again.stderr
     assert again.returncode == 0 and log.count("exists for every utterance; skipping") == 3
     assert "decodes" not in log
+    # --whisper_hint_no_speech true: hints of the other kind are not kept; each gives the
+    # no-speech probability of whisper_inference's no_speech_prob (a token of the tiny tokenizer)
+    from transformers import AutoTokenizer
+
+    token = AutoTokenizer.from_pretrained(tiny_whisper_dir).convert_ids_to_tokens(7)
+    nsp = cmd[:-1] + [f"--max_new_tokens 3 --no_speech_token {token}", "--whisper_hint_no_speech", "true"]
+    out = subprocess.run(nsp, cwd=recipe, env=recipe_env(), capture_output=True, text=True)
+    assert out.returncode == 0 and "skipping" not in out.stdout + out.stderr, out.stdout + out.stderr
+    for dset in ("train", "dev", "test"):
+        dec = recipe / "exp" / "whisper_hint" / "decode_whisper" / dset
+        hyp, prob = read_map(dec / "text"), read_map(dec / "no_speech_prob")
+        inst = read_map(recipe / "dump" / "raw" / dset / "instruction")
+        assert all(inst[u] == "Transcribe the audio. Whisper's no-speech probability: "
+                   f'{float(prob[u]):.1f}. A first guess, which may be wrong: "{" ".join(hyp[u].split())}"'
+                   for u in inst)  # fmt: skip

