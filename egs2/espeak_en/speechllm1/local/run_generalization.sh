@@ -25,6 +25,10 @@
 #                   non-speech, on a set that is not a test set)
 #     hint_short_nsp hint_short whose hint also gives Whisper's no-speech probability (one
 #                   decimal; speechllm.sh --whisper_hint_no_speech true, in dump_hint_nsp/)
+#     hint_short200_nsp hint_short_nsp with all 200 short utterances (train_mix800_ns0.1_short200)
+#     rir_<system>  <system> with ESPnet's reverberation on 50% of the training utterances
+#                   (data/augment/rir.scp of local/data.sh --augment true)
+#     noise_<system> <system> with ESPnet's noise (data/augment/noise.scp) on 50% of them, 5-20 dB
 #     <system>_ep<N> <system> trained N epochs (exp/gen_<system>_ep<N>); when exp/gen_<system>
 #                   holds a finished run, a copy of it resumes from its checkpoint.pth (ESPnet's
 #                   --resume: model, optimizer, scheduler and reporter carry on) and trains only
@@ -57,9 +61,10 @@ make_sets() {
         --ids <(awk 'NR % 2 == 1' data/train_mix1600_ns0.1/wav.scp)
 }
 
-# hint_short's training set: train_mix800_ns0.1 + every 2nd short utterance.
+# hint_short's training set: train_mix800_ns0.1 + every 2nd short utterance; hint_short200_nsp's:
+# + all of them.
 make_short_set() {
-    [ -f data/train_mix800_ns0.1_short/text ] && return 0
+    [ -f data/train_mix800_ns0.1_short200/text ] && return 0
     if [ ! -f data/train_short/text ]; then
         echo "$0: no data/train_short: run local/data.sh --short true first" >&2
         exit 2
@@ -68,6 +73,8 @@ make_short_set() {
         --ids <(awk 'NR % 2 == 1' data/train_short/wav.scp)
     python -m espnet_speechllm.recipe.kaldi_dir combine data/train_mix800_ns0.1_short \
         data/train_mix800_ns0.1 data/train_short100
+    python -m espnet_speechllm.recipe.kaldi_dir combine data/train_mix800_ns0.1_short200 \
+        data/train_mix800_ns0.1 data/train_short
 }
 
 if [ "${system}" = whisper ]; then
@@ -91,11 +98,21 @@ fi
 train_args="--max_epoch ${epochs}"
 hint_opts=()
 case "${system}" in
+    rir_*) system=${system#rir_}; train_args+=" --rir_scp data/augment/rir.scp --rir_apply_prob 0.5" ;;
+    noise_*) system=${system#noise_}
+             train_args+=" --noise_scp data/augment/noise.scp --noise_apply_prob 0.5 --noise_db_range 5_20" ;;
+esac
+if [[ "${train_args}" == *augment/* ]] && [ ! -f data/augment/rir.scp ]; then
+    echo "$0: run local/data.sh --augment true first" >&2; exit 2
+fi
+case "${system}" in
     hint) train_set=train_mix800_ns0.1; enc=hint; dumpdir=dump_hint ;;
     hint_short) train_set=train_mix800_ns0.1_short; enc=hint; dumpdir=dump_hint
                 test_sets="${test_sets} dev_short" ;;
     hint_short_nsp) train_set=train_mix800_ns0.1_short; enc=hint; dumpdir=dump_hint_nsp
                     test_sets="${test_sets} dev_short"; hint_opts=(--whisper_hint_no_speech true) ;;
+    hint_short200_nsp) train_set=train_mix800_ns0.1_short200; enc=hint; dumpdir=dump_hint_nsp
+                       test_sets="${test_sets} dev_short"; hint_opts=(--whisper_hint_no_speech true) ;;
     mixns_*) train_set=train_mix1600_ns0.1; enc=${system#mixns_} ;;
     aug_*) train_set=train_kjv1600; enc=${system#aug_}
            train_args+=" --noise_scp data/augment/noise.scp --noise_apply_prob 0.5 --noise_db_range 5_20"
