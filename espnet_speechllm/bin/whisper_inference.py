@@ -81,7 +81,6 @@ class WhisperASR:
         model_dir: HF Whisper dir (model, tokenizer, preprocessor_config.json).
         device: ``cpu`` or ``cuda``.
         max_new_tokens: Cap on each hypothesis' length in tokens.
-
         no_speech_token: The no-speech token; ``None``: ``<|nocaptions|>`` or ``<|nospeech|>``
             if the tokenizer has either (else no no-speech probability).
     """
@@ -130,17 +129,15 @@ class WhisperASR:
                 encoder_outputs=enc, max_new_tokens=self.max_new_tokens, do_sample=False,
                 num_beams=1, return_dict_in_generate=True, output_scores=True,
             )  # fmt: skip
-            no_speech = self.no_speech_probs(enc)
+            no_speech = self.no_speech_probs(enc) or [None] * len(waves)
         steps = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
         new = out.sequences[:, -steps.shape[1] :]
         eos = self.model.generation_config.eos_token_id
         results = []
-        for ids, logp in zip(new.tolist(), steps):
+        for ids, logp, p in zip(new.tolist(), steps, no_speech):
             n = next((k + 1 for k, t in enumerate(ids) if t == eos), len(ids))  # up to EOS
             keep = text_ids(ids[:n], self.special, len(self.tokenizer))
-            results.append((self.tokenizer.decode(keep), keep, float(logp[:n].sum()), None))
-        if no_speech is not None:
-            results = [r[:3] + (p,) for r, p in zip(results, no_speech)]
+            results.append((self.tokenizer.decode(keep), keep, float(logp[:n].sum()), p))
         return results
 
     def no_speech_probs(self, enc) -> Optional[List[float]]:
