@@ -1,4 +1,4 @@
-"""Synthesise utterances with espeak-ng + sox and write them as a Kaldi data dir.
+"""Synthesise utterances with espeak-ng (or flite) + sox and write them as a Kaldi data dir.
 
 Shared by the synthetic recipes (ASR, ST, multilingual): each recipe picks its own
 texts and voices, writes them as an items TSV (``utt_id voice rate pitch text``,
@@ -8,7 +8,13 @@ tab-separated) and calls this module::
         --items train.tsv --wav_dir downloads/wav/train --data_dir data/train --nj 2
 
 Audio is 16 kHz mono 16-bit PCM WAV. The same items give byte-identical wavs: espeak-ng
-is deterministic and sox runs without dither.
+and flite are deterministic and sox runs without dither.
+
+A voice ``flite:<name>`` (``flite:slt``, ``flite:awb``, ``flite:rms``, ``flite:kal16``;
+``flite -lv`` lists them) is read by flite (``apt-get install flite``): its voices are
+built from recordings of real speakers (CMU ARCTIC), a voice family espeak-ng's formant
+synthesis does not have. The rate becomes flite's duration stretch (175 wpm = 1.0) and
+the pitch a sox pitch shift of 8 cents per step from 50.
 """
 
 import argparse
@@ -30,6 +36,7 @@ SAMPLE_RATE = 16000
 
 # binary -> Debian package that provides it
 _TOOLS = {"espeak-ng": "espeak-ng", "sox": "sox"}
+FLITE = "flite:"
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,8 @@ class SynthItem:
     Args:
         utt_id: Utterance id; must start with ``speaker + "-"`` (see ``speaker_id``).
         text: Transcript written to ``text``; espeak-ng reads it lower-cased.
-        voice: espeak-ng voice, optionally + variant: ``en-us``, ``en-gb-scotland+f3``.
+        voice: espeak-ng voice, optionally + variant: ``en-us``, ``en-gb-scotland+f3``;
+            or a flite voice: ``flite:slt``.
         rate: Speaking rate in words per minute (espeak-ng ``-s``).
         pitch: Pitch 0-99 (espeak-ng ``-p``).
     """
@@ -66,15 +74,17 @@ def speaker_id(voice: str, rate: int, pitch: int) -> str:
         raise ValueError(
             f"rate must be 1-999 and pitch 0-99, got rate={rate} pitch={pitch}"
         )
-    parts = [re.sub(r"[^0-9A-Za-z]", "", p) for p in voice.split("+")]
+    parts = [re.sub(r"[^0-9A-Za-z]", "", p) for p in voice.split("+")]  # flite:slt -> fliteslt
     return "_".join(parts + [f"r{rate:03d}", f"p{pitch:02d}"])
 
 
-def check_tools() -> None:
-    """Raise RuntimeError naming the apt package of any missing binary."""
+def check_tools(flite: bool = False) -> None:
+    """Raise RuntimeError naming the apt package of any missing binary (flite too when
+    ``flite``)."""
+    tools = {**_TOOLS, "flite": "flite"} if flite else _TOOLS
     missing = [
         f"{b} (apt-get install {pkg})"
-        for b, pkg in _TOOLS.items()
+        for b, pkg in tools.items()
         if shutil.which(b) is None
     ]
     if missing:
@@ -83,7 +93,45 @@ def check_tools() -> None:
         )
 
 
+def check_flite_voices(items: Iterable[SynthItem]) -> None:
+    """Raise ValueError naming the first utterance whose ``flite:`` voice flite lacks:
+    flite reads an unknown voice with its default one and exits 0."""
+    wanted = [it for it in items if it.voice.startswith(FLITE)]
+    if not wanted:
+        return
+    listing = subprocess.run(["flite", "-lv"], capture_output=True, text=True).stdout
+    have = set(listing.split(":", 1)[-1].split())
+    for it in wanted:
+        if it.voice[len(FLITE):] not in have:
+            raise ValueError(
+                f"utterance {it.utt_id}: flite has no voice '{it.voice[len(FLITE):]}' "
+                f"(flite -lv: {' '.join(sorted(have))})"
+            )
+
+
+def _synth_flite(item: SynthItem, wav_path: Path) -> None:
+    raw = wav_path.with_name(wav_path.name + ".flite.wav")
+    tmp = wav_path.with_name(wav_path.name + ".tmp.wav")
+    flite = ["flite", "-voice", item.voice[len(FLITE):], "--setf"]
+    flite += [f"duration_stretch={175 / item.rate:.3f}", "-t", item.text.lower(), "-o", str(raw)]
+    sox = ["sox", "-D", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(tmp)]
+    sox += ["pitch", str(8 * (item.pitch - 50))]
+    for cmd in (flite, sox):
+        done = subprocess.run(cmd, capture_output=True)
+        if done.returncode != 0:
+            raw.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
+            raise RuntimeError(
+                f"synthesis of utterance {item.utt_id} (voice {item.voice}) failed: "
+                f"{cmd[0]} rc={done.returncode} {done.stderr.decode().strip()!r}"
+            )
+    raw.unlink()
+    _finish(item, tmp, wav_path)
+
+
 def _synth_one(item: SynthItem, wav_path: Path) -> None:
+    if item.voice.startswith(FLITE):
+        return _synth_flite(item, wav_path)
     espeak = ["espeak-ng", "--stdout", "--stdin", "-v", item.voice]
     espeak += ["-s", str(item.rate), "-p", str(item.pitch)]
     # -D: no dither, so the output is a deterministic function of the input.
@@ -111,10 +159,14 @@ def _synth_one(item: SynthItem, wav_path: Path) -> None:
             f"espeak-ng rc={tts.returncode} {tts_err.decode().strip()!r}, "
             f"sox rc={conv.returncode} {sox_err.decode().strip()!r}"
         )
+    _finish(item, tmp, wav_path)
+
+
+def _finish(item: SynthItem, tmp: Path, wav_path: Path) -> None:
     if soundfile.info(str(tmp)).frames == 0:
         tmp.unlink()
         raise RuntimeError(
-            f"utterance {item.utt_id}: espeak-ng produced no audio for {item.text!r}"
+            f"utterance {item.utt_id}: {item.voice} produced no audio for {item.text!r}"
         )
     tmp.replace(wav_path)  # atomic: an interrupted run never leaves a truncated wav
 
@@ -127,8 +179,9 @@ def synthesise(
     Returns:
         Absolute wav path per utt id.
     """
-    check_tools()
+    check_tools(flite=any(it.voice.startswith(FLITE) for it in items))
     _check_unique(items)
+    check_flite_voices(items)
     wav_dir = Path(wav_dir).absolute()
     wav_dir.mkdir(parents=True, exist_ok=True)
     paths = {it.utt_id: wav_dir / f"{it.utt_id}.wav" for it in items}

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_pkgs="espeak-ng sox sctk bible-kjv fortunes-min fortunes dict-devil"
+apt_pkgs="espeak-ng sox flite sctk bible-kjv fortunes-min fortunes dict-devil"
 missing=""
 for p in ${apt_pkgs}; do dpkg -s "$p" >/dev/null 2>&1 || missing+=" $p"; done
 if [ -n "${missing}" ]; then

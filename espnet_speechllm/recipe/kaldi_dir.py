@@ -4,9 +4,10 @@ A data dir holds text files of ``<id> <value>`` lines, sorted by id in byte orde
 (``LC_ALL=C sort``), ids unique:
 
 keyed by utterance ``wav.scp`` (path or ``"cmd |"``), ``text``, ``text.*``, ``utt2*``,
-``*.scp``; by speaker ``spk2utt``, always rebuilt from utt2spk; with ``segments``
-(``utt recording start end``) ``wav.scp`` is keyed by recording and ``segments`` lists
-the utterances (``espnet_speechllm.recipe.segments``).
+``*.scp``, the prompt fields ``instruction`` and ``history``; by speaker ``spk2utt``,
+always rebuilt from utt2spk; with ``segments`` (``utt recording start end``) ``wav.scp``
+is keyed by recording and ``segments`` lists the utterances
+(``espnet_speechllm.recipe.segments``).
 
 CLI (bad input: exit 1 naming file:line and id): ``python -m
 espnet_speechllm.recipe.kaldi_dir validate DIR [--need F ...] | fix DIR | subset SRC DST
@@ -35,10 +36,18 @@ class DataDirError(KaldiFormatError):
     """A data dir is malformed; the message names the file, line and id."""
 
 
+# The chat layout's per-utterance prompt fields (asr/prompt_fields.py; utt2lang is a utt2*).
+PROMPT_FILES = ("instruction", "history")
+
+
 def is_utt_file(name: str) -> bool:
     """Whether a data-dir file is keyed by utterance id (spk2* files are not; nor is
     wav.scp where the dir has segments: see ``utt_files``)."""
-    return name.startswith(("text", "utt2")) or name.endswith(".scp") or name == SEGMENTS
+    return (
+        name.startswith(("text", "utt2"))
+        or name.endswith(".scp")
+        or name in (SEGMENTS, *PROMPT_FILES)
+    )
 
 
 def utt_files(data_dir: Path) -> List[Path]:

@@ -164,7 +164,8 @@ def test_espeak_en_data_sh_optional_sets_leave_the_default_sets_alone(tmp_path):
               " --nonspeech_ratio 0.5 --augment true --num_aug_noises 2 --num_aug_rirs 2"
               " --ood true --num_ood 4 --real true --extra_text true --num_extra 5"
               " --short true --num_short_train 6 --num_short_dev 3"
-              " --mix true --mix_nonspeech_ratio 0.25").split()
+              " --mix true --mix_nonspeech_ratio 0.25"
+              " --flite true --num_flite_short 4 --num_flite_sent 3 --num_flite_spk 2").split()
     out = _run(recipe, *opts, *extras)
     assert out.returncode == 0, out.stderr
     assert {k: (data / k[0] / k[1]).read_bytes() for k in before} == before
@@ -197,6 +198,11 @@ def test_espeak_en_data_sh_optional_sets_leave_the_default_sets_alone(tmp_path):
     assert len(mix) == 23 + 6 and {u: t for u, t in mix.items() if u in speech} == speech
     assert sum(t == "<nospeech>" for t in mix.values()) == 6
     validate(data / "train_mix", need=["wav.scp", "text", "utt2spk", "spk2utt"])
+    flite = read_map(data / "train_flite" / "text")
+    validate(data / "train_flite", need=["wav.scp", "text", "utt2spk", "spk2utt", "utt2dur"])
+    assert len(flite) == 4 + 3 and all(u.startswith("flite") for u in flite)
+    assert sum("-fs" in u for u in flite) == 4 and not set(flite.values()) & ood
+    assert not set(flite) & set(mix)  # an extra set: train_mix is unchanged by it
     dev_short = read_map(data / "dev_short" / "text")
     assert len(dev_short) == 3 and all("-sd" in u for u in dev_short)
     assert len(read_map(data / "augment" / "noise.scp")) == 2

@@ -129,3 +129,52 @@ def test_unknown_voice_error_names_utterance(tmp_path):
     with pytest.raises(RuntimeError, match=f"utterance {item.utt_id} .*voice does not"):
         synthesise([item], tmp_path / "wav")
     assert not list((tmp_path / "wav").iterdir())
+
+
+needs_flite = pytest.mark.skipif(
+    shutil.which("flite") is None or shutil.which("sox") is None,
+    reason="flite or sox not installed",
+)
+
+
+def test_missing_flite_names_apt_package_only_for_flite_voices(monkeypatch, tmp_path):
+    for tool in ("espeak-ng", "sox"):  # fakes on PATH, flite absent
+        (tmp_path / tool).write_text("#!/bin/sh\n")
+        (tmp_path / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    check_tools()  # espeak-ng voices only: flite is not needed
+    with pytest.raises(RuntimeError, match=r"flite \(apt-get install flite\)"):
+        synthesise([_item("flite:slt", 170, 50, 0, "HELLO")], tmp_path / "wav")
+
+
+@needs_flite
+def test_flite_voice_rate_and_pitch(tmp_path):
+    slow, fast, high = (
+        _item("flite:slt", 120, 50, 0, "LET THERE BE LIGHT"),
+        _item("flite:slt", 240, 50, 1, "LET THERE BE LIGHT"),
+        _item("flite:slt", 120, 80, 2, "LET THERE BE LIGHT"),
+    )
+    paths = synthesise([slow, fast, high], tmp_path / "wav", nj=2)
+    assert slow.speaker == "fliteslt_r120_p50"
+    durs = {it.utt_id: soundfile.info(str(paths[it.utt_id])).duration for it in (slow, fast, high)}
+    info = soundfile.info(str(paths[slow.utt_id]))
+    assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+    # rate 120 wpm stretches durations by 175/120, 240 by 175/240: about twice as long
+    assert 1.6 < durs[slow.utt_id] / durs[fast.utt_id] < 2.4
+    # the pitch shift keeps the duration and changes the audio
+    assert durs[high.utt_id] == pytest.approx(durs[slow.utt_id], rel=0.02)
+    a, _ = soundfile.read(str(paths[slow.utt_id]))
+    b, _ = soundfile.read(str(paths[high.utt_id]))
+    assert np.abs(a).max() > 0.05 and not np.allclose(a[: len(b)], b[: len(a)])
+    again = synthesise([slow], tmp_path / "again")
+    assert again[slow.utt_id].read_bytes() == paths[slow.utt_id].read_bytes()
+    assert not [p for p in (tmp_path / "wav").iterdir() if ".tmp" in p.name or ".flite" in p.name]
+
+
+@needs_flite
+def test_unknown_flite_voice_error_names_utterance(tmp_path):
+    # flite itself reads an unknown voice with its default voice and exits 0
+    item = _item("flite:nosuch", 170, 50, 0, "HELLO")
+    with pytest.raises(ValueError, match=f"utterance {item.utt_id}: flite has no voice 'nosuch'"):
+        synthesise([_item("flite:slt", 170, 50, 1, "HI"), item], tmp_path / "wav")
+    assert not (tmp_path / "wav").exists() or not list((tmp_path / "wav").iterdir())

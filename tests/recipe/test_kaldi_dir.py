@@ -142,6 +142,23 @@ def test_combine_merges_and_rejects_duplicate_ids(make_data_dir, tmp_path):
         combine(tmp_path / "aa", [a, a])
 
 
+def test_prompt_fields_are_utterance_files(make_data_dir, tmp_path):
+    # instruction / history (the chat layout's fields) are keyed by utterance: subset
+    # keeps the chosen ids' lines, combine merges them.
+    a = make_data_dir(UTTS, name="a")
+    write_map(a / "instruction", {u: f"Transcribe {u}." for u in UTTS})
+    write_map(a / "history", {u: "[]" for u in UTTS})
+    subset(a, tmp_path / "sub", ["spkA-2"])
+    assert read_map(tmp_path / "sub" / "instruction") == {"spkA-2": "Transcribe spkA-2."}
+    assert read_map(tmp_path / "sub" / "history") == {"spkA-2": "[]"}
+    b = make_data_dir({"spkC-1": ("HI", "spkC", 800)}, name="b")
+    write_map(b / "instruction", {"spkC-1": "Say it."})
+    combine(tmp_path / "ab", [tmp_path / "sub", b])
+    assert read_map(tmp_path / "ab" / "instruction") == {
+        "spkA-2": "Transcribe spkA-2.", "spkC-1": "Say it."}
+    assert not (tmp_path / "ab" / "history").exists()  # b has none: left out, not mixed
+
+
 def test_cli_validate_exits_1_with_message(make_data_dir, capsys):
     d = make_data_dir(UTTS)
     (d / "text").write_text("spkA-1 HELLO WORLD\nspkA-2 GOOD MORNING\n")

@@ -47,6 +47,11 @@ num_extra=1600       # read by the training voices; combine with train for diver
 short=false          # data/train_short, data/dev_short: 1-2-word spans of the train / dev sentences
 num_short_train=200  # (train: + train_extra's when built), read by the train / dev voices
 num_short_dev=50
+flite=false          # data/train_flite: 1-2-word spans + sentences of the training text read by
+num_flite_short=100  # flite's voices (apt-get install flite), built from real speakers' recordings
+num_flite_sent=200
+num_flite_spk=12
+flite_voices=flite:slt,flite:awb,flite:rms,flite:kal16
 mix=false            # data/train_mix: train + the train_extra / train_short built in this call +
 mix_nonspeech_ratio=0.1  # this ratio x their size of nonspeech_train (needs --nonspeech true)
 help_message="Usage: $0 [--nj 2] [--seed 0] [--num_train 3200] [--vocab_size 1000] ...
@@ -136,6 +141,22 @@ build_extras() {
                 --wav_dir "${downloads}/wav/${x}" --data_dir "${data}/${x}" --nj "${nj}"
         done
     fi
+    if [ "${flite}" = true ]; then
+        log "Training utterances read by flite voices (${flite_voices})"
+        rm -rf "${data}/train_flite" "${downloads}/wav/train_flite"
+        local sources=(--items "${downloads}/items/train.tsv") exclude=()
+        [ -f "${downloads}/items/train_extra.tsv" ] && sources+=(--items "${downloads}/items/train_extra.tsv")
+        [ -f "${downloads}/items/test_ood.tsv" ] && exclude=(--exclude "${downloads}/items/test_ood.tsv")
+        python "${shared_local}/short_items.py" "${sources[@]}" --out "${downloads}/items/train_flite_short.tsv" \
+            --voices "${flite_voices}" --num_spk "${num_flite_spk}" --num_utts "${num_flite_short}" \
+            --seed "$((seed + 3))" --prefix fs
+        python "${shared_local}/extra_text_items.py" --out "${downloads}/items/train_flite_sent.tsv" \
+            "${exclude[@]}" --num_utts "${num_flite_sent}" --seed "$((seed + 3))" --voices "${flite_voices}" \
+            --num_spk "${num_flite_spk}"
+        cat "${downloads}"/items/train_flite_{short,sent}.tsv > "${downloads}/items/train_flite.tsv"
+        python "${shared_local}/espeak_synth.py" --items "${downloads}/items/train_flite.tsv" \
+            --wav_dir "${downloads}/wav/train_flite" --data_dir "${data}/train_flite" --nj "${nj}"
+    fi
     if [ "${mix}" = true ]; then
         log "Mixed training set data/train_mix (the Whisper-hint system's, run_whisper.sh)"
         local parts=("${data}/train")
@@ -165,6 +186,10 @@ for bin in bible espeak-ng sox; do
         exit 1
     fi
 done
+if [ "${flite}" = true ] && ! command -v flite > /dev/null; then
+    log "Error: --flite true needs 'flite': apt-get install flite"
+    exit 1
+fi
 if ! python -c "import espnet_speechllm" 2> /dev/null; then
     log "Error: cannot import espnet_speechllm: pip install -e the project root or set PYTHONPATH"
     exit 1

@@ -29,6 +29,9 @@
 #     rir_<system>  <system> with ESPnet's reverberation on 50% of the training utterances
 #                   (data/augment/rir.scp of local/data.sh --augment true)
 #     noise_<system> <system> with ESPnet's noise (data/augment/noise.scp) on 50% of them, 5-20 dB
+#     flite_<system> <system> on its training set + data/train_flite (300 utterances read by flite
+#                   voices, built from real speakers; local/data.sh --flite true); goes before
+#                   rir_ / noise_ (flite_noise_hint_short200_nsp)
 #     <system>_ep<N> <system> trained N epochs (exp/gen_<system>_ep<N>); when exp/gen_<system>
 #                   holds a finished run, a copy of it resumes from its checkpoint.pth (ESPnet's
 #                   --resume: model, optimizer, scheduler and reporter carry on) and trains only
@@ -97,6 +100,11 @@ if [[ "${system}" =~ ^(.+)_ep([0-9]+)$ ]]; then
 fi
 train_args="--max_epoch ${epochs}"
 hint_opts=()
+flite=false
+if [[ "${system}" == flite_* ]]; then
+    system=${system#flite_}; flite=true
+    [ -f data/train_flite/text ] || { echo "$0: run local/data.sh --flite true first" >&2; exit 2; }
+fi
 case "${system}" in
     rir_*) system=${system#rir_}; train_args+=" --rir_scp data/augment/rir.scp --rir_apply_prob 0.5" ;;
     noise_*) system=${system#noise_}
@@ -130,6 +138,26 @@ case "${enc}" in
 esac
 make_sets
 [[ "${system}" == hint_short* ]] && make_short_set
+# flite_: the set's dump (and, for a hint system, its Whisper hints) = the system's set's +
+# train_flite's, combined, so that Whisper decodes only the 300 new utterances.
+if "${flite}"; then
+    base=${train_set}; train_set=${base}_flite
+    if [ ! -f "${dumpdir}/raw/${train_set}/wav.scp" ]; then
+        for x in "${base}" train_flite; do
+            [ -f "${dumpdir}/raw/${x}/wav.scp" ] || ./run_whisper.sh --system lora --stage 3 --stop_stage 4 \
+                --dumpdir "${dumpdir}" --train_set "${x}" --test_sets "${test_sets}"
+        done
+        if [[ "${dumpdir}" == dump_hint* ]]; then
+            for x in "${base}" train_flite; do
+                ./run_whisper.sh --system lora --stage 8 --stop_stage 8 --dumpdir "${dumpdir}" --train_set "${x}" \
+                    --test_sets "${test_sets}" --whisper_hint true ${hint_opts[@]+"${hint_opts[@]}"} \
+                    --inference_nj 2
+            done
+        fi
+        python -m espnet_speechllm.recipe.kaldi_dir combine "${dumpdir}/raw/${train_set}" \
+            "${dumpdir}/raw/${base}" "${dumpdir}/raw/train_flite"
+    fi
+fi
 # Once per dump dir, training set and test sets, so that systems started later (side by
 # side) reuse it.
 dumped() {
