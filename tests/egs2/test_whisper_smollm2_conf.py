@@ -81,3 +81,18 @@ def test_hint_conf_reads_whispers_guess_after_the_audio(tmp_path, tiny_llm):
     # utterance 2's instruction is the conf's default: only utterance 1's prefix grew
     assert with_hint["prefix_length"] > default["prefix_length"]
     assert not torch.isclose(with_hint["loss_att"], default["loss_att"])
+
+
+def test_run_whisper_conf_is_the_hint_conf_with_noise_augmentation_for_one_epoch(tmp_path, tiny_llm):
+    import yaml
+
+    noise_conf = TUNING / "train_speechllm_whisper_smollm2_hint_noise.yaml"
+    hint, noise = (yaml.safe_load(c.read_text()) for c in (TUNING / "train_speechllm_whisper_smollm2_hint.yaml", noise_conf))
+    added = {"noise_scp": "data/augment/noise.scp", "noise_apply_prob": 0.5, "noise_db_range": "5_20"}
+    assert {k: noise.pop(k) for k in added} == added
+    assert (noise.pop("max_epoch"), hint.pop("max_epoch")) == (1, 3)
+    assert noise == hint  # the model, data and optimiser of the hint conf, unchanged
+    args = _args(noise_conf, tmp_path, tiny_llm)  # ESPnet's parser takes the keys
+    assert (args.noise_scp, args.noise_apply_prob, args.noise_db_range) == (
+        "data/augment/noise.scp", 0.5, "5_20")
+    assert args.max_epoch == 1

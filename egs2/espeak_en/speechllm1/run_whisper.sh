@@ -4,13 +4,16 @@
 # packages), scored on four test sets: test (KJV, unseen voices), test_ood (fortunes-min
 # sentences, other voices), test_real (the 7 real mini_an4 utterances) and test_nonspeech
 # (noise, tones, music: the reference is empty).
-#   ./run_whisper.sh                  --system hint (default; the best of the generalization
-#                                     study in RESULTS.md): encoder frozen, SmolLM2 LoRA, and
-#                                     Whisper tiny.en's own 1-best of every utterance as a text
-#                                     hint next to the audio (stage 8, --whisper_hint true);
-#                                     trained on data/train_mix = the KJV clauses + other text
-#                                     (fortunes, Devil's Dictionary) + 1-2-word utterances +
-#                                     10% non-speech (reference ""), built by stage 1
+#   ./run_whisper.sh                  --system hint (default; the best balance of the
+#                                     generalization study in RESULTS.md): encoder frozen,
+#                                     SmolLM2 LoRA, and Whisper tiny.en's own 1-best of every
+#                                     utterance, with its no-speech probability, as a text hint
+#                                     next to the audio (stage 8, --whisper_hint true
+#                                     --whisper_hint_no_speech true); trained 1 epoch on
+#                                     data/train_mix = the KJV clauses + other text (fortunes,
+#                                     Devil's Dictionary) + 1-2-word utterances + 10% non-speech
+#                                     (reference ""), built by stage 1, with ESPnet's noise
+#                                     augmentation on half of it (data/augment, stage 1)
 #   ./run_whisper.sh --system lora    the first Whisper system: LoRA on both sides, KJV only
 #   ./run_whisper.sh --stage 11 --speechllm_args "--max_epoch 1"
 #   ./run_whisper.sh --local_data_opts "--num_train 400"   added to the system's data options
@@ -31,11 +34,12 @@ while [ $# -gt 0 ]; do
 done
 case "${system}" in
     hint)
-        conf=conf/tuning/train_speechllm_whisper_smollm2_hint.yaml
+        conf=conf/tuning/train_speechllm_whisper_smollm2_hint_noise.yaml
         train_set=train_mix
-        # 600 non-speech training clips: 10% of the ~5000 speech utterances of train_mix.
-        data_opts="--extra_text true --short true --mix true --num_nonspeech_train 600 ${data_opts}"
-        system_opts=(--whisper_hint true) ;;
+        # 600 non-speech training clips: 10% of the ~5000 speech utterances of train_mix;
+        # data/augment/noise.scp: the conf's noise augmentation.
+        data_opts="--extra_text true --short true --mix true --num_nonspeech_train 600 --augment true ${data_opts}"
+        system_opts=(--whisper_hint true --whisper_hint_no_speech true) ;;
     lora)
         conf=conf/tuning/train_speechllm_whisper_smollm2_lora.yaml
         train_set=train
