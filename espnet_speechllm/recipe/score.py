@@ -251,6 +251,21 @@ def score_empty_references(hyp_toks: List[List[str]], out_dir: Path) -> Dict:
     return {"n_utt": len(hyp_toks), "n_ref": 0, **undefined, "serr": serr, **counts}
 
 
+def warn_if_mostly_empty(
+    ref_toks: List[List[str]], hyp_toks: List[List[str]], out_dir: Path
+) -> None:
+    """Warn when most of the utterances with speech decode to "": a model whose
+    training collapsed to end-of-sentence scores a plain 100% WER, easy to miss in a table."""
+    speech = [h for r, h in zip(ref_toks, hyp_toks) if r]
+    n_empty = sum(not h for h in speech)
+    if 2 * n_empty > len(speech):
+        logging.warning(
+            f"score: {n_empty} of the {len(speech)} utterances with a reference in {out_dir} "
+            "have an empty hypothesis: the model may have collapsed to end-of-sentence "
+            "(check the valid accuracy in its train.log)"
+        )
+
+
 def score_error_rate(
     utts: List[str],
     refs: List[str],
@@ -266,6 +281,7 @@ def score_error_rate(
     write_trn(out_dir / "hyp.trn", ids, hyp_toks)
     if not any(ref_toks):
         return {"metric": metric, **score_empty_references(hyp_toks, out_dir)}
+    warn_if_mostly_empty(ref_toks, hyp_toks, out_dir)
     sclite = find_sclite() if backend != "jiwer" else None
     if backend == "sclite" and sclite is None:
         raise RuntimeError(f"sclite not found in {SCLITE_DIRS} or on PATH")

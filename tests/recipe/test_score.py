@@ -194,3 +194,20 @@ def test_ids_with_brackets_are_scored_and_reported_by_their_names(tmp_path, back
     assert "_sclite" not in report
     if backend == "sclite":  # the per-utterance alignments name the real utterances
         assert "id: (a(b-a(b)" in report and "id: (s({-s({-x({1)" in report
+
+
+def test_mostly_empty_hypotheses_on_speech_warn_of_a_collapse(tmp_path, caplog):
+    # A model collapsed to end-of-sentence: 2 of the 3 speech utterances decode to "".
+    # The non-speech utterance n1 does not count either way.
+    (tmp_path / "ref").write_text("n1 <nospeech>\nu1 A B\nu2 C\nu3 D\n")
+    (tmp_path / "hyp").write_text("n1\nu1\nu2\nu3 D\n")
+    with caplog.at_level(logging.WARNING):
+        result = score("wer", tmp_path / "ref", tmp_path / "hyp", tmp_path / "o", backend="jiwer")
+    assert result["del"] == 75.0
+    assert "2 of the 3 utterances with a reference" in caplog.text
+    assert "collapsed to end-of-sentence" in caplog.text
+    caplog.clear()
+    (tmp_path / "hyp").write_text("n1\nu1 A B\nu2\nu3 D\n")  # 1 of 3: no warning
+    with caplog.at_level(logging.WARNING):
+        score("wer", tmp_path / "ref", tmp_path / "hyp", tmp_path / "o2", backend="jiwer")
+    assert "collapsed" not in caplog.text
