@@ -12,8 +12,8 @@ and flite are deterministic and sox runs without dither.
 
 A voice ``flite:<name>`` (``flite:slt``, ``flite:awb``, ``flite:rms``, ``flite:kal16``;
 ``flite -lv`` lists them) is read by flite (``apt-get install flite``): its voices are
-built from recordings of real speakers (CMU ARCTIC), a voice family espeak-ng's formant
-synthesis does not have. The rate becomes flite's duration stretch (175 wpm = 1.0) and
+built from recordings of real speakers (slt, awb, rms: CMU ARCTIC; kal16: a diphone set),
+a voice family espeak-ng's formant synthesis does not have. The rate becomes flite's duration stretch (175 wpm = 1.0) and
 the pitch a sox pitch shift of 8 cents per step from 50.
 """
 
