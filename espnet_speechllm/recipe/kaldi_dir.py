@@ -43,11 +43,8 @@ PROMPT_FILES = ("instruction", "history")
 def is_utt_file(name: str) -> bool:
     """Whether a data-dir file is keyed by utterance id (spk2* files are not; nor is
     wav.scp where the dir has segments: see ``utt_files``)."""
-    return (
-        name.startswith(("text", "utt2"))
-        or name.endswith(".scp")
-        or name in (SEGMENTS, *PROMPT_FILES)
-    )
+    named = (SEGMENTS, *PROMPT_FILES)
+    return name.startswith(("text", "utt2")) or name.endswith(".scp") or name in named
 
 
 def utt_files(data_dir: Path) -> List[Path]:
