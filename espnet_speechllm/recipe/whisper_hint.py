@@ -46,15 +46,20 @@ def hints(
             raise KeyError(f"{path}: no {what} for {len(missing)} utterance(s), e.g. {missing[0]!r}")
     if no_speech is None:
         return {u: TEMPLATE.format(hyp=" ".join(hyps[u].split())) for u in utts}
+    probs = no_speech_probs(utts, no_speech, no_speech_file)
+    return {u: TEMPLATE_NO_SPEECH.format(hyp=" ".join(hyps[u].split()), no_speech=probs[u]) for u in utts}
+
+
+def no_speech_probs(utts: Sequence[str], no_speech: Dict[str, str], path: Optional[Path]) -> Dict[str, float]:
+    """``utt -> p`` of whisper_inference's ``no_speech_prob`` map; names a value that is no probability."""
     out = {}
     for u in utts:
         try:
-            p = float(no_speech[u])
+            out[u] = float(no_speech[u])
         except ValueError:
-            raise KeyError(f"{no_speech_file}: utt {u!r}: not a probability: {no_speech[u]!r}") from None
-        if not 0.0 <= p <= 1.0:
-            raise KeyError(f"{no_speech_file}: utt {u!r}: not a probability: {no_speech[u]!r}")
-        out[u] = TEMPLATE_NO_SPEECH.format(hyp=" ".join(hyps[u].split()), no_speech=p)
+            raise KeyError(f"{path}: utt {u!r}: not a probability: {no_speech[u]!r}") from None
+        if not 0.0 <= out[u] <= 1.0:
+            raise KeyError(f"{path}: utt {u!r}: not a probability: {no_speech[u]!r}")
     return out
 
 

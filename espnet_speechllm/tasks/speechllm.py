@@ -176,6 +176,10 @@ class SpeechLLMTask(ExpLockMixin, StrictLoadMixin, AbsTask):
         group.add_argument("--noise_apply_prob", type=float, default=1.0)
         group.add_argument("--noise_db_range", type=str, default="13_15")
         group.add_argument("--short_noise_thres", type=float, default=0.5)
+        group.add_argument("--speech_pad_range", type=str_or_none, default=None,
+                           help="'<min>_<max>' s of room-like silence before and after training speech")
+        group.add_argument("--speech_pad_apply_prob", type=float, default=1.0)
+        group.add_argument("--fs", type=int, default=16000, help="Sample rate of the speech (speech_pad_range)")
         group.add_argument(
             "--speech_volume_normalize", type=float_or_none, default=None
         )
@@ -209,6 +213,10 @@ class SpeechLLMTask(ExpLockMixin, StrictLoadMixin, AbsTask):
             noise_apply_prob=args.noise_apply_prob,
             noise_db_range=args.noise_db_range,
             short_noise_thres=args.short_noise_thres,
+            # getattr: the config.yaml of a model trained before these options lacks them
+            speech_pad_range=getattr(args, "speech_pad_range", None),
+            speech_pad_apply_prob=getattr(args, "speech_pad_apply_prob", 1.0),
+            fs=getattr(args, "fs", 16000),
             speech_volume_normalize=args.speech_volume_normalize,
         )
 

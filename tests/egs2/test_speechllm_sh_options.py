@@ -80,3 +80,22 @@ def test_stage_14_packs_by_default_and_says_when_skipped(recipe):
     out = run_stub(recipe, "--stage", "14", "--stop_stage", "10000", "--skip_packing", "true")
     assert out.calls == []
     assert "Stage 14: skipped (--skip_packing true): no exp/x_scratch_lm_bpe500/" in out.output
+
+
+def test_whisper_fallback_decode_is_written_from_the_hints_decode(recipe):
+    for dset in ("train", "dev", "test"):  # hints of stage 8 are there: stage 12 keeps them
+        (recipe / "dump" / "raw" / dset / "instruction").write_text('u1 Transcribe. "A"\nu2 Transcribe. "B"\n')
+    out = run_stub(recipe, "--stage", "12", "--stop_stage", "12", "--whisper_hint", "true",
+                   "--whisper_fallback_threshold", "0.3")  # fmt: skip
+    infer, fallback = out.calls
+    assert "--data_path_and_name_and_type dump/raw/test/instruction,instruction,text" in infer
+    assert fallback == (
+        "-m espnet_speechllm.recipe.whisper_fallback --hyp exp/x_scratch_lm_bpe500/decode_asr_valid.acc.ave/test/text"
+        " --whisper exp/whisper_hint/decode_whisper/test --threshold 0.3"
+        " --out_dir exp/x_scratch_lm_bpe500/decode_asr_valid.acc.ave_whisperfallback0.3/test"
+    )
+
+
+def test_whisper_fallback_needs_the_whisper_hints(recipe):
+    out = run_stub(recipe, "--stage", "12", "--whisper_fallback_threshold", "0.3", check=False)
+    assert out.returncode == 2 and "add --whisper_hint true" in out.output and not out.calls

@@ -81,6 +81,8 @@ text_file=text             # The target data file of stages 10-13. "response" (A
 whisper_hint=false
 whisper_hint_args=""       # More whisper_inference flags for them, e.g. "--max_new_tokens 64".
 whisper_hint_no_speech=false # The hint also says Whisper's no-speech probability (one decimal).
+whisper_fallback_threshold="" # Stage 12 also writes <tag>_whisperfallback<T>: Whisper's 1-best where the
+                             # LLM's is "" and Whisper's no-speech probability < T (recipe.whisper_fallback)
 
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
@@ -141,6 +143,8 @@ Options (default):
     --whisper_hint (${whisper_hint}): stage 8 writes Whisper's 1-best of every set as its instruction (needs --whisper)
     --whisper_hint_args ("${whisper_hint_args}")
     --whisper_hint_no_speech (${whisper_hint_no_speech}): the hint also gives Whisper's no-speech probability
+    --whisper_fallback_threshold ("${whisper_fallback_threshold}"): stage 12 also writes a decode with Whisper's
+          1-best where the LLM's is "" and Whisper's no-speech probability is below it (needs --whisper_hint true)
     --text_file (${text_file}): the training/scoring target; response = AudioChatLlama (transcript as src_text)
     --speechllm_config (${speechllm_config}) --speechllm_args ("") --speechllm_tag ("")
     --feats_normalize (${feats_normalize}) --model_type (${model_type}) --llm_rescore_weight ("")
@@ -194,6 +198,8 @@ case "${feats_type}" in
     "" | raw) ;;
     *) refuse "--feats_type ${feats_type}: only raw (stage 3 dumps waveforms; the frontend computes features)" ;;
 esac
+[ -n "${whisper_fallback_threshold}" ] && ! "${whisper_hint}" && refuse "--whisper_fallback_threshold" \
+    "${whisper_fallback_threshold}: the fallback is to the Whisper hints' 1-best; add --whisper_hint true"
 [ -n "${bpemode}" ] && refuse "--bpemode ${bpemode}: the from-scratch tokenizer is the LLM's own byte-level" \
     "BPE (stage 5, size --llm_vocab_size); a pretrained LLM brings its tokenizer"
 [ -n "${lang}" ] && refuse "--lang ${lang}: not used by speechllm.sh (per-utterance languages: a utt2lang" \
@@ -715,6 +721,11 @@ if ! "${skip_eval}"; then
                     --weight "${llm_rescore_weight}" --nbest_dir "${_logdir}"/output.* \
                     --output_dir "${speechllm_exp}/${inference_tag}_llmrescore${llm_rescore_weight}/${dset}"
             fi
+            if [ -n "${whisper_fallback_threshold}" ]; then
+                ${python} -m espnet_speechllm.recipe.whisper_fallback --hyp "${_dir}/text" \
+                    --whisper "${expdir}/whisper_hint/decode_whisper/${dset}" --threshold "${whisper_fallback_threshold}" \
+                    --out_dir "${speechllm_exp}/${inference_tag}_whisperfallback${whisper_fallback_threshold}/${dset}"
+            fi
         done
     fi
 
@@ -722,6 +733,7 @@ if ! "${skip_eval}"; then
         log "Stage 13: Scoring (${scoring_metrics})"
         _tags=${inference_tag}
         [ -n "${llm_rescore_weight}" ] && _tags+=" ${inference_tag}_llmrescore${llm_rescore_weight}"
+        [ -n "${whisper_fallback_threshold}" ] && _tags+=" ${inference_tag}_whisperfallback${whisper_fallback_threshold}"
         for dset in ${test_sets}; do for _tag in ${_tags}; do
             _dir=${speechllm_exp}/${_tag}/${dset}
             if [ "${text_file}" = response ]; then

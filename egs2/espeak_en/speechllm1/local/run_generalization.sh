@@ -29,6 +29,9 @@
 #     rir_<system>  <system> with ESPnet's reverberation on 50% of the training utterances
 #                   (data/augment/rir.scp of local/data.sh --augment true)
 #     noise_<system> <system> with ESPnet's noise (data/augment/noise.scp) on 50% of them, 5-20 dB
+#     pad_<system>  <system> with 0-0.5 s of room-like silence before and after 50% of the
+#                   training utterances (--speech_pad_range 0.0_0.5, train/silence_pad.py); goes
+#                   before rir_ / noise_ (pad_noise_hint_short200_nsp)
 #     flite_<system> <system> on its training set + data/train_flite (300 utterances read by flite
 #                   voices, built from real speakers; local/data.sh --flite true); goes before
 #                   rir_ / noise_ (flite_noise_hint_short200_nsp)
@@ -37,6 +40,8 @@
 #                   --resume: model, optimizer, scheduler and reporter carry on) and trains only
 #                   the further epochs
 #     whisper       Whisper tiny.en alone (scripts/run_whisper_baseline.sh)
+# A hint system's decode with Whisper's 1-best where it wrote "" but Whisper's no-speech
+# probability is below T: add --whisper_fallback_threshold T (stage 12 writes it, 13 scores it).
 set -euo pipefail
 system=$1; shift
 test_sets="test100 test_ood100 test_real test_nonspeech"
@@ -104,6 +109,9 @@ flite=false
 if [[ "${system}" == flite_* ]]; then
     system=${system#flite_}; flite=true
     [ -f data/train_flite/text ] || { echo "$0: run local/data.sh --flite true first" >&2; exit 2; }
+fi
+if [[ "${system}" == pad_* ]]; then
+    system=${system#pad_}; train_args+=" --speech_pad_range 0.0_0.5 --speech_pad_apply_prob 0.5"
 fi
 case "${system}" in
     rir_*) system=${system#rir_}; train_args+=" --rir_scp data/augment/rir.scp --rir_apply_prob 0.5" ;;
