@@ -13,7 +13,8 @@
 #                                     data/train_mix = the KJV clauses + other text (fortunes,
 #                                     Devil's Dictionary) + 1-2-word utterances + 10% non-speech
 #                                     (reference ""), built by stage 1, with ESPnet's noise
-#                                     augmentation on half of it (data/augment, stage 1)
+#                                     augmentation on half of it (data/augment, stage 1); stages
+#                                     12-13 also write and score <tag>_whisperfallback0.3
 #   ./run_whisper.sh --system lora    the first Whisper system: LoRA on both sides, KJV only
 #   ./run_whisper.sh --stage 11 --speechllm_args "--max_epoch 1"
 #   ./run_whisper.sh --local_data_opts "--num_train 400"   added to the system's data options
@@ -39,7 +40,10 @@ case "${system}" in
         # 600 non-speech training clips: 10% of the ~5000 speech utterances of train_mix;
         # data/augment/noise.scp: the conf's noise augmentation.
         data_opts="--extra_text true --short true --mix true --num_nonspeech_train 600 --augment true ${data_opts}"
-        system_opts=(--whisper_hint true --whisper_hint_no_speech true) ;;
+        # Also scored: the decode with Whisper's 1-best where the LLM wrote "" and Whisper's
+        # no-speech probability is < 0.3 (the 1st percentile over the generated non-speech
+        # training clips; RESULTS.md, "Whisper fallback"). The LLM's own decode stays the first.
+        system_opts=(--whisper_hint true --whisper_hint_no_speech true --whisper_fallback_threshold 0.3) ;;
     lora)
         conf=conf/tuning/train_speechllm_whisper_smollm2_lora.yaml
         train_set=train
