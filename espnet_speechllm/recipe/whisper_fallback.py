@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_speechllm.recipe.whisper_hint import no_speech_probs
 from espnet_speechllm.utils.cli import parse_args
-from espnet_speechllm.utils.kaldi_io import read_map, write_map
+from espnet_speechllm.utils.kaldi_io import KaldiFormatError, read_map, read_map_for, write_map
 
 
 def fall_back(
@@ -55,15 +55,13 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     args = parse_args(get_parser(), cmd)
     if not 0.0 <= args.threshold <= 1.0:
         sys.exit(f"whisper_fallback: --threshold {args.threshold}: not a probability")
+    nsp_file = args.whisper / "no_speech_prob"
     try:
         hyps = read_map(args.hyp)
-        whisper_hyps, nsp_file = read_map(args.whisper / "text"), args.whisper / "no_speech_prob"
-        nsp = read_map(nsp_file)
-        for values, path in ((whisper_hyps, args.whisper / "text"), (nsp, nsp_file)):
-            missing = [u for u in hyps if u not in values]
-            if missing:
-                raise KeyError(f"{path}: no line for {len(missing)} utterance(s) of {args.hyp}, e.g. {missing[0]!r}")
-        probs = no_speech_probs(list(hyps), nsp, nsp_file)
+        whisper_hyps = read_map_for(args.whisper / "text", hyps)
+        probs = no_speech_probs(list(hyps), read_map_for(nsp_file, hyps), nsp_file)
+    except KaldiFormatError as e:
+        sys.exit(f"whisper_fallback: {e} (the utterances of {args.hyp})")
     except KeyError as e:
         sys.exit(f"whisper_fallback: {e.args[0]}")
     except FileNotFoundError as e:  # e.g. a Whisper without a no-speech token wrote no no_speech_prob

@@ -36,8 +36,8 @@ def test_the_threshold_is_strict():
 
 @pytest.mark.parametrize(
     "whisper_hyps, nsp, threshold, error",
-    [({"a": "A"}, {"a": "0.1", "b": "0.1"}, "0.3", r"decode_whisper/test/text: no line for 1 utterance\(s\) .*'b'"),
-     ({"a": "A", "b": "B"}, {"a": "0.1"}, "0.3", r"no_speech_prob: no line for 1 utterance\(s\) .*'b'"),
+    [({"a": "A"}, {"a": "0.1", "b": "0.1"}, "0.3", r"decode_whisper/test/text: no entry for 1 utt\(s\), e.g. 'b'"),
+     ({"a": "A", "b": "B"}, {"a": "0.1"}, "0.3", r"no_speech_prob: no entry for 1 utt\(s\), e.g. 'b'"),
      ({"a": "A", "b": "B"}, {"a": "0.1", "b": "high"}, "0.3", r"no_speech_prob: utt 'b': not a probability: 'high'"),
      ({"a": "A", "b": "B"}, None, "0.3", r"whisper_fallback: .*no_speech_prob: no such file"),
      ({"a": "A", "b": "B"}, {"a": "0.1", "b": "0.1"}, "30", r"--threshold 30.0: not a probability")],
