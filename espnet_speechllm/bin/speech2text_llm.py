@@ -19,6 +19,7 @@ from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 from espnet_speechllm.utils.audio_input import AudioError, to_model_input
 from espnet_speechllm.utils.kaldi_io import one_line
 from espnet_speechllm.utils.low_precision import autocast_dtype
+from espnet_speechllm.utils.trim_silence import trim_silence
 
 
 class BadUtteranceError(ValueError):
@@ -70,6 +71,9 @@ class Speech2TextLLM:
         instruction: A chat-layout model's instruction (replaces model_conf.instruction;
             an utterance's own ``instruction`` data file still wins).
         resample: Resample audio at another rate than the model's (else refuse it).
+        trim_silence_db: Cut the silence at each end of an utterance (frames this many
+            dB below its loudest) down to ``trim_silence_keep`` (lead, trail) seconds
+            before encoding (``utils/trim_silence.py``); None = off.
 
     An utterance whose prompt + audio + new tokens could exceed the LLM context is
     refused before it is encoded (``BadUtteranceError``, naming it and the longest
@@ -97,6 +101,8 @@ class Speech2TextLLM:
         prompt: Optional[str] = None,
         instruction: Optional[str] = None,
         resample: bool = True,
+        trim_silence_db: Optional[float] = None,
+        trim_silence_keep: Tuple[float, float] = (0.0, 0.3),
     ):
         model, train_args = SpeechLLMTask.build_model_from_file(
             train_config, model_file, device
@@ -144,6 +150,9 @@ class Speech2TextLLM:
         self.instruction = instruction
         self.eos = model.eos
         self.resample = resample
+        if trim_silence_db is not None and trim_silence_db <= 0:
+            raise ValueError(f"--trim_silence_db {trim_silence_db} must be > 0 (dB)")
+        self.trim_silence_db, self.trim_silence_keep = trim_silence_db, trim_silence_keep
         self.special_ids = set(self.tokenizer.all_special_ids)
         limit = self.max_seconds(sum(map(len, self.prompt)))
         if limit is not None and model.layout is None:
@@ -283,6 +292,8 @@ class Speech2TextLLM:
             wav = to_model_input(speech, fs or self.fs, self.fs, key, self.resample)
         except AudioError as e:
             raise BadUtteranceError(key, str(e)) from e
+        if self.trim_silence_db is not None:
+            wav = trim_silence(wav, self.fs, self.trim_silence_db, self.trim_silence_keep)
         return torch.from_numpy(wav)
 
     def token_cap(self, n_samples: int) -> int:

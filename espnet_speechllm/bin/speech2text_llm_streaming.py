@@ -55,6 +55,11 @@ class Speech2TextLLMStreaming(Speech2TextLLM):
         unstable_tokens: int = 2,
         **kwargs,
     ):
+        if kwargs.get("trim_silence_db") is not None:
+            raise ValueError(
+                "--trim_silence_db is for offline decoding: a chunk's silence is not the "
+                "utterance's (trim the audio before streaming it)"
+            )
         super().__init__(train_config, model_file, **kwargs)
         self.model.check_streaming(str(train_config))
         if unstable_tokens < 0:

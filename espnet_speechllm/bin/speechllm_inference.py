@@ -25,6 +25,7 @@ from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 from espnet_speechllm.train.decode_dataset import DecodeBatch, DecodeCollate, DecodeDataset
 from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import write_map
+from espnet_speechllm.utils.trim_silence import parse_keep
 
 
 @typechecked
@@ -192,6 +193,20 @@ def get_parser() -> argparse.ArgumentParser:
         default=True,
         help="Resample audio at another rate than the model's (with a warning), else refuse it",
     )
+    group.add_argument(
+        "--trim_silence_db",
+        type=float,
+        default=None,
+        help="Cut the silence at each end of an utterance (frames this many dB below its "
+        "loudest, e.g. 35) down to --trim_silence_keep before encoding; default: off",
+    )
+    group.add_argument(
+        "--trim_silence_keep",
+        type=_keep,
+        default=(0.0, 0.3),
+        help="<lead>_<trail>: seconds of silence that --trim_silence_db keeps before / after "
+        "the speech (as in the training audio; espeak-ng: 0.0_0.3)",
+    )
     group = parser.add_argument_group("The model configuration related")
     group.add_argument("--train_config", type=str, help="config.yaml of the trained model")
     group.add_argument("--model_file", type=str, help="Trained parameters (*.pth)")
@@ -226,6 +241,13 @@ def get_parser() -> argparse.ArgumentParser:
         help="Chat-layout models: replaces model_conf.instruction (an instruction data file wins)",
     )
     return parser
+
+
+def _keep(value: str) -> Tuple[float, float]:
+    try:
+        return parse_keep(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(cmd=None) -> None:
