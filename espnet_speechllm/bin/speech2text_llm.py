@@ -19,7 +19,7 @@ from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 from espnet_speechllm.utils.audio_input import AudioError, to_model_input
 from espnet_speechllm.utils.kaldi_io import one_line
 from espnet_speechllm.utils.low_precision import autocast_dtype
-from espnet_speechllm.utils.trim_silence import trim_silence
+from espnet_speechllm.utils.trim_silence import parse_keep, trim_silence
 
 
 class BadUtteranceError(ValueError):
@@ -102,7 +102,7 @@ class Speech2TextLLM:
         instruction: Optional[str] = None,
         resample: bool = True,
         trim_silence_db: Optional[float] = None,
-        trim_silence_keep: Tuple[float, float] = (0.0, 0.3),
+        trim_silence_keep: Union[str, Tuple[float, float]] = "0.0_0.3",
     ):
         model, train_args = SpeechLLMTask.build_model_from_file(
             train_config, model_file, device
@@ -152,6 +152,8 @@ class Speech2TextLLM:
         self.resample = resample
         if trim_silence_db is not None and trim_silence_db <= 0:
             raise ValueError(f"--trim_silence_db {trim_silence_db} must be > 0 (dB)")
+        if isinstance(trim_silence_keep, str):  # the command line's / decode YAML's form
+            trim_silence_keep = parse_keep(trim_silence_keep)
         self.trim_silence_db, self.trim_silence_keep = trim_silence_db, trim_silence_keep
         self.special_ids = set(self.tokenizer.all_special_ids)
         limit = self.max_seconds(sum(map(len, self.prompt)))

@@ -25,7 +25,6 @@ from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 from espnet_speechllm.train.decode_dataset import DecodeBatch, DecodeCollate, DecodeDataset
 from espnet_speechllm.utils.cli import parse_args
 from espnet_speechllm.utils.kaldi_io import write_map
-from espnet_speechllm.utils.trim_silence import parse_keep
 
 
 @typechecked
@@ -202,8 +201,8 @@ def get_parser() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--trim_silence_keep",
-        type=_keep,
-        default=(0.0, 0.3),
+        type=str,
+        default="0.0_0.3",
         help="<lead>_<trail>: seconds of silence that --trim_silence_db keeps before / after "
         "the speech (as in the training audio; espeak-ng: 0.0_0.3)",
     )
@@ -241,13 +240,6 @@ def get_parser() -> argparse.ArgumentParser:
         help="Chat-layout models: replaces model_conf.instruction (an instruction data file wins)",
     )
     return parser
-
-
-def _keep(value: str) -> Tuple[float, float]:
-    try:
-        return parse_keep(value)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(cmd=None) -> None:

@@ -12,6 +12,8 @@ from typing import Tuple
 
 import numpy as np
 
+from espnet_speechllm.utils.seconds_pair import parse_seconds_pair
+
 # The padding's level below the utterance's RMS: a quiet room rather than digital zeros
 # (Whisper's log-mel floor), so that ESPnet's noise augmentation, applied after it, and
 # real silence both look alike.
@@ -20,13 +22,7 @@ FLOOR_DB = 40.0
 
 def parse_pad_range(value: str) -> Tuple[float, float]:
     """``"0.0_0.5"`` -> ``(0.0, 0.5)`` seconds per side; names a bad value."""
-    try:
-        low, high = (float(x) for x in value.split("_"))
-    except ValueError:
-        raise ValueError(f"speech_pad_range {value!r}: expected '<min>_<max>' seconds, e.g. '0.0_0.5'") from None
-    if not 0.0 <= low <= high:
-        raise ValueError(f"speech_pad_range {value!r}: needs 0 <= min <= max")
-    return low, high
+    return parse_seconds_pair(value, "speech_pad_range", "<min>_<max>", ordered=True)
 
 
 def pad_with_silence(

@@ -12,18 +12,12 @@ from typing import Tuple
 
 import numpy as np
 
+from espnet_speechllm.utils.seconds_pair import parse_seconds_pair
+
 
 def parse_keep(value: str) -> Tuple[float, float]:
     """``"0.0_0.3"`` -> (0.0, 0.3): the seconds of silence kept before / after the speech."""
-    try:
-        lead, trail = (float(v) for v in value.split("_"))
-    except ValueError:
-        raise ValueError(
-            f"--trim_silence_keep {value!r}: expected <lead>_<trail> seconds, e.g. 0.0_0.3"
-        ) from None
-    if lead < 0 or trail < 0:
-        raise ValueError(f"--trim_silence_keep {value!r}: seconds must be >= 0")
-    return lead, trail
+    return parse_seconds_pair(value, "--trim_silence_keep", "<lead>_<trail>")
 
 
 def speech_span(x: np.ndarray, fs: int, top_db: float) -> Tuple[int, int]:

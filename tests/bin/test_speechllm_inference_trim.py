@@ -63,6 +63,8 @@ def test_trimmed_batch_equals_one_by_one(trimming, wavs):
 def test_bad_trim_options_are_refused(trained_exp):
     with pytest.raises(ValueError, match="--trim_silence_db 0.0 must be > 0"):
         _s2t(trained_exp, trim_silence_db=0.0)
+    with pytest.raises(ValueError, match="--trim_silence_keep '0.3': expected <lead>_<trail>"):
+        _s2t(trained_exp, trim_silence_db=35.0, trim_silence_keep="0.3")  # a decode YAML's string
     with pytest.raises(ValueError, match="is for offline decoding"):
         Speech2TextLLMStreaming(
             trained_exp / "config.yaml", trained_exp / "valid.acc.ave.pth", trim_silence_db=35.0
