@@ -19,6 +19,7 @@ for a in "$@"; do
     [ "$prev" = --output_dir ] && out=$a; [ "$prev" = --key_file ] && keys=$a; prev=$a
 done
 case "$*" in
+  *speechllm_empty_threshold*) mkdir -p "$out" && echo 0.42 > "$out/empty_threshold" ;;
   *_inference*) mkdir -p "$out/1best_recog"
      for f in text token token_int score; do cut -d' ' -f1 "$keys" | sed 's/$/ X/' > "$out/1best_recog/$f"; done
      case "$*" in *"--on_bad_utt skip"*) echo "u2 u2: no such file" > "$out/bad_utts.txt" ;; esac ;;

@@ -13,7 +13,9 @@ import torch
 from transformers import LogitsProcessorList
 from typeguard import typechecked
 
+from espnet_speechllm.asr.decoding_input import DecodingInput
 from espnet_speechllm.asr.generation.ctc_prefix_logits_processor import CTCPrefixLogitsProcessor
+from espnet_speechllm.asr.generation.empty_threshold_processor import EmptyThresholdProcessor
 from espnet_speechllm.pretrained.archive import packed_model
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 from espnet_speechllm.utils.audio_input import AudioError, to_model_input
@@ -74,6 +76,9 @@ class Speech2TextLLM:
         trim_silence_db: Cut the silence at each end of an utterance (frames this many
             dB below its loudest) down to ``trim_silence_keep`` (lead, trail) seconds
             before encoding (``utils/trim_silence.py``); None = off.
+        empty_threshold: Decode to "" only where the LLM's first-step p(eos) is at
+            least this, elsewhere never end at the first step
+            (``EmptyThresholdProcessor``; see ``empty_probability``); None = off.
 
     An utterance whose prompt + audio + new tokens could exceed the LLM context is
     refused before it is encoded (``BadUtteranceError``, naming it and the longest
@@ -103,6 +108,7 @@ class Speech2TextLLM:
         resample: bool = True,
         trim_silence_db: Optional[float] = None,
         trim_silence_keep: Union[str, Tuple[float, float]] = "0.0_0.3",
+        empty_threshold: Optional[float] = None,
     ):
         model, train_args = SpeechLLMTask.build_model_from_file(
             train_config, model_file, device
@@ -155,6 +161,9 @@ class Speech2TextLLM:
         if isinstance(trim_silence_keep, str):  # the command line's / decode YAML's form
             trim_silence_keep = parse_keep(trim_silence_keep)
         self.trim_silence_db, self.trim_silence_keep = trim_silence_db, trim_silence_keep
+        if empty_threshold is not None:
+            EmptyThresholdProcessor(self.eos, empty_threshold)  # refuses a value outside (0, 1]
+        self.empty_threshold = empty_threshold
         self.special_ids = set(self.tokenizer.all_special_ids)
         limit = self.max_seconds(sum(map(len, self.prompt)))
         if limit is not None and model.layout is None:
@@ -220,28 +229,19 @@ class Speech2TextLLM:
             BadUtteranceError: the first utterance with NaN / inf samples, another
                 rate with ``resample=False``, or too long for the LLM context.
         """
-        keys = list(keys) if keys is not None else [str(i) for i in range(len(speeches))]
-        wavs = [self._waveform(s, key, fs) for s, key in zip(speeches, keys)]
-        results: List[List[Hypothesis]] = [[EMPTY] * self.nbest for _ in wavs]
-        todo = [i for i, w in enumerate(wavs) if w.numel() >= self.min_samples]
-        for i in sorted(set(range(len(wavs))) - set(todo)):
-            logging.warning(f"{keys[i]}: {wavs[i].numel()} samples, too short: empty hypothesis")
+        todo, dec, lens = self._prepare(speeches, keys, fields, fs, ctc=self.ctc_weight > 0)
+        keys = self._keys(speeches, keys)
+        results: List[List[Hypothesis]] = [[EMPTY] * self.nbest for _ in speeches]
         if not todo:
             return results
-        prompts = self.prompts(
-            [fields[i] if fields is not None else {} for i in todo], [keys[i] for i in todo]
-        )
-        for i, prompt in zip(todo, prompts):
-            self._check_context(keys[i], wavs[i].numel(), prompt)
-        lens = torch.tensor([wavs[i].numel() for i in todo], device=self.device)
-        pad = torch.nn.utils.rnn.pad_sequence([wavs[i] for i in todo], batch_first=True)
-        dtype = next(self.model.parameters()).dtype
-        dec = self.model.prepare_decoding(
-            pad.to(self.device, dtype), lens, prompts=prompts, ctc=self.ctc_weight > 0
-        )
         kwargs = dict(self.generate_kwargs)
+        procs = []
+        if self.empty_threshold is not None:  # first: it reads the LLM's own p(eos)
+            procs.append(EmptyThresholdProcessor(self.eos, self.empty_threshold))
         if dec.ctc_logp is not None:
-            kwargs["logits_processor"] = self._ctc_scorer(dec.ctc_logp)
+            procs.append(self._ctc_scorer(dec.ctc_logp))
+        if procs:
+            kwargs["logits_processor"] = LogitsProcessorList(procs)
         caps = [self.token_cap(int(n)) for n in lens]
         hyps = self.model.decoder.generate(
             dec.prefix, dec.prefix_lens, max_new_tokens=caps, eos=self.eos, **kwargs
@@ -254,6 +254,63 @@ class Speech2TextLLM:
                 continue
             results[todo[j]] = [self._hypothesis(ids, score, key) for ids, score in nbest]
         return results
+
+    @torch.no_grad()
+    def empty_probability(
+        self,
+        speeches: Sequence[Union[torch.Tensor, np.ndarray]],
+        keys: Optional[Sequence[str]] = None,
+        fields: Optional[Sequence[Dict[str, str]]] = None,
+        fs: Optional[int] = None,
+    ) -> List[float]:
+        """Per utterance, the LLM's p(eos) at the first step: its probability of "".
+
+        Arguments as ``batch``; audio too short to encode, or with no position left after
+        compression, counts 1.0 (``batch`` gives it "").
+        """
+        todo, dec, _ = self._prepare(speeches, keys, fields, fs, ctc=False)
+        probs = [1.0] * len(speeches)
+        if not todo:
+            return probs
+        logits = self.model.decoder.next_token_logits(dec.prefix, dec.prefix_lens)
+        p_eos = torch.softmax(logits.float(), dim=-1)[:, self.eos]
+        for j, i in enumerate(todo):
+            probs[i] = float(p_eos[j]) if int(dec.audio_lens[j]) > 0 else 1.0
+        return probs
+
+    @staticmethod
+    def _keys(speeches: Sequence, keys: Optional[Sequence[str]]) -> List[str]:
+        return list(keys) if keys is not None else [str(i) for i in range(len(speeches))]
+
+    def _prepare(
+        self,
+        speeches: Sequence[Union[torch.Tensor, np.ndarray]],
+        keys: Optional[Sequence[str]],
+        fields: Optional[Sequence[Dict[str, str]]],
+        fs: Optional[int],
+        ctc: bool,
+    ) -> Tuple[List[int], Optional[DecodingInput], Optional[torch.Tensor]]:
+        """``(indices of the utterances long enough to encode, their DecodingInput, their
+        sample counts (N,))``; the others get "" (too short for the encoder)."""
+        keys = self._keys(speeches, keys)
+        wavs = [self._waveform(s, key, fs) for s, key in zip(speeches, keys)]
+        todo = [i for i, w in enumerate(wavs) if w.numel() >= self.min_samples]
+        for i in sorted(set(range(len(wavs))) - set(todo)):
+            logging.warning(f"{keys[i]}: {wavs[i].numel()} samples, too short: empty hypothesis")
+        if not todo:
+            return todo, None, None
+        prompts = self.prompts(
+            [fields[i] if fields is not None else {} for i in todo], [keys[i] for i in todo]
+        )
+        for i, prompt in zip(todo, prompts):
+            self._check_context(keys[i], wavs[i].numel(), prompt)
+        lens = torch.tensor([wavs[i].numel() for i in todo], device=self.device)
+        pad = torch.nn.utils.rnn.pad_sequence([wavs[i] for i in todo], batch_first=True)
+        dtype = next(self.model.parameters()).dtype
+        dec = self.model.prepare_decoding(
+            pad.to(self.device, dtype), lens, prompts=prompts, ctc=ctc
+        )
+        return todo, dec, lens
 
     def max_seconds(self, n_prompt: int) -> Optional[float]:
         """Longest audio (s) that fits the LLM context after ``n_prompt`` prompt
@@ -304,17 +361,13 @@ class Speech2TextLLM:
             self.max_new_tokens, math.ceil(self.max_tokens_per_second * n_samples / self.fs) + 4
         )
 
-    def _ctc_scorer(self, ctc_logp: List[torch.Tensor]) -> LogitsProcessorList:
-        return LogitsProcessorList(
-            [
-                CTCPrefixLogitsProcessor(
-                    ctc_logp,
-                    eos=self.eos,
-                    ctc_weight=self.ctc_weight,
-                    num_beams=self.generate_kwargs["num_beams"],
-                    pre_beam=self.ctc_pre_beam,
-                )
-            ]
+    def _ctc_scorer(self, ctc_logp: List[torch.Tensor]) -> CTCPrefixLogitsProcessor:
+        return CTCPrefixLogitsProcessor(
+            ctc_logp,
+            eos=self.eos,
+            ctc_weight=self.ctc_weight,
+            num_beams=self.generate_kwargs["num_beams"],
+            pre_beam=self.ctc_pre_beam,
         )
 
     def _hypothesis(self, ids: List[int], score: float, key: str) -> Hypothesis:

@@ -60,6 +60,11 @@ class Speech2TextLLMStreaming(Speech2TextLLM):
                 "--trim_silence_db is for offline decoding: a chunk's silence is not the "
                 "utterance's (trim the audio before streaming it)"
             )
+        if kwargs.get("empty_threshold") is not None:
+            raise ValueError(
+                "--empty_threshold is for offline decoding: each partial hypothesis of a stream "
+                "would decide it on part of the utterance"
+            )
         super().__init__(train_config, model_file, **kwargs)
         self.model.check_streaming(str(train_config))
         if unstable_tokens < 0:

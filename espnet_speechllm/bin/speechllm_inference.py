@@ -68,19 +68,7 @@ def inference(
         s2t.chunk_samples(chunk_ms)  # checks it
     else:
         s2t = Speech2TextLLM(train_config, model_file, device=device, dtype=dtype, **kwargs)
-    dataset = DecodeDataset(
-        data_path_and_name_and_type,
-        s2t.fs,
-        SpeechLLMTask.build_preprocess_fn(s2t.train_args, False),
-        key_file,
-        allow_resample=s2t.resample,
-    )
-    loader = torch.utils.data.DataLoader(
-        dataset,
-        batch_size=batch_size,
-        num_workers=num_workers,
-        collate_fn=DecodeCollate(SpeechLLMTask.build_collate_fn(s2t.train_args, False)),
-    )
+    loader = decode_loader(s2t, data_path_and_name_and_type, key_file, batch_size, num_workers)
     bad: Dict[str, str] = {}
     n_done = 0
     with DatadirWriter(output_dir) as writer:
@@ -103,6 +91,29 @@ def inference(
         write_map(Path(output_dir) / "bad_utts.txt", bad)
         if bad:
             logging.warning(f"{len(bad)} utterances skipped: {Path(output_dir) / 'bad_utts.txt'}")
+
+
+def decode_loader(
+    s2t: Speech2TextLLM,
+    data_path_and_name_and_type: Sequence[Tuple[str, str, str]],
+    key_file: Optional[str],
+    batch_size: int,
+    num_workers: int,
+) -> torch.utils.data.DataLoader:
+    """``DecodeBatch``es of a data set, read with the model's own preprocessing."""
+    dataset = DecodeDataset(
+        data_path_and_name_and_type,
+        s2t.fs,
+        SpeechLLMTask.build_preprocess_fn(s2t.train_args, False),
+        key_file,
+        allow_resample=s2t.resample,
+    )
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        collate_fn=DecodeCollate(SpeechLLMTask.build_collate_fn(s2t.train_args, False)),
+    )
 
 
 def _decode(
@@ -227,6 +238,10 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--length_penalty", type=float, default=1.0,
                        help="Exponent of the beam score's length normalisation (> 1 favours longer)")
     group.add_argument("--repetition_penalty", type=float, default=1.0, help="> 1 discourages repeated tokens")
+    group.add_argument("--empty_threshold", type=float, default=None,
+                       help="Decode to \"\" only where the LLM's first-step p(eos) is at least this, else "
+                       "never end at the first step; set it on held-out non-speech with "
+                       "speechllm_empty_threshold.py; default: off")
     group.add_argument("--ctc_weight", type=float, default=0.0,
                        help="Joint CTC/LLM decoding weight (models with a CTC compressor); 0 = LLM only")
     group.add_argument("--ctc_pre_beam", type=int, default=0,

@@ -161,6 +161,7 @@ def test_espeak_en_data_sh_optional_sets_leave_the_default_sets_alone(tmp_path):
     before = {(d, f): (data / d / f).read_bytes()
               for d in ("train", "dev", "test") for f in ("wav.scp", "text", "utt2spk")}
     extras = ("--nonspeech true --num_nonspeech_train 6 --num_nonspeech_test 8"
+              " --nonspeech_dev true --num_nonspeech_dev 5"
               " --nonspeech_ratio 0.5 --augment true --num_aug_noises 2 --num_aug_rirs 2"
               " --ood true --num_ood 4 --real true --extra_text true --num_extra 5"
               " --short true --num_short_train 6 --num_short_dev 3"
@@ -173,6 +174,12 @@ def test_espeak_en_data_sh_optional_sets_leave_the_default_sets_alone(tmp_path):
                  "test_real", "train_extra", "train_short", "dev_short"):
         validate(data / name, need=["wav.scp", "text", "utt2spk", "spk2utt"])
     assert set(read_map(data / "test_nonspeech" / "text").values()) == {"<nospeech>"}
+    dev_ns = read_map(data / "dev_nonspeech" / "utt2spk")
+    validate(data / "dev_nonspeech", need=["wav.scp", "text", "utt2spk", "spk2utt"])
+    assert len(dev_ns) == 5 and set(read_map(data / "dev_nonspeech" / "text").values()) == {"<nospeech>"}
+    assert not set(dev_ns) & (set(read_map(data / "nonspeech_train" / "text"))
+                              | set(read_map(data / "test_nonspeech" / "text")))  # held out
+    assert set(dev_ns.values()) <= set(read_map(data / "nonspeech_train" / "utt2spk").values())
     test_kinds = set(read_map(data / "test_nonspeech" / "utt2spk").values())
     assert {"nonspeech_brown", "nonspeech_chord", "nonspeech_clicks"} <= test_kinds
     assert not {"nonspeech_brown", "nonspeech_chord"} & set(

@@ -96,6 +96,26 @@ def test_whisper_fallback_decode_is_written_from_the_hints_decode(recipe):
     )
 
 
+def test_empty_threshold_is_set_on_its_set_then_decodes_the_test_sets(recipe):
+    d = recipe / "dump" / "raw" / "dev_ns"
+    d.mkdir()
+    (d / "wav.scp").write_text("n1 n.wav\n")
+    out = run_stub(recipe, "--stage", "12", "--stop_stage", "12", "--empty_threshold_set", "dev_ns",
+                   "--empty_threshold_rate", "0.95")  # fmt: skip
+    calib, infer = out.calls
+    assert calib.startswith("-m espnet_speechllm.bin.speechllm_empty_threshold ")
+    assert "--data_path_and_name_and_type dump/raw/dev_ns/wav.scp,speech,sound --empty_rate 0.95" in calib
+    assert "--output_dir exp/x_scratch_lm_bpe500/decode_asr_valid.acc.ave/empty_threshold_dev_ns" in calib
+    assert "dump/raw/test/wav.scp" in infer and infer.endswith("--empty_threshold 0.42")
+    assert "Stage 12: --empty_threshold 0.42" in out.output
+
+
+def test_empty_threshold_set_that_is_a_test_set_is_refused(recipe):
+    out = run_stub(recipe, "--empty_threshold_set", "test", check=False)
+    assert out.returncode == 2 and "--empty_threshold_set test: also a test set" in out.output
+    assert not out.calls
+
+
 def test_whisper_fallback_needs_the_whisper_hints(recipe):
     out = run_stub(recipe, "--stage", "12", "--whisper_fallback_threshold", "0.3", check=False)
     assert out.returncode == 2 and "add --whisper_hint true" in out.output and not out.calls

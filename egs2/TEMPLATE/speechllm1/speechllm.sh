@@ -83,6 +83,8 @@ whisper_hint_args=""       # More whisper_inference flags for them, e.g. "--max_
 whisper_hint_no_speech=false # The hint also says Whisper's no-speech probability (one decimal).
 whisper_fallback_threshold="" # Stage 12 also writes <tag>_whisperfallback<T>: Whisper's 1-best where the
                              # LLM's is "" and Whisper's no-speech probability < T (recipe.whisper_fallback)
+empty_threshold_set=""       # Stage 12 first sets --empty_threshold on this held-out non-speech set
+empty_threshold_rate=0.98    # (e.g. dev_nonspeech): the p("") that keeps this share of it "" (never a test set)
 
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
@@ -145,6 +147,8 @@ Options (default):
     --whisper_hint_no_speech (${whisper_hint_no_speech}): the hint also gives Whisper's no-speech probability
     --whisper_fallback_threshold ("${whisper_fallback_threshold}"): stage 12 also writes a decode with Whisper's
           1-best where the LLM's is "" and Whisper's no-speech probability is below it (needs --whisper_hint true)
+    --empty_threshold_set ("${empty_threshold_set}") --empty_threshold_rate (${empty_threshold_rate}): stage 12 decodes
+          with --empty_threshold set on this held-out non-speech set (speechllm_empty_threshold.py)
     --text_file (${text_file}): the training/scoring target; response = AudioChatLlama (transcript as src_text)
     --speechllm_config (${speechllm_config}) --speechllm_args ("") --speechllm_tag ("")
     --feats_normalize (${feats_normalize}) --model_type (${model_type}) --llm_rescore_weight ("")
@@ -200,6 +204,12 @@ case "${feats_type}" in
 esac
 [ -n "${whisper_fallback_threshold}" ] && ! "${whisper_hint}" && refuse "--whisper_fallback_threshold" \
     "${whisper_fallback_threshold}: the fallback is to the Whisper hints' 1-best; add --whisper_hint true"
+if [ -n "${empty_threshold_set}" ]; then
+    [[ " ${test_sets} " == *" ${empty_threshold_set} "* ]] && refuse "--empty_threshold_set" \
+        "${empty_threshold_set}: also a test set; set the threshold on held-out non-speech, score the test sets"
+    "${use_streaming}" && refuse "--empty_threshold_set: --empty_threshold is for offline decoding"
+    [ "${model_type}" = seq2seq ] && refuse "--empty_threshold_set: for --model_type speechllm (the LLM's p(eos))"
+fi
 [ -n "${bpemode}" ] && refuse "--bpemode ${bpemode}: the from-scratch tokenizer is the LLM's own byte-level" \
     "BPE (stage 5, size --llm_vocab_size); a pretrained LLM brings its tokenizer"
 [ -n "${lang}" ] && refuse "--lang ${lang}: not used by speechllm.sh (per-utterance languages: a utt2lang" \
@@ -348,7 +358,7 @@ if ! "${skip_data_prep}"; then
 
     if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
         log "Stage 3: Format wav.scp: data/ -> ${data_feats} (resampled to ${fs} Hz)"
-        for dset in "${train_set_sp}" "${valid_set}" ${test_sets}; do
+        for dset in "${train_set_sp}" "${valid_set}" ${test_sets} ${empty_threshold_set}; do
             if [ "${dset}" = "${train_set_sp}" ] || [ "${dset}" = "${valid_set}" ]; then
                 _out=${data_feats}/org/${dset}   # stage 4 filters these
             else
@@ -677,7 +687,21 @@ if ! "${skip_eval}"; then
         [ -n "${inference_config}" ] && _opts+=(--config "${inference_config}")
         "${gpu_inference}" && _ngpu=1 || _ngpu=0
         # A test set added after stage 8 gets its hints here (the model was trained with them).
-        "${whisper_hint}" && make_whisper_hints ${test_sets}
+        "${whisper_hint}" && make_whisper_hints ${test_sets} ${empty_threshold_set}
+        if [ -n "${empty_threshold_set}" ]; then
+            _data=${data_feats}/${empty_threshold_set}
+            _dir=${speechllm_exp}/${inference_tag}/empty_threshold_${empty_threshold_set}
+            mkdir -p "${_dir}"
+            _fields=()
+            [ -f "${_data}/instruction" ] && _fields+=(--data_path_and_name_and_type "${_data}/instruction,instruction,text")
+            ${decode_cmd} "${_dir}/speechllm_empty_threshold.log" \
+                ${python} -m espnet_speechllm.bin.speechllm_empty_threshold --batch_size "${batch_size}" \
+                    --train_config "${speechllm_exp}/config.yaml" --model_file "${speechllm_exp}/${inference_model}" \
+                    --ngpu "${_ngpu}" --data_path_and_name_and_type "${_data}/wav.scp,speech,sound" "${_fields[@]}" \
+                    --empty_rate "${empty_threshold_rate}" --output_dir "${_dir}"
+            _opts+=(--empty_threshold "$(cat "${_dir}/empty_threshold")")
+            log "Stage 12: --empty_threshold $(cat "${_dir}/empty_threshold") (${_dir})"
+        fi
         for dset in ${test_sets}; do
             _data=${data_feats}/${dset}
             _dir=${speechllm_exp}/${inference_tag}/${dset}

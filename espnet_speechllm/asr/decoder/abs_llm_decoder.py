@@ -74,6 +74,13 @@ class AbsLLMDecoder(AbsDecoder, ABC):
             logits (B, L + 1, V) predicting ``ys + [eos]``; lengths ``ys_in_lens + 1``.
         """
 
+    def next_token_logits(self, hs_pad: torch.Tensor, hlens: torch.Tensor) -> torch.Tensor:
+        """Scores of the first token after each prefix, as ``generate``'s first step sees
+        them (one teacher-forced pass with no text).  ``(B, P, D), (B,) -> (B, V)``"""
+        no_text = torch.full((hs_pad.size(0), 0), -1, dtype=torch.long, device=hs_pad.device)
+        logits, _ = self.forward(hs_pad, hlens, no_text, hlens.new_zeros(hs_pad.size(0)))
+        return logits[:, 0]
+
     @abstractmethod
     def generate(
         self,

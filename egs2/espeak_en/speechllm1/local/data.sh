@@ -32,6 +32,8 @@ num_nonspeech_train=400
 num_nonspeech_test=100
 nonspeech_train_kinds=white,pink,tone,music,babble
 nonspeech_test_kinds=white,pink,brown,tone,chord,music,babble,clicks  # brown chord clicks unseen
+nonspeech_dev=false  # data/dev_nonspeech: held-out clips of the train kinds (to calibrate on, not test)
+num_nonspeech_dev=100
 nonspeech_ratio=0    # > 0 (with nonspeech=true): data/train_nonspeech<ratio> = train + ratio * |train|
 augment=false        # data/augment/{noise,rir}.scp for --speechllm_args "--noise_scp ... --rir_scp ..."
 num_aug_noises=60
@@ -80,6 +82,13 @@ build_extras() {
         python "${shared_local}/nonspeech_synth.py" --data_dir "${data}/test_nonspeech" \
             --wav_dir "${downloads}/nonspeech/test" --num_utts "${num_nonspeech_test}" \
             --seed "$((seed + 2))" --kinds "${nonspeech_test_kinds}" --nj "${nj}"
+    fi
+    if [ "${nonspeech_dev}" = true ]; then
+        log "Held-out non-speech dev set (train kinds, its own seed)"
+        rm -rf "${data}/dev_nonspeech" "${downloads}/nonspeech/dev"
+        python "${shared_local}/nonspeech_synth.py" --data_dir "${data}/dev_nonspeech" \
+            --wav_dir "${downloads}/nonspeech/dev" --num_utts "${num_nonspeech_dev}" \
+            --seed "$((seed + 3))" --kinds "${nonspeech_train_kinds}" --nj "${nj}"
     fi
     if [ "${nonspeech_ratio}" != 0 ]; then
         if [ ! -f "${data}/nonspeech_train/wav.scp" ]; then

@@ -42,6 +42,8 @@
 #     whisper       Whisper tiny.en alone (scripts/run_whisper_baseline.sh)
 # A hint system's decode with Whisper's 1-best where it wrote "" but Whisper's no-speech
 # probability is below T: add --whisper_fallback_threshold T (stage 12 writes it, 13 scores it).
+# Its decode with --empty_threshold set on held-out non-speech (the p("") that keeps 98% of it
+# ""): add --empty_threshold_set dev_nonspeech (after local/data.sh --nonspeech_dev true).
 set -euo pipefail
 system=$1; shift
 test_sets="test100 test_ood100 test_real test_nonspeech"
@@ -174,6 +176,17 @@ dumped() {
 }
 # --system lora: run_whisper.sh's options without its hint system's (the conf, training set
 # and hints are this script's).
+# --empty_threshold_set <set> (in the run.sh options; e.g. dev_nonspeech of local/data.sh
+# --nonspeech_dev true): stage 12 sets --empty_threshold on that held-out set; dump it once.
+calib=""
+args=("$@")
+for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+    [ "${args[i]}" = --empty_threshold_set ] && calib=${args[i + 1]}
+done
+if [ -n "${calib}" ] && [ ! -f "${dumpdir}/raw/${calib}/wav.scp" ]; then
+    [ -f "data/${calib}/wav.scp" ] || { echo "$0: no data/${calib}: run local/data.sh --nonspeech_dev true" >&2; exit 2; }
+    python -m espnet_speechllm.recipe.format_wav_scp --fs 16000 --nj 2 "data/${calib}" "${dumpdir}/raw/${calib}"
+fi
 dumped || ./run_whisper.sh --system lora --stage 3 --stop_stage 4 --dumpdir "${dumpdir}" \
     --train_set "${train_set}" --test_sets "${test_sets}"
 opts=(--system lora --dumpdir "${dumpdir}" --skip_packing true --speechllm_config "${conf}"
