@@ -245,3 +245,20 @@ def test_one_greedy_cap_runs_without_the_cap_processor(tiny_tokenizer, monkeypat
         assert alone[0][0][1] == pytest.approx(batch[b][0][1], abs=1e-4)
     dec.generate(hs[:1], hl[:1], num_beams=2, max_new_tokens=[3], **kw)
     assert seen[-1][0] == 4 and seen[-1][1] is not None  # beams: cap + the forced eos
+
+
+@pytest.mark.parametrize("attn", ["causal", "noncausal"])
+def test_next_token_logits_are_generates_first_step(tiny_tokenizer, attn):
+    dec = _decoder(tiny_tokenizer, mode="full", prefix_attention=attn)
+    hs, hl, _, _ = _batch()
+    first = []
+
+    def record(input_ids, scores):
+        if not first:
+            first.append(torch.log_softmax(scores.float(), -1))
+        return scores
+
+    dec.generate(hs, hl, max_new_tokens=2, logits_processor=[record])
+    logp = torch.log_softmax(dec.next_token_logits(hs, hl).float(), -1)
+    assert logp.shape == (B, TINY_LLAMA["vocab_size"])
+    torch.testing.assert_close(logp, first[0], atol=1e-4, rtol=1e-4)  # right vs left padded
