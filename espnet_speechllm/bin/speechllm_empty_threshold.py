@@ -34,14 +34,20 @@ from espnet_speechllm.utils.kaldi_io import write_map
 
 
 def threshold_for_rate(probs: Sequence[float], rate: float) -> float:
-    """Largest t (floored to 4 decimals) with ``share(p >= t) >= rate``."""
+    """Just below the largest t with ``share(p >= t) >= rate``: ``t * (1 - 1e-4)``, so that
+    the float noise of another batch composition at decoding cannot lose the clip at t."""
     if not probs:
         raise ValueError("no utterances to set the threshold on")
     if not 0.0 < rate <= 1.0:
         raise ValueError(f"--empty_rate {rate} must be in (0, 1]")
     ranked = sorted(probs, reverse=True)
     t = ranked[math.ceil(rate * len(ranked) - 1e-9) - 1]
-    return max(math.floor(t * 1e4) / 1e4, 1e-4)
+    if t <= 0.0:
+        raise ValueError(
+            f"--empty_rate {rate} needs a clip with p(eos) = 0 decoded to \"\" (an LLM that "
+            "cannot end at the first step, e.g. min_new_tokens > 0): no threshold does that"
+        )
+    return t * (1.0 - 1e-4)
 
 
 @typechecked
@@ -73,7 +79,7 @@ def empty_threshold(
     t = threshold_for_rate(list(probs.values()), empty_rate)
     out = Path(output_dir)
     write_map(out / "p_empty", {k: f"{v:.4f}" for k, v in probs.items()})
-    (out / "empty_threshold").write_text(f"{t}\n")
+    (out / "empty_threshold").write_text(f"{t!r}\n")  # repr: read back exactly
     ranked = sorted(probs.values())
     logging.info(
         f"{len(ranked)} utterances, p(empty) min {ranked[0]:.3f} median "

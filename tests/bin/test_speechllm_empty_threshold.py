@@ -80,11 +80,14 @@ def test_bad_empty_threshold_is_refused(trained_exp):
 
 def test_threshold_for_rate():
     probs = [0.9, 0.1, 0.5, 0.7]
-    assert threshold_for_rate(probs, 1.0) == 0.1
-    assert threshold_for_rate(probs, 0.75) == 0.5  # 3 of 4 >= 0.5
-    assert threshold_for_rate(probs, 0.5) == 0.7
-    assert threshold_for_rate(probs, 0.01) == 0.9
-    assert threshold_for_rate([0.123456], 1.0) == 0.1234  # floored: never one fewer ""
+    for rate, t in ((1.0, 0.1), (0.75, 0.5), (0.5, 0.7), (0.01, 0.9)):  # 0.75: 3 of 4 >= 0.5
+        got = threshold_for_rate(probs, rate)
+        assert got == pytest.approx(t, rel=1e-3) and got < t  # just below: never one fewer ""
+        assert sum(p >= got for p in probs) == math.ceil(rate * len(probs))
+    tiny = threshold_for_rate([0.9, 3e-6], 1.0)  # far below 1e-4: still below the smallest p
+    assert 0 < tiny < 3e-6
+    with pytest.raises(ValueError, match="no threshold does that"):
+        threshold_for_rate([0.9, 0.0], 1.0)
     with pytest.raises(ValueError, match="--empty_rate 0 must be in"):
         threshold_for_rate(probs, 0)
     with pytest.raises(ValueError, match="no utterances"):

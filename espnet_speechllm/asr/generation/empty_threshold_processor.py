@@ -13,6 +13,7 @@ HF ``generate`` has no such rule (``begin_suppress_tokens`` always suppresses; n
 forces eos by a probability), hence this class.
 """
 
+import math
 from typing import Optional
 
 import torch
@@ -35,6 +36,7 @@ class EmptyThresholdProcessor(LogitsProcessor):
             raise ValueError(f"--empty_threshold {threshold} must be in (0, 1]")
         self.eos = eos
         self.threshold = threshold
+        self._log_threshold = math.log(threshold)
         self._start: Optional[int] = None  # generate's input length at the first step
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
@@ -44,7 +46,7 @@ class EmptyThresholdProcessor(LogitsProcessor):
             self._start = input_ids.size(1)
         if input_ids.size(1) != self._start:
             return logp
-        empty = logp[:, self.eos] >= torch.log(torch.tensor(self.threshold))
+        empty = logp[:, self.eos] >= self._log_threshold
         eos_logp = logp[:, self.eos].clone()
         out = logp.masked_fill(empty[:, None], float("-inf"))
         out[:, self.eos] = torch.where(empty, eos_logp, torch.full_like(eos_logp, float("-inf")))
