@@ -13,7 +13,8 @@ computes the LLM's first-step p(eos) (``Speech2TextLLM.empty_probability``) and 
 ``<output_dir>/p_empty`` (``<utt> <p>``) and ``<output_dir>/empty_threshold``: the largest
 threshold at which at least ``--empty_rate`` of the set decodes to "" under
 ``speechllm_inference.py --empty_threshold``. Speech is then emptied only where the LLM is
-as sure as it is on that share of the non-speech it was calibrated on.
+as sure as it is on that share of the non-speech it was calibrated on. ``--empty_rate none`` writes
+``p_empty`` only, for any set (e.g. the speech and test sets of ``recipe/empty_gate.py``).
 """
 
 import argparse
@@ -25,7 +26,7 @@ from typing import Dict, Optional, Sequence, Tuple
 from typeguard import typechecked
 
 from espnet2.utils import config_argparse
-from espnet2.utils.types import str2triple_str, str_or_none
+from espnet2.utils.types import float_or_none, str2triple_str, str_or_none
 from espnet_speechllm.asr.prompt_fields import fields_of
 from espnet_speechllm.bin.speech2text_llm import BadUtteranceError, Speech2TextLLM
 from espnet_speechllm.bin.speechllm_inference import decode_loader
@@ -56,14 +57,15 @@ def empty_threshold(
     data_path_and_name_and_type: Sequence[Tuple[str, str, str]],
     train_config: Optional[str],
     model_file: Optional[str],
-    empty_rate: float = 0.98,
+    empty_rate: Optional[float] = 0.98,
     key_file: Optional[str] = None,
     batch_size: int = 8,
     ngpu: int = 0,
     num_workers: int = 1,
-) -> float:
-    """Write ``output_dir/{p_empty,empty_threshold}``; return the threshold."""
-    if not 0.0 < empty_rate <= 1.0:
+) -> Optional[float]:
+    """Write ``output_dir/{p_empty,empty_threshold}``; return the threshold (``empty_rate=None``:
+    ``p_empty`` only, returns ``None``)."""
+    if empty_rate is not None and not 0.0 < empty_rate <= 1.0:
         raise ValueError(f"--empty_rate {empty_rate} must be in (0, 1]")
     s2t = Speech2TextLLM(train_config, model_file, device="cuda" if ngpu > 0 else "cpu")
     loader = decode_loader(s2t, data_path_and_name_and_type, key_file, batch_size, num_workers)
@@ -76,11 +78,15 @@ def empty_threshold(
         keys = list(item.good_keys)
         p = s2t.empty_probability([speech[i, : lens[i]] for i in range(len(keys))], keys, fields)
         probs.update(zip(keys, p))
-    t = threshold_for_rate(list(probs.values()), empty_rate)
     out = Path(output_dir)
     write_map(out / "p_empty", {k: f"{v:.4f}" for k, v in probs.items()})
-    (out / "empty_threshold").write_text(f"{t!r}\n")  # repr: read back exactly
     ranked = sorted(probs.values())
+    if empty_rate is None:
+        logging.info(f"{len(ranked)} utterances, p(empty) min {ranked[0]:.3f} median "
+                     f"{ranked[len(ranked) // 2]:.3f} max {ranked[-1]:.3f}: {out}/p_empty")
+        return None
+    t = threshold_for_rate(list(probs.values()), empty_rate)
+    (out / "empty_threshold").write_text(f"{t!r}\n")  # repr: read back exactly
     logging.info(
         f"{len(ranked)} utterances, p(empty) min {ranked[0]:.3f} median "
         f"{ranked[len(ranked) // 2]:.3f} max {ranked[-1]:.3f}: --empty_threshold {t} keeps "
@@ -101,8 +107,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data_path_and_name_and_type", type=str2triple_str, required=True,
                         action="append", help="PATH,NAME,TYPE of a held-out non-speech set, as for "
                         "speechllm_inference.py (add its instruction file for a hint model)")
-    parser.add_argument("--empty_rate", type=float, default=0.98,
-                        help="Share of the set that the threshold must keep \"\"")
+    parser.add_argument("--empty_rate", type=float_or_none, default=0.98,
+                        help="Share of the set that the threshold must keep \"\"; none: write p_empty only")
     parser.add_argument("--key_file", type=str_or_none, help="Only these utterance ids")
     parser.add_argument("--batch_size", type=int, default=8, help="Utterances per LLM pass")
     parser.add_argument("--ngpu", type=int, default=0, help="0: CPU, 1: one GPU")

@@ -115,6 +115,16 @@ def test_main_writes_the_threshold_that_inference_reads(trained_exp, an4_dirs, p
     assert len(empty) >= math.ceil(0.5 * len(p_empty))
 
 
+def test_empty_rate_none_writes_p_empty_only(trained_exp, an4_dirs, p_empty, tmp_path):
+    out = tmp_path / "p"
+    main(["--output_dir", str(out), "--data_path_and_name_and_type", f"{an4_dirs / 'test' / 'wav.scp'},speech,sound",
+          "--empty_rate", "none", "--num_workers", "0", "--train_config", str(trained_exp / "config.yaml"),
+          "--model_file", str(trained_exp / "valid.acc.ave.pth")])  # fmt: skip
+    written = dict(line.split() for line in (out / "p_empty").read_text().splitlines())
+    assert {k: float(v) for k, v in written.items()} == pytest.approx(p_empty, abs=1e-4)
+    assert not (out / "empty_threshold").exists()
+
+
 def test_beam_search_follows_the_same_rule(trained_exp, wavs, p_empty):
     keys = list(wavs)
     lo, hi = min(p_empty.values()), max(p_empty.values())

@@ -52,12 +52,13 @@ def test_default_system_is_the_whisper_hint_recipe_with_user_data_opts_added(tmp
     assert _opt(lines, "--speechllm_config") == "conf/tuning/train_speechllm_whisper_smollm2_hint_noise.yaml"
     assert _opt(lines, "--whisper_hint") == "true"
     assert _opt(lines, "--whisper_hint_no_speech") == "true"
-    assert _opt(lines, "--whisper_fallback_threshold") == "0.3"
+    assert _opt(lines, "--empty_gate_nonspeech_set") == "dev_nonspeech"  # built by --nonspeech_dev true
+    assert _opt(lines, "--empty_gate_speech_sets") == "dev"
     assert _opt(lines, "--train_set") == "train_mix"
     assert _opt(lines, "--speechllm_stats_dir") == "exp/speechllm_stats_smollm2_train_mix"
     data_opts = _opt(lines, "--local_data_opts").split()
     # --augment: data/augment/noise.scp, the conf's noise augmentation
-    for flag in ("--extra_text", "--short", "--mix", "--ood", "--real", "--nonspeech", "--augment"):
+    for flag in ("--extra_text", "--short", "--mix", "--ood", "--real", "--nonspeech", "--augment", "--nonspeech_dev"):
         assert data_opts[data_opts.index(flag) + 1] == "true"
     assert data_opts[-2:] == ["--num_train", "40"]  # the user's, last: they win in data.sh
     assert _opt(lines, "--stage") == "11"
@@ -69,7 +70,7 @@ def test_lora_system_keeps_the_first_whisper_recipe_and_a_bad_system_is_named(tm
     lines = (tmp_path / "args").read_text().splitlines()
     assert _opt(lines, "--speechllm_config") == "conf/tuning/train_speechllm_whisper_smollm2_lora.yaml"
     assert _opt(lines, "--train_set") == "train" and "--whisper_hint" not in lines
-    assert "--whisper_hint_no_speech" not in lines and "--whisper_fallback_threshold" not in lines
+    assert "--whisper_hint_no_speech" not in lines and "--empty_gate_nonspeech_set" not in lines
     assert "--augment" not in _opt(lines, "--local_data_opts")
     assert _opt(lines, "--speechllm_stats_dir") == "exp/speechllm_stats_smollm2"
     assert "--mix" not in _opt(lines, "--local_data_opts")

@@ -119,3 +119,51 @@ def test_empty_threshold_set_that_is_a_test_set_is_refused(recipe):
 def test_whisper_fallback_needs_the_whisper_hints(recipe):
     out = run_stub(recipe, "--stage", "12", "--whisper_fallback_threshold", "0.3", check=False)
     assert out.returncode == 2 and "add --whisper_hint true" in out.output and not out.calls
+
+
+@pytest.mark.parametrize("fallback", [[], ["--empty_gate_whisper_fallback", "false"]])
+def test_empty_gate_is_fitted_on_its_sets_then_gates_each_test_set(recipe, fallback):
+    d = recipe / "dump" / "raw" / "dev_ns"
+    d.mkdir()
+    (d / "wav.scp").write_text("n1 n.wav\n")
+    for dset in ("train", "dev", "test", "dev_ns"):  # the hints of stage 8 are there
+        (recipe / "dump" / "raw" / dset / "instruction").write_text(
+            "".join(f'{line.split()[0]} Transcribe. "A"\n' for line in (recipe / "dump" / "raw" / dset / "wav.scp").open())
+        )
+    out = run_stub(recipe, "--stage", "12", "--stop_stage", "12", "--whisper_hint", "true",
+                   "--empty_gate_nonspeech_set", "dev_ns", "--empty_gate_speech_sets", "dev",
+                   "--empty_gate_rate", "0.95", *fallback)  # fmt: skip
+    p_ns, p_dev, fit, infer, p_test, apply = out.calls
+    tag = "exp/x_scratch_lm_bpe500/decode_asr_valid.acc.ave"
+    for call, dset in ((p_ns, "dev_ns"), (p_dev, "dev"), (p_test, "test")):
+        assert call.startswith("-m espnet_speechllm.bin.speechllm_empty_threshold ")
+        assert f"--data_path_and_name_and_type dump/raw/{dset}/instruction,instruction,text" in call
+        assert call.endswith(f"--empty_rate none --output_dir {tag}/empty_gate/{dset}")
+    assert fit == (
+        f"-m espnet_speechllm.recipe.empty_gate fit --rate 0.95 --out {tag}/empty_gate/gate.json"
+        f" --nonspeech {tag}/empty_gate/dev_ns/p_empty exp/whisper_hint/decode_whisper/dev_ns"
+        f" --speech {tag}/empty_gate/dev/p_empty exp/whisper_hint/decode_whisper/dev"
+    )
+    assert "dump/raw/test/wav.scp" in infer
+    assert infer.endswith("--empty_threshold 1.0") == bool(fallback)  # never "" by itself, or Whisper's words
+    assert apply == (
+        f"-m espnet_speechllm.recipe.empty_gate apply --gate {tag}/empty_gate/gate.json --hyp {tag}/test/text"
+        f" --p_empty {tag}/empty_gate/test/p_empty --whisper_fallback {'false' if fallback else 'true'}"
+        " --whisper exp/whisper_hint/decode_whisper/test"
+        f" --out_dir {tag}_emptygate/test"
+    )
+
+
+@pytest.mark.parametrize(
+    "opts, error",
+    [(["--empty_gate_nonspeech_set", "dev_ns"], "the gate needs both kinds"),
+     (["--empty_gate_nonspeech_set", "dev_ns", "--empty_gate_speech_sets", "dev test"],
+      "test is also a test set; fit the gate on held-out sets"),
+     (["--empty_gate_nonspeech_set", "dev_ns", "--empty_gate_speech_sets", "dev", "--whisper_hint", "false"],
+      "add --whisper_hint true"),
+     (["--empty_gate_nonspeech_set", "dev_ns", "--empty_gate_speech_sets", "dev", "--empty_threshold_set", "dev_ns"],
+      "both decide what is")],
+)  # fmt: skip
+def test_bad_empty_gate_options_are_refused(recipe, opts, error):
+    out = run_stub(recipe, "--whisper_hint", "true", *opts, check=False)
+    assert out.returncode == 2 and error in out.output and not out.calls

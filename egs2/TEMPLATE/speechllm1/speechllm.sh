@@ -85,6 +85,11 @@ whisper_fallback_threshold="" # Stage 12 also writes <tag>_whisperfallback<T>: W
                              # LLM's is "" and Whisper's no-speech probability < T (recipe.whisper_fallback)
 empty_threshold_set=""       # Stage 12 first sets --empty_threshold on this held-out non-speech set
 empty_threshold_rate=0.98    # (e.g. dev_nonspeech): the p("") that keeps this share of it "" (never a test set)
+empty_gate_nonspeech_set=""  # Stage 12 also writes <tag>_emptygate: "" where a gate over the LLM's p("") and
+empty_gate_speech_sets=""    # Whisper's no-speech probability says non-speech (recipe/empty_gate.py), fitted on
+empty_gate_rate=0.98         # these held-out sets (e.g. dev_nonspeech; "dev")
+empty_gate_whisper_fallback=true # true: where the decode is "" but the gate says speech, Whisper's 1-best;
+                             # false: decode with --empty_threshold 1.0 (never "" by itself)
 
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
@@ -149,6 +154,11 @@ Options (default):
           1-best where the LLM's is "" and Whisper's no-speech probability is below it (needs --whisper_hint true)
     --empty_threshold_set ("${empty_threshold_set}") --empty_threshold_rate (${empty_threshold_rate}): stage 12 decodes
           with --empty_threshold set on this held-out non-speech set (speechllm_empty_threshold.py)
+    --empty_gate_nonspeech_set ("${empty_gate_nonspeech_set}") --empty_gate_speech_sets ("${empty_gate_speech_sets}")
+          --empty_gate_rate (${empty_gate_rate}): stage 12 also writes <tag>_emptygate: "" where a gate fitted on
+          these held-out sets says non-speech (needs --whisper_hint true); elsewhere the hypothesis, or with
+          --empty_gate_whisper_fallback (${empty_gate_whisper_fallback}) Whisper's 1-best where it is ""
+          (false: decode with --empty_threshold 1.0)
     --text_file (${text_file}): the training/scoring target; response = AudioChatLlama (transcript as src_text)
     --speechllm_config (${speechllm_config}) --speechllm_args ("") --speechllm_tag ("")
     --feats_normalize (${feats_normalize}) --model_type (${model_type}) --llm_rescore_weight ("")
@@ -209,6 +219,20 @@ if [ -n "${empty_threshold_set}" ]; then
         "${empty_threshold_set}: also a test set; set the threshold on held-out non-speech, score the test sets"
     "${use_streaming}" && refuse "--empty_threshold_set: --empty_threshold is for offline decoding"
     [ "${model_type}" = seq2seq ] && refuse "--empty_threshold_set: for --model_type speechllm (the LLM's p(eos))"
+fi
+if [ -n "${empty_gate_nonspeech_set}${empty_gate_speech_sets}" ]; then
+    [ -n "${empty_gate_nonspeech_set}" ] && [ -n "${empty_gate_speech_sets}" ] || refuse "--empty_gate_nonspeech_set" \
+        "(\"${empty_gate_nonspeech_set}\") and --empty_gate_speech_sets (\"${empty_gate_speech_sets}\"): the gate needs both kinds"
+    for _set in ${empty_gate_nonspeech_set} ${empty_gate_speech_sets}; do
+        [[ " ${test_sets} " == *" ${_set} "* ]] && refuse "--empty_gate_*_set(s): ${_set} is also a test set;" \
+            "fit the gate on held-out sets, score the test sets"
+    done
+    "${whisper_hint}" || refuse "--empty_gate_nonspeech_set: the gate reads Whisper's no-speech probability of" \
+        "the hints; add --whisper_hint true"
+    [ -n "${empty_threshold_set}" ] && refuse "--empty_gate_nonspeech_set with --empty_threshold_set: both decide" \
+        "what is \"\"; the gate decodes with --empty_threshold 1.0"
+    "${use_streaming}" && refuse "--empty_gate_nonspeech_set: for offline decoding"
+    [ "${model_type}" = seq2seq ] && refuse "--empty_gate_nonspeech_set: for --model_type speechllm (the LLM's p(eos))"
 fi
 [ -n "${bpemode}" ] && refuse "--bpemode ${bpemode}: the from-scratch tokenizer is the LLM's own byte-level" \
     "BPE (stage 5, size --llm_vocab_size); a pretrained LLM brings its tokenizer"
@@ -317,6 +341,19 @@ fi
 
 # Whisper hints of the given sets (--whisper_hint true); a set whose instruction file has
 # every utterance of its wav.scp is kept (Whisper decodes each set once).
+# p_empty_of <set> <dir> <rate|none>: the LLM's first-step p(eos) of each utterance -> <dir>/p_empty
+# (and <dir>/empty_threshold for a rate; speechllm_empty_threshold.py). Stage 12.
+p_empty_of() {
+    local _data=${data_feats}/$1 _fields=()
+    mkdir -p "$2"
+    [ -f "${_data}/instruction" ] && _fields+=(--data_path_and_name_and_type "${_data}/instruction,instruction,text")
+    ${decode_cmd} "$2/speechllm_empty_threshold.log" \
+        ${python} -m espnet_speechllm.bin.speechllm_empty_threshold --batch_size "${batch_size}" \
+            --train_config "${speechllm_exp}/config.yaml" --model_file "${speechllm_exp}/${inference_model}" \
+            --ngpu "${_ngpu}" --data_path_and_name_and_type "${_data}/wav.scp,speech,sound" "${_fields[@]}" \
+            --empty_rate "$3" --output_dir "$2"
+}
+
 make_whisper_hints() {
     local dset _todo=() _opts _nsp
     # a kept instruction file must also be of this kind (with or without the no-speech probability)
@@ -358,7 +395,8 @@ if ! "${skip_data_prep}"; then
 
     if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
         log "Stage 3: Format wav.scp: data/ -> ${data_feats} (resampled to ${fs} Hz)"
-        for dset in "${train_set_sp}" "${valid_set}" ${test_sets} ${empty_threshold_set}; do
+        for dset in $(printf '%s\n' "${train_set_sp}" "${valid_set}" ${test_sets} ${empty_threshold_set} \
+                ${empty_gate_nonspeech_set} ${empty_gate_speech_sets} | awk '!seen[$0]++'); do
             if [ "${dset}" = "${train_set_sp}" ] || [ "${dset}" = "${valid_set}" ]; then
                 _out=${data_feats}/org/${dset}   # stage 4 filters these
             else
@@ -687,20 +725,25 @@ if ! "${skip_eval}"; then
         [ -n "${inference_config}" ] && _opts+=(--config "${inference_config}")
         "${gpu_inference}" && _ngpu=1 || _ngpu=0
         # A test set added after stage 8 gets its hints here (the model was trained with them).
-        "${whisper_hint}" && make_whisper_hints ${test_sets} ${empty_threshold_set}
+        "${whisper_hint}" && make_whisper_hints ${test_sets} ${empty_threshold_set} ${empty_gate_nonspeech_set} \
+            ${empty_gate_speech_sets}
         if [ -n "${empty_threshold_set}" ]; then
-            _data=${data_feats}/${empty_threshold_set}
             _dir=${speechllm_exp}/${inference_tag}/empty_threshold_${empty_threshold_set}
-            mkdir -p "${_dir}"
-            _fields=()
-            [ -f "${_data}/instruction" ] && _fields+=(--data_path_and_name_and_type "${_data}/instruction,instruction,text")
-            ${decode_cmd} "${_dir}/speechllm_empty_threshold.log" \
-                ${python} -m espnet_speechllm.bin.speechllm_empty_threshold --batch_size "${batch_size}" \
-                    --train_config "${speechllm_exp}/config.yaml" --model_file "${speechllm_exp}/${inference_model}" \
-                    --ngpu "${_ngpu}" --data_path_and_name_and_type "${_data}/wav.scp,speech,sound" "${_fields[@]}" \
-                    --empty_rate "${empty_threshold_rate}" --output_dir "${_dir}"
+            p_empty_of "${empty_threshold_set}" "${_dir}" "${empty_threshold_rate}"
             _opts+=(--empty_threshold "$(cat "${_dir}/empty_threshold")")
             log "Stage 12: --empty_threshold $(cat "${_dir}/empty_threshold") (${_dir})"
+        fi
+        _gate=${speechllm_exp}/${inference_tag}/empty_gate
+        if [ -n "${empty_gate_nonspeech_set}" ]; then
+            _fit=()
+            for dset in ${empty_gate_nonspeech_set} ${empty_gate_speech_sets}; do
+                p_empty_of "${dset}" "${_gate}/${dset}" none
+                [ "${dset}" = "${empty_gate_nonspeech_set}" ] && _fit+=(--nonspeech) || _fit+=(--speech)
+                _fit+=("${_gate}/${dset}/p_empty" "${expdir}/whisper_hint/decode_whisper/${dset}")
+            done
+            ${python} -m espnet_speechllm.recipe.empty_gate fit --rate "${empty_gate_rate}" \
+                --out "${_gate}/gate.json" "${_fit[@]}"
+            "${empty_gate_whisper_fallback}" || _opts+=(--empty_threshold 1.0)  # the gate decides what is ""
         fi
         for dset in ${test_sets}; do
             _data=${data_feats}/${dset}
@@ -745,6 +788,13 @@ if ! "${skip_eval}"; then
                     --weight "${llm_rescore_weight}" --nbest_dir "${_logdir}"/output.* \
                     --output_dir "${speechllm_exp}/${inference_tag}_llmrescore${llm_rescore_weight}/${dset}"
             fi
+            if [ -n "${empty_gate_nonspeech_set}" ]; then
+                p_empty_of "${dset}" "${_gate}/${dset}" none
+                ${python} -m espnet_speechllm.recipe.empty_gate apply --gate "${_gate}/gate.json" \
+                    --hyp "${_dir}/text" --p_empty "${_gate}/${dset}/p_empty" --whisper_fallback "${empty_gate_whisper_fallback}" \
+                    --whisper "${expdir}/whisper_hint/decode_whisper/${dset}" \
+                    --out_dir "${speechllm_exp}/${inference_tag}_emptygate/${dset}"
+            fi
             if [ -n "${whisper_fallback_threshold}" ]; then
                 ${python} -m espnet_speechllm.recipe.whisper_fallback --hyp "${_dir}/text" \
                     --whisper "${expdir}/whisper_hint/decode_whisper/${dset}" --threshold "${whisper_fallback_threshold}" \
@@ -758,6 +808,7 @@ if ! "${skip_eval}"; then
         _tags=${inference_tag}
         [ -n "${llm_rescore_weight}" ] && _tags+=" ${inference_tag}_llmrescore${llm_rescore_weight}"
         [ -n "${whisper_fallback_threshold}" ] && _tags+=" ${inference_tag}_whisperfallback${whisper_fallback_threshold}"
+        [ -n "${empty_gate_nonspeech_set}" ] && _tags+=" ${inference_tag}_emptygate"
         for dset in ${test_sets}; do for _tag in ${_tags}; do
             _dir=${speechllm_exp}/${_tag}/${dset}
             if [ "${text_file}" = response ]; then

@@ -14,7 +14,11 @@
 #                                     Devil's Dictionary) + 1-2-word utterances + 10% non-speech
 #                                     (reference ""), built by stage 1, with ESPnet's noise
 #                                     augmentation on half of it (data/augment, stage 1); stages
-#                                     12-13 also write and score <tag>_whisperfallback0.3
+#                                     12-13 also write and score <tag>_emptygate: "" where a
+#                                     gate over the LLM's p("") and Whisper's no-speech
+#                                     probability, fitted on dev_nonspeech (stage 1) and dev,
+#                                     says non-speech, Whisper's 1-best where the LLM wrote ""
+#                                     but the gate says speech
 #   ./run_whisper.sh --system lora    the first Whisper system: LoRA on both sides, KJV only
 #   ./run_whisper.sh --stage 11 --speechllm_args "--max_epoch 1"
 #   ./run_whisper.sh --local_data_opts "--num_train 400"   added to the system's data options
@@ -39,11 +43,13 @@ case "${system}" in
         train_set=train_mix
         # 600 non-speech training clips: 10% of the ~5000 speech utterances of train_mix;
         # data/augment/noise.scp: the conf's noise augmentation.
-        data_opts="--extra_text true --short true --mix true --num_nonspeech_train 600 --augment true ${data_opts}"
-        # Also scored: the decode with Whisper's 1-best where the LLM wrote "" and Whisper's
-        # no-speech probability is < 0.3 (the 1st percentile over the generated non-speech
-        # training clips; RESULTS.md, "Whisper fallback"). The LLM's own decode stays the first.
-        system_opts=(--whisper_hint true --whisper_hint_no_speech true --whisper_fallback_threshold 0.3) ;;
+        # --nonspeech_dev: data/dev_nonspeech, held-out clips of the training kinds for the gate.
+        data_opts="--extra_text true --short true --mix true --num_nonspeech_train 600 --augment true --nonspeech_dev true ${data_opts}"
+        # Also scored: <tag>_emptygate, the LLM's decode with the "" decision of a gate fitted
+        # on held-out sets (RESULTS.md, "A gate over both detectors"). The LLM's own decode
+        # stays the first.
+        system_opts=(--whisper_hint true --whisper_hint_no_speech true
+                     --empty_gate_nonspeech_set dev_nonspeech --empty_gate_speech_sets dev) ;;
     lora)
         conf=conf/tuning/train_speechllm_whisper_smollm2_lora.yaml
         train_set=train

@@ -44,6 +44,9 @@
 # probability is below T: add --whisper_fallback_threshold T (stage 12 writes it, 13 scores it).
 # Its decode with --empty_threshold set on held-out non-speech (the p("") that keeps 98% of it
 # ""): add --empty_threshold_set dev_nonspeech (after local/data.sh --nonspeech_dev true).
+# Its decode with a gate over the LLM's p("") and Whisper's no-speech probability, fitted on
+# held-out sets: add --empty_gate_nonspeech_set dev_nonspeech --empty_gate_speech_sets dev
+# (stage 12 writes <inference_tag>_emptygate, 13 scores it).
 set -euo pipefail
 system=$1; shift
 test_sets="test100 test_ood100 test_real test_nonspeech"
@@ -176,12 +179,13 @@ dumped() {
 }
 # --system lora: run_whisper.sh's options without its hint system's (the conf, training set
 # and hints are this script's).
-# --empty_threshold_set <set> (in the run.sh options; e.g. dev_nonspeech of local/data.sh
-# --nonspeech_dev true): stage 12 sets --empty_threshold on that held-out set; dump it once.
+# --empty_threshold_set / --empty_gate_nonspeech_set <set> (in the run.sh options; e.g.
+# dev_nonspeech of local/data.sh --nonspeech_dev true): stage 12 calibrates on that held-out
+# set; dump it once.
 calib=""
 args=("$@")
 for ((i = 0; i + 1 < ${#args[@]}; i++)); do
-    [ "${args[i]}" = --empty_threshold_set ] && calib=${args[i + 1]}
+    case "${args[i]}" in --empty_threshold_set | --empty_gate_nonspeech_set) calib=${args[i + 1]} ;; esac
 done
 if [ -n "${calib}" ] && [ ! -f "${dumpdir}/raw/${calib}/wav.scp" ]; then
     [ -f "data/${calib}/wav.scp" ] || { echo "$0: no data/${calib}: run local/data.sh --nonspeech_dev true" >&2; exit 2; }
