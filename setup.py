@@ -21,6 +21,7 @@ install_requires = [
     "matplotlib>=3.8",
     "tensorboard>=2.15",
     "lhotse==1.33.0",  # local/lhotse_to_kaldi.py, kaldi_to_lhotse.py (manifest interchange)
+    "scikit-learn>=1.3",  # recipe/empty_gate.py (logistic regression; librosa needs it too)
 ]
 
 setup(

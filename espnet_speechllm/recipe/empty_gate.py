@@ -22,7 +22,7 @@ then set, like ``--empty_threshold``, to keep ``--rate`` of the non-speech set "
 of a decode with ``--empty_threshold 1.0`` (never "" by itself), or, with ``--whisper_fallback
 true``, of the plain decode with Whisper's 1-best where it is "" but the gate says speech; and
 ``<out_dir>/emptied`` (``<utt> <gate score>``). scikit-learn's ``LogisticRegression`` does the
-fit (a dependency of librosa, so already installed with ESPnet).
+fit (in setup.py; librosa needs it too).
 """
 
 import argparse
