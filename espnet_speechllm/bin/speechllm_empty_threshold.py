@@ -81,15 +81,15 @@ def empty_threshold(
     out = Path(output_dir)
     write_map(out / "p_empty", {k: f"{v:.4f}" for k, v in probs.items()})
     ranked = sorted(probs.values())
+    summary = (f"{len(ranked)} utterances, p(empty) min {ranked[0]:.3f} median "
+               f"{ranked[len(ranked) // 2]:.3f} max {ranked[-1]:.3f}")
     if empty_rate is None:
-        logging.info(f"{len(ranked)} utterances, p(empty) min {ranked[0]:.3f} median "
-                     f"{ranked[len(ranked) // 2]:.3f} max {ranked[-1]:.3f}: {out}/p_empty")
+        logging.info(f"{summary}: {out}/p_empty")
         return None
-    t = threshold_for_rate(list(probs.values()), empty_rate)
+    t = threshold_for_rate(ranked, empty_rate)
     (out / "empty_threshold").write_text(f"{t!r}\n")  # repr: read back exactly
     logging.info(
-        f"{len(ranked)} utterances, p(empty) min {ranked[0]:.3f} median "
-        f"{ranked[len(ranked) // 2]:.3f} max {ranked[-1]:.3f}: --empty_threshold {t} keeps "
+        f"{summary}: --empty_threshold {t} keeps "
         f"{sum(v >= t for v in ranked)} of them \"\" (--empty_rate {empty_rate}); {out}/empty_threshold"
     )
     return t

@@ -339,8 +339,6 @@ if [ -z "${inference_tag}" ]; then
     "${use_streaming}" && inference_tag=${inference_tag}_streaming
 fi
 
-# Whisper hints of the given sets (--whisper_hint true); a set whose instruction file has
-# every utterance of its wav.scp is kept (Whisper decodes each set once).
 # p_empty_of <set> <dir> <rate|none>: the LLM's first-step p(eos) of each utterance -> <dir>/p_empty
 # (and <dir>/empty_threshold for a rate; speechllm_empty_threshold.py). Stage 12.
 p_empty_of() {
@@ -354,6 +352,8 @@ p_empty_of() {
             --empty_rate "$3" --output_dir "$2"
 }
 
+# Whisper hints of the given sets (--whisper_hint true); a set whose instruction file has
+# every utterance of its wav.scp is kept (Whisper decodes each set once).
 make_whisper_hints() {
     local dset _todo=() _opts _nsp
     # a kept instruction file must also be of this kind (with or without the no-speech probability)
