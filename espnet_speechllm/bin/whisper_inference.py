@@ -111,15 +111,19 @@ class WhisperASR:
         if no_speech_token and self.no_speech_id is None:
             raise ValueError(f"--no_speech_token: {no_speech_token!r} is not in {model_dir}'s tokenizer")
 
-    def __call__(self, waves: List, utts: Sequence[str]) -> List[Tuple[str, List[int], float, Optional[float]]]:
-        """(raw text, token ids, sum of log-probs, no-speech probability or None) per waveform."""
-        import torch
-
+    def check_lengths(self, waves: List, utts: Sequence[str]) -> None:
+        """Raise ValueError naming the first utterance longer than the encoder's window."""
         for utt, w in zip(utts, waves):
             if len(w) > self.max_samples:
                 raise ValueError(
                     f"utt '{utt}': {len(w)} samples, longer than Whisper's window of {self.max_samples}"
                 )
+
+    def __call__(self, waves: List, utts: Sequence[str]) -> List[Tuple[str, List[int], float, Optional[float]]]:
+        """(raw text, token ids, sum of log-probs, no-speech probability or None) per waveform."""
+        import torch
+
+        self.check_lengths(waves, utts)
         feats = self.features(
             waves, sampling_rate=self.features.sampling_rate, return_tensors="pt"
         ).input_features.to(self.device)
@@ -139,6 +143,31 @@ class WhisperASR:
             keep = text_ids(ids[:n], self.special, len(self.tokenizer))
             results.append((self.tokenizer.decode(keep), keep, float(logp[:n].sum()), p))
         return results
+
+    def text_log_probability(self, waves: List, texts: Sequence[str], utts: Sequence[str]) -> List[float]:
+        """log P(text + end of text | audio) per waveform, teacher forced after Whisper's
+        prompt (the tokenizer's ``prefix_tokens``, ``<|startoftranscript|><|notimestamps|>``
+        for tiny.en; a tokenizer without them: the decoder start token). Raw scores: no
+        token is suppressed, as ``generate`` does."""
+        import torch
+
+        self.check_lengths(waves, utts)
+        feats = self.features(
+            waves, sampling_rate=self.features.sampling_rate, return_tensors="pt"
+        ).input_features.to(self.device)
+        start = [self.model.generation_config.decoder_start_token_id]
+        prompt = list(getattr(self.tokenizer, "prefix_tokens", start))
+        eot = self.model.generation_config.eos_token_id
+        rows = [prompt + self.tokenizer(t, add_special_tokens=False).input_ids + [eot] for t in texts]
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([r + [eot] * (width - len(r)) for r in rows], device=self.device)
+        with torch.no_grad():
+            logits = self.model(input_features=feats, decoder_input_ids=ids[:, :-1]).logits.float()
+        logp = torch.log_softmax(logits, -1).gather(2, ids[:, 1:, None])[..., 0]  # (B, width - 1)
+        keep = torch.arange(width - 1, device=self.device)[None] >= len(prompt) - 1
+        keep = keep & (torch.arange(width - 1, device=self.device)[None] < torch.tensor(
+            [len(r) - 1 for r in rows], device=self.device)[:, None])  # fmt: skip
+        return (logp * keep).sum(1).tolist()
 
     def no_speech_probs(self, enc) -> Optional[List[float]]:
         """P(no-speech token | audio, <|startoftranscript|>) per utterance; None without the token."""

@@ -54,6 +54,7 @@ def test_default_system_is_the_whisper_hint_recipe_with_user_data_opts_added(tmp
     assert _opt(lines, "--whisper_hint_no_speech") == "true"
     assert _opt(lines, "--empty_gate_nonspeech_set") == "dev_nonspeech"  # built by --nonspeech_dev true
     assert _opt(lines, "--empty_gate_speech_sets") == "dev"
+    assert _opt(lines, "--whisper_select_sets") == "dev"  # the validation set: never a test set
     assert _opt(lines, "--train_set") == "train_mix"
     assert _opt(lines, "--speechllm_stats_dir") == "exp/speechllm_stats_smollm2_train_mix"
     data_opts = _opt(lines, "--local_data_opts").split()
@@ -71,6 +72,7 @@ def test_lora_system_keeps_the_first_whisper_recipe_and_a_bad_system_is_named(tm
     assert _opt(lines, "--speechllm_config") == "conf/tuning/train_speechllm_whisper_smollm2_lora.yaml"
     assert _opt(lines, "--train_set") == "train" and "--whisper_hint" not in lines
     assert "--whisper_hint_no_speech" not in lines and "--empty_gate_nonspeech_set" not in lines
+    assert "--whisper_select_sets" not in lines
     assert "--augment" not in _opt(lines, "--local_data_opts")
     assert _opt(lines, "--speechllm_stats_dir") == "exp/speechllm_stats_smollm2"
     assert "--mix" not in _opt(lines, "--local_data_opts")

@@ -167,3 +167,57 @@ def test_empty_gate_is_fitted_on_its_sets_then_gates_each_test_set(recipe, fallb
 def test_bad_empty_gate_options_are_refused(recipe, opts, error):
     out = run_stub(recipe, "--whisper_hint", "true", *opts, check=False)
     assert out.returncode == 2 and error in out.output and not out.calls
+
+
+
+def _hints(recipe, sets=("train", "dev", "test")):
+    for dset in sets:  # the hints of stage 8 are there
+        (recipe / "dump" / "raw" / dset / "instruction").write_text(
+            "".join(f'{line.split()[0]} Transcribe. "A"\n' for line in (recipe / "dump" / "raw" / dset / "wav.scp").open())
+        )
+
+
+@pytest.mark.parametrize("gate", [False, True])
+def test_whisper_select_decodes_its_set_fits_there_and_chooses_on_the_test_sets(recipe, gate):
+    _hints(recipe)
+    opts = ["--empty_gate_nonspeech_set", "dev_ns", "--empty_gate_speech_sets", "dev"] if gate else []
+    if gate:
+        (recipe / "dump" / "raw" / "dev_ns").mkdir()
+        (recipe / "dump" / "raw" / "dev_ns" / "wav.scp").write_text("n1 n.wav\n")
+        _hints(recipe, ["dev_ns"])
+    out = run_stub(recipe, "--stage", "12", "--stop_stage", "13", "--whisper_hint", "true",
+                   "--whisper_select_sets", "dev", *opts, check=False)  # stage 13's RESULTS.md needs real scores
+    tag = "exp/x_scratch_lm_bpe500/decode_asr_valid.acc.ave"
+    src = f"{tag}_emptygate" if gate else tag
+    infer = [c for c in out.calls if "bin.speechllm_inference" in c]
+    assert [c.split("--key_file ")[1].split("/")[3] for c in infer] == ["test", "dev"]  # dev decoded for the fit
+    joint = [c for c in out.calls if "bin.joint_hyp_score" in c]
+    for call, dset in zip(joint, ("dev", "test")):
+        assert call == (
+            "-m espnet_speechllm.bin.joint_hyp_score --train_config exp/x_scratch_lm_bpe500/config.yaml"
+            " --model_file exp/x_scratch_lm_bpe500/valid.acc.ave.pth --whisper_dir exp/whisper"
+            f" --data_dir dump/raw/{dset} --hyp {src}/{dset}/text"
+            f" --whisper_hyp exp/whisper_hint/decode_whisper/{dset}/text --out {src}_select/{dset}/joint_scores"
+        )
+    fit, apply = [c for c in out.calls if "recipe.hyp_select" in c]
+    assert fit == (
+        f"-m espnet_speechllm.recipe.hyp_select fit --set {src}/dev/text exp/whisper_hint/decode_whisper/dev/text"
+        f" {src}_select/dev/joint_scores dump/raw/dev/text --out {src}_select/select.json"
+    )
+    assert apply == (
+        f"-m espnet_speechllm.recipe.hyp_select apply --select {src}_select/select.json --hyp {src}/test/text"
+        f" --whisper exp/whisper_hint/decode_whisper/test/text --scores {src}_select/test/joint_scores"
+        f" --out_dir {src}_select/test"
+    )
+    scored = [c.split("--hyp ")[1].split()[0] for c in out.calls if "recipe.score --metric wer" in c]
+    assert scored == [f"{tag}/test/text"] + ([f"{tag}_emptygate/test/text"] if gate else []) + [f"{src}_select/test/text"]
+
+
+@pytest.mark.parametrize(
+    "opts, error",
+    [(["--whisper_select_sets", "dev test"], "test is also a test set; fit the weight on held-out sets"),
+     (["--whisper_select_sets", "dev", "--whisper_hint", "false"], "add --whisper_hint true")],
+)  # fmt: skip
+def test_bad_whisper_select_options_are_refused(recipe, opts, error):
+    out = run_stub(recipe, "--whisper_hint", "true", *opts, check=False)
+    assert out.returncode == 2 and error in out.output and not out.calls

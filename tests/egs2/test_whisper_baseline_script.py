@@ -85,3 +85,18 @@ def test_stage8_whisper_hints_every_set_once(tiny_whisper_dir, tmp_path):
         assert all(inst[u] == "Transcribe the audio. Whisper's no-speech probability: "
                    f'{float(prob[u]):.1f}. A first guess, which may be wrong: "{" ".join(hyp[u].split())}"'
                    for u in inst)  # fmt: skip
+
+
+def test_stage8_also_hints_the_held_out_sets_of_stage12_once_each(tiny_whisper_dir, tmp_path):
+    """The gate / select sets get their hints with the others (not at stage 12, where
+    systems decoded side by side would write them into one dir at once)."""
+    recipe = _recipe(tmp_path, ("train", "dev", "test", "dev_ns"))
+    cmd = ["./run.sh", "--stage", "8", "--stop_stage", "8", "--llm", str(tmp_path / "llm_x"),
+           "--whisper_hint", "true", "--whisper_dir", str(tiny_whisper_dir), "--inference_nj", "1",
+           "--whisper_hint_args", "--max_new_tokens 2", "--empty_gate_nonspeech_set", "dev_ns",
+           "--empty_gate_speech_sets", "dev", "--whisper_select_sets", "dev"]  # fmt: skip
+    out = subprocess.run(cmd, cwd=recipe, env=recipe_env(), capture_output=True, text=True)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log
+    assert "exp/whisper decodes train dev test dev_ns -> exp/whisper_hint" in log.replace(str(tiny_whisper_dir), "exp/whisper")
+    assert sorted(read_map(recipe / "dump" / "raw" / "dev_ns" / "instruction")) == ["dev_ns0", "dev_ns1", "dev_ns2"]

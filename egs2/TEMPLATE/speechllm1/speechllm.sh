@@ -90,6 +90,9 @@ empty_gate_speech_sets=""    # Whisper's no-speech probability says non-speech (
 empty_gate_rate=0.98         # these held-out sets (e.g. dev_nonspeech; "dev")
 empty_gate_whisper_fallback=true # true: where the decode is "" but the gate says speech, Whisper's 1-best;
                              # false: decode with --empty_threshold 1.0 (never "" by itself)
+whisper_select_sets=""       # Stage 12 also writes <tag>[_emptygate]_select: per utterance the LLM's or Whisper's
+                             # 1-best, whichever scores higher under both models (recipe/hyp_select.py; the
+                             # weight fitted on these held-out sets with references, e.g. "dev")
 
 # Speech-LLM training (stages 10-11)
 speechllm_config=conf/train_speechllm.yaml
@@ -159,6 +162,9 @@ Options (default):
           these held-out sets says non-speech (needs --whisper_hint true); elsewhere the hypothesis, or with
           --empty_gate_whisper_fallback (${empty_gate_whisper_fallback}) Whisper's 1-best where it is ""
           (false: decode with --empty_threshold 1.0)
+    --whisper_select_sets ("${whisper_select_sets}"): stage 12 also decodes these held-out sets and writes
+          <tag>[_emptygate]_select: where the LLM's and Whisper's 1-best differ, the one with the higher
+          log P_llm + w log P_whisper, w fitted on these sets (needs --whisper_hint true)
     --text_file (${text_file}): the training/scoring target; response = AudioChatLlama (transcript as src_text)
     --speechllm_config (${speechllm_config}) --speechllm_args ("") --speechllm_tag ("")
     --feats_normalize (${feats_normalize}) --model_type (${model_type}) --llm_rescore_weight ("")
@@ -233,6 +239,16 @@ if [ -n "${empty_gate_nonspeech_set}${empty_gate_speech_sets}" ]; then
         "what is \"\"; the gate decodes with --empty_threshold 1.0"
     "${use_streaming}" && refuse "--empty_gate_nonspeech_set: for offline decoding"
     [ "${model_type}" = seq2seq ] && refuse "--empty_gate_nonspeech_set: for --model_type speechllm (the LLM's p(eos))"
+fi
+if [ -n "${whisper_select_sets}" ]; then
+    for _set in ${whisper_select_sets}; do
+        [[ " ${test_sets} " == *" ${_set} "* ]] && refuse "--whisper_select_sets: ${_set} is also a test set;" \
+            "fit the weight on held-out sets, score the test sets"
+    done
+    "${whisper_hint}" || refuse "--whisper_select_sets: the choice is between the LLM's and the Whisper hints'" \
+        "1-best; add --whisper_hint true"
+    "${use_streaming}" && refuse "--whisper_select_sets: for offline decoding"
+    [ "${model_type}" = seq2seq ] && refuse "--whisper_select_sets: for --model_type speechllm"
 fi
 [ -n "${bpemode}" ] && refuse "--bpemode ${bpemode}: the from-scratch tokenizer is the LLM's own byte-level" \
     "BPE (stage 5, size --llm_vocab_size); a pretrained LLM brings its tokenizer"
@@ -358,7 +374,7 @@ make_whisper_hints() {
     local dset _todo=() _opts _nsp
     # a kept instruction file must also be of this kind (with or without the no-speech probability)
     _nsp=$("${whisper_hint_no_speech}" && echo 1 || echo 0)
-    for dset in "$@"; do
+    for dset in $(printf '%s\n' "$@" | awk '!seen[$0]++'); do
         if [ -f "${data_feats}/${dset}/instruction" ] && cmp -s <(cut -d' ' -f1 "${data_feats}/${dset}/wav.scp") \
                 <(cut -d' ' -f1 "${data_feats}/${dset}/instruction") \
                 && [ "$(head -n 1 "${data_feats}/${dset}/instruction" | grep -c 'no-speech probability')" = "${_nsp}" ]; then
@@ -396,7 +412,7 @@ if ! "${skip_data_prep}"; then
     if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
         log "Stage 3: Format wav.scp: data/ -> ${data_feats} (resampled to ${fs} Hz)"
         for dset in $(printf '%s\n' "${train_set_sp}" "${valid_set}" ${test_sets} ${empty_threshold_set} \
-                ${empty_gate_nonspeech_set} ${empty_gate_speech_sets} | awk '!seen[$0]++'); do
+                ${empty_gate_nonspeech_set} ${empty_gate_speech_sets} ${whisper_select_sets} | awk '!seen[$0]++'); do
             if [ "${dset}" = "${train_set_sp}" ] || [ "${dset}" = "${valid_set}" ]; then
                 _out=${data_feats}/org/${dset}   # stage 4 filters these
             else
@@ -525,7 +541,10 @@ if ! "${skip_train}"; then
 
     if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ] && "${whisper_hint}"; then
         log "Stage 8: Whisper hints (Whisper's 1-best as each utterance's instruction)"
-        make_whisper_hints "${train_set_sp}" "${valid_set}" ${test_sets}
+        # The held-out sets of stage 12 too: systems trained side by side then find their
+        # hints ready instead of decoding them at once into the same dir.
+        make_whisper_hints "${train_set_sp}" "${valid_set}" ${test_sets} ${empty_threshold_set} \
+            ${empty_gate_nonspeech_set} ${empty_gate_speech_sets} ${whisper_select_sets}
     fi
 
     # Data flags shared by stages 9, 10 and 11.
@@ -726,7 +745,7 @@ if ! "${skip_eval}"; then
         "${gpu_inference}" && _ngpu=1 || _ngpu=0
         # A test set added after stage 8 gets its hints here (the model was trained with them).
         "${whisper_hint}" && make_whisper_hints ${test_sets} ${empty_threshold_set} ${empty_gate_nonspeech_set} \
-            ${empty_gate_speech_sets}
+            ${empty_gate_speech_sets} ${whisper_select_sets}
         if [ -n "${empty_threshold_set}" ]; then
             _dir=${speechllm_exp}/${inference_tag}/empty_threshold_${empty_threshold_set}
             p_empty_of "${empty_threshold_set}" "${_dir}" "${empty_threshold_rate}"
@@ -745,7 +764,8 @@ if ! "${skip_eval}"; then
                 --out "${_gate}/gate.json" "${_fit[@]}"
             "${empty_gate_whisper_fallback}" || _opts+=(--empty_threshold 1.0)  # the gate decides what is ""
         fi
-        for dset in ${test_sets}; do
+        # The --whisper_select_sets are decoded too: the weight is fitted on their decodes.
+        for dset in $(printf '%s\n' ${test_sets} ${whisper_select_sets} | awk '!seen[$0]++'); do
             _data=${data_feats}/${dset}
             _dir=${speechllm_exp}/${inference_tag}/${dset}
             _logdir=${_dir}/logdir
@@ -801,6 +821,27 @@ if ! "${skip_eval}"; then
                     --out_dir "${speechllm_exp}/${inference_tag}_whisperfallback${whisper_fallback_threshold}/${dset}"
             fi
         done
+        if [ -n "${whisper_select_sets}" ]; then
+            _src=${speechllm_exp}/${inference_tag}
+            [ -n "${empty_gate_nonspeech_set}" ] && _src+=_emptygate
+            _fit=()
+            for dset in $(printf '%s\n' ${whisper_select_sets} ${test_sets} | awk '!seen[$0]++'); do
+                ${python} -m espnet_speechllm.bin.joint_hyp_score --train_config "${speechllm_exp}/config.yaml" \
+                    --model_file "${speechllm_exp}/${inference_model}" --whisper_dir "${whisper_dir}" \
+                    --data_dir "${data_feats}/${dset}" --hyp "${_src}/${dset}/text" \
+                    --whisper_hyp "${expdir}/whisper_hint/decode_whisper/${dset}/text" \
+                    --out "${_src}_select/${dset}/joint_scores"
+                [[ " ${whisper_select_sets} " == *" ${dset} "* ]] && _fit+=(--set "${_src}/${dset}/text" \
+                    "${expdir}/whisper_hint/decode_whisper/${dset}/text" "${_src}_select/${dset}/joint_scores" \
+                    "${data_feats}/${dset}/text")
+            done
+            ${python} -m espnet_speechllm.recipe.hyp_select fit "${_fit[@]}" --out "${_src}_select/select.json"
+            for dset in ${test_sets}; do
+                ${python} -m espnet_speechllm.recipe.hyp_select apply --select "${_src}_select/select.json" \
+                    --hyp "${_src}/${dset}/text" --whisper "${expdir}/whisper_hint/decode_whisper/${dset}/text" \
+                    --scores "${_src}_select/${dset}/joint_scores" --out_dir "${_src}_select/${dset}"
+            done
+        fi
     fi
 
     if [ ${stage} -le 13 ] && [ ${stop_stage} -ge 13 ]; then
@@ -809,6 +850,10 @@ if ! "${skip_eval}"; then
         [ -n "${llm_rescore_weight}" ] && _tags+=" ${inference_tag}_llmrescore${llm_rescore_weight}"
         [ -n "${whisper_fallback_threshold}" ] && _tags+=" ${inference_tag}_whisperfallback${whisper_fallback_threshold}"
         [ -n "${empty_gate_nonspeech_set}" ] && _tags+=" ${inference_tag}_emptygate"
+        if [ -n "${whisper_select_sets}" ]; then
+            [ -n "${empty_gate_nonspeech_set}" ] && _tags+=" ${inference_tag}_emptygate_select" \
+                || _tags+=" ${inference_tag}_select"
+        fi
         for dset in ${test_sets}; do for _tag in ${_tags}; do
             _dir=${speechllm_exp}/${_tag}/${dset}
             if [ "${text_file}" = response ]; then

@@ -18,7 +18,9 @@
 #                                     gate over the LLM's p("") and Whisper's no-speech
 #                                     probability, fitted on dev_nonspeech (stage 1) and dev,
 #                                     says non-speech, Whisper's 1-best where the LLM wrote ""
-#                                     but the gate says speech
+#                                     but the gate says speech; and <tag>_emptygate_select:
+#                                     where that and Whisper's 1-best differ, the one both
+#                                     models score higher (the weight fitted on dev)
 #   ./run_whisper.sh --system lora    the first Whisper system: LoRA on both sides, KJV only
 #   ./run_whisper.sh --stage 11 --speechllm_args "--max_epoch 1"
 #   ./run_whisper.sh --local_data_opts "--num_train 400"   added to the system's data options
@@ -47,9 +49,11 @@ case "${system}" in
         data_opts="--extra_text true --short true --mix true --num_nonspeech_train 600 --augment true --nonspeech_dev true ${data_opts}"
         # Also scored: <tag>_emptygate, the LLM's decode with the "" decision of a gate fitted
         # on held-out sets (RESULTS.md, "A gate over both detectors"). The LLM's own decode
-        # stays the first.
+        # stays the first. And <tag>_emptygate_select: per utterance that or Whisper's 1-best,
+        # whichever both models score higher (RESULTS.md, "Choosing by both models' scores").
         system_opts=(--whisper_hint true --whisper_hint_no_speech true
-                     --empty_gate_nonspeech_set dev_nonspeech --empty_gate_speech_sets dev) ;;
+                     --empty_gate_nonspeech_set dev_nonspeech --empty_gate_speech_sets dev
+                     --whisper_select_sets dev) ;;
     lora)
         conf=conf/tuning/train_speechllm_whisper_smollm2_lora.yaml
         train_set=train

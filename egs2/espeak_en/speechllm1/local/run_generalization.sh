@@ -46,7 +46,9 @@
 # ""): add --empty_threshold_set dev_nonspeech (after local/data.sh --nonspeech_dev true).
 # Its decode with a gate over the LLM's p("") and Whisper's no-speech probability, fitted on
 # held-out sets: add --empty_gate_nonspeech_set dev_nonspeech --empty_gate_speech_sets dev
-# (stage 12 writes <inference_tag>_emptygate, 13 scores it).
+# (stage 12 writes <inference_tag>_emptygate, 13 scores it). Its choice, per utterance, between
+# the LLM's and Whisper's 1-best by both models' scores, the weight fitted on dev: add
+# --whisper_select_sets dev (stage 12 writes <inference_tag>[_emptygate]_select).
 set -euo pipefail
 system=$1; shift
 test_sets="test100 test_ood100 test_real test_nonspeech"
