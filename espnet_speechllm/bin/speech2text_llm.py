@@ -280,25 +280,18 @@ class Speech2TextLLM:
 
     @torch.no_grad()
     def text_log_probability(
-        self,
-        speeches: Sequence[Union[torch.Tensor, np.ndarray]],
-        texts: Sequence[str],
-        keys: Optional[Sequence[str]] = None,
-        fields: Optional[Sequence[Dict[str, str]]] = None,
+        self, speeches: Sequence[Union[torch.Tensor, np.ndarray]], texts: Sequence[str],
+        keys: Optional[Sequence[str]] = None, fields: Optional[Sequence[Dict[str, str]]] = None,
         fs: Optional[int] = None,
-    ) -> List[float]:
-        """Per utterance, log P(``text`` + end of turn | audio, prompt), teacher forced
-        (hypothesis rescoring). Arguments as ``batch``; audio too short to encode: -inf."""
+    ) -> List[float]:  # fmt: skip
+        """Per utterance, log P(``text`` + end of turn | audio, prompt), teacher forced;
+        arguments as ``batch``. Audio too short to encode: -inf."""
         todo, dec, _ = self._prepare(speeches, keys, fields, fs, ctc=False)
         scores = [-math.inf] * len(speeches)
         if not todo:
             return scores
         ids = [self.tokenizer(texts[i], add_special_tokens=False)["input_ids"] for i in todo]
-        lens = torch.tensor([len(x) for x in ids], device=self.device)
-        ys = torch.full((len(ids), max(1, int(lens.max()))), -1, dtype=torch.long, device=self.device)
-        for j, x in enumerate(ids):
-            ys[j, : len(x)] = torch.tensor(x, dtype=torch.long)
-        logp = self.model.decoder.text_log_prob(dec.prefix, dec.prefix_lens, ys, lens, self.eos)
+        logp = self.model.decoder.text_log_prob(dec.prefix, dec.prefix_lens, ids, self.eos)
         for j, i in enumerate(todo):
             scores[i] = float(logp[j])
         return scores

@@ -82,16 +82,19 @@ class AbsLLMDecoder(AbsDecoder, ABC):
         return logits[:, 0]
 
     def text_log_prob(
-        self, hs_pad: torch.Tensor, hlens: torch.Tensor, ys_in_pad: torch.Tensor,
-        ys_in_lens: torch.Tensor, eos: int,
-    ) -> torch.Tensor:  # fmt: skip
-        """Summed log-probability of each ``text + [eos]`` after its prefix (teacher forced).
-        ``(B, P, D), (B,), (B, L), (B,) -> (B,)``"""
-        logits, _ = self.forward(hs_pad, hlens, ys_in_pad, ys_in_lens)
-        target = torch.cat([ys_in_pad.clamp(min=0), ys_in_pad.new_zeros(ys_in_pad.size(0), 1)], 1)
-        target[torch.arange(target.size(0)), ys_in_lens] = eos  # (B, L + 1): ys, eos, pad
+        self, hs_pad: torch.Tensor, hlens: torch.Tensor, texts: Sequence[Sequence[int]], eos: int
+    ) -> torch.Tensor:
+        """Summed log-probability of each ``text + [eos]`` (token ids) after its prefix,
+        teacher forced.  ``(B, P, D), (B,), B id lists -> (B,)``"""
+        lens = torch.tensor([len(t) for t in texts], device=hs_pad.device)
+        ys = torch.full((len(texts), max(1, int(lens.max()))), -1, dtype=torch.long, device=hs_pad.device)
+        for j, t in enumerate(texts):
+            ys[j, : len(t)] = torch.tensor(list(t), dtype=torch.long)
+        logits, _ = self.forward(hs_pad, hlens, ys, lens)
+        target = torch.cat([ys.clamp(min=0), ys.new_zeros(ys.size(0), 1)], 1)
+        target[torch.arange(target.size(0)), lens] = eos  # (B, L + 1): ys, eos, pad
         logp = torch.log_softmax(logits.float(), dim=-1).gather(2, target[..., None])[..., 0]
-        keep = torch.arange(target.size(1), device=target.device)[None] <= ys_in_lens[:, None]
+        keep = torch.arange(target.size(1), device=target.device)[None] <= lens[:, None]
         return (logp * keep).sum(1)
 
     @abstractmethod
