@@ -6,6 +6,7 @@
         --data_path_and_name_and_type dump/raw/test/wav.scp,speech,sound \\
         --output_dir exp/whisper_alone/decode_whisper/test/logdir/output.1 \\
         [--key_file KEYS] [--batch_size 8] [--ngpu 0] [--max_new_tokens 128] \\
+        [--max_tokens_per_second 8] [--no_speech_threshold 0.6 [--logprob_threshold -1]] \\
         [--normalize upper_nopunct|none]
 
 The HF Whisper dir (stage 6 converts the CTranslate2 tiny.en into ``exp/whisper``) decodes
@@ -16,6 +17,12 @@ does, so stage 13 scores it unchanged. ``score`` is the sum of the token log-pro
 ``no_speech_prob`` (when the tokenizer has ``--no_speech_token``, default ``<|nocaptions|>``
 or ``<|nospeech|>``) is Whisper's own no-speech probability, as openai-whisper computes it:
 P(no-speech token) at the ``<|startoftranscript|>`` position, from the same encoder pass.
+``--max_tokens_per_second R`` caps each hypothesis at ``ceil(R * seconds) + 4`` new tokens,
+the speech-LLM's own length cap (``speech2text_llm``), so that a repetition loop stops there.
+``--no_speech_threshold T`` writes "" where openai-whisper's ``transcribe`` skips a segment as
+silence: no-speech probability > T and average log-prob (per token, end of text included)
+< ``--logprob_threshold`` (openai-whisper's defaults: 0.6, -1.0); ``token``/``score`` keep the
+decode.
 
 ``--normalize upper_nopunct`` (default) writes the text as the espeak recipes' references
 are: digits spelled out (``25`` -> ``TWENTY FIVE``, ``3rd`` -> ``THIRD``, ``1928`` -> ``NINETEEN
@@ -26,6 +33,7 @@ own tokens of the raw output (special tokens dropped).
 
 import argparse
 import logging
+import math
 import re
 import sys
 from pathlib import Path
@@ -81,13 +89,14 @@ class WhisperASR:
         model_dir: HF Whisper dir (model, tokenizer, preprocessor_config.json).
         device: ``cpu`` or ``cuda``.
         max_new_tokens: Cap on each hypothesis' length in tokens.
+        max_tokens_per_second: Also at most ``ceil(rate * seconds) + 4`` tokens; None: no such cap.
         no_speech_token: The no-speech token; ``None``: ``<|nocaptions|>`` or ``<|nospeech|>``
             if the tokenizer has either (else no no-speech probability).
     """
 
     def __init__(
         self, model_dir: str, device: str = "cpu", max_new_tokens: int = 128,
-        no_speech_token: Optional[str] = None,
+        no_speech_token: Optional[str] = None, max_tokens_per_second: Optional[float] = None,
     ):  # fmt: skip
         from transformers import AutoTokenizer, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
@@ -98,6 +107,9 @@ class WhisperASR:
         ).to(device).eval()
         self.device = device
         self.max_new_tokens = max_new_tokens
+        if max_tokens_per_second is not None and max_tokens_per_second <= 0:
+            raise ValueError(f"--max_tokens_per_second must be > 0, got {max_tokens_per_second}")
+        self.max_tokens_per_second = max_tokens_per_second
         # Whisper's task and timestamp tokens (<|notimestamps|>, <|0.00|>) are not all
         # flagged special in every tokenizer.json: drop any <|...|> token too.
         vocab = self.tokenizer.get_vocab()
@@ -132,6 +144,7 @@ class WhisperASR:
             out = self.model.generate(
                 encoder_outputs=enc, max_new_tokens=self.max_new_tokens, do_sample=False,
                 num_beams=1, return_dict_in_generate=True, output_scores=True,
+                logits_processor=self.length_caps(waves),
             )  # fmt: skip
             no_speech = self.no_speech_probs(enc) or [None] * len(waves)
         steps = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
@@ -143,6 +156,18 @@ class WhisperASR:
             keep = text_ids(ids[:n], self.special, len(self.tokenizer))
             results.append((self.tokenizer.decode(keep), keep, float(logp[:n].sum()), p))
         return results
+
+    def length_caps(self, waves: List) -> Optional[List]:
+        """[RowLengthCapProcessor] with each waveform's cap; None without --max_tokens_per_second."""
+        if self.max_tokens_per_second is None:
+            return None
+        from transformers import LogitsProcessorList
+
+        from espnet_speechllm.asr.generation.length_cap_processor import RowLengthCapProcessor
+
+        fs = self.features.sampling_rate
+        caps = [math.ceil(self.max_tokens_per_second * len(w) / fs) + 4 for w in waves]
+        return LogitsProcessorList([RowLengthCapProcessor(caps, self.model.generation_config.eos_token_id)])
 
     def text_log_probability(self, waves: List, texts: Sequence[str], utts: Sequence[str]) -> List[float]:
         """log P(text + end of text | audio) per waveform, teacher forced after Whisper's
@@ -191,6 +216,15 @@ def text_ids(ids: Sequence[int], special: Set[int], vocab_size: int) -> List[int
     return [i for i in ids if i not in special and 0 <= i < vocab_size]
 
 
+def skips_as_silence(no_speech: Optional[float], total: float, n_text: int,
+                     no_speech_threshold: Optional[float], logprob_threshold: float) -> bool:
+    """openai-whisper's silence rule for one hypothesis of ``n_text`` text tokens (written
+    here: HF ``generate`` applies its ``no_speech_threshold`` to long-form audio only)."""
+    if no_speech_threshold is None or no_speech is None:
+        return False
+    return no_speech > no_speech_threshold and total / (n_text + 1) < logprob_threshold
+
+
 def decode(
     model_dir: str,
     wav_scp: Path,
@@ -201,12 +235,17 @@ def decode(
     max_new_tokens: int = 128,
     how: str = "upper_nopunct",
     no_speech_token: Optional[str] = None,
+    max_tokens_per_second: Optional[float] = None,
+    no_speech_threshold: Optional[float] = None,
+    logprob_threshold: float = -1.0,
 ) -> int:
     """Write ``output_dir/1best_recog/{text,token,token_int,score[,no_speech_prob]}``; returns #utts."""
     keys = sorted(read_map(key_file)) if key_file else []
     scp = read_map_for(wav_scp, keys)
     utts = keys or sorted(scp)
-    asr = WhisperASR(model_dir, device, max_new_tokens, no_speech_token)
+    asr = WhisperASR(model_dir, device, max_new_tokens, no_speech_token, max_tokens_per_second)
+    if no_speech_threshold is not None and asr.no_speech_id is None:
+        raise ValueError(f"--no_speech_threshold: {model_dir}'s tokenizer has no no-speech token")
     out = output_dir / "1best_recog"
     out.mkdir(parents=True, exist_ok=True)
     names = ("text", "token", "token_int", "score") + (("no_speech_prob",) if asr.no_speech_id is not None else ())
@@ -217,6 +256,8 @@ def decode(
             waves = read_batch_audio(scp, batch, asr.features.sampling_rate)
             for utt, (text, ids, total, no_speech) in zip(batch, asr(waves, batch)):
                 toks = asr.tokenizer.convert_ids_to_tokens(ids)
+                if skips_as_silence(no_speech, total, len(ids), no_speech_threshold, logprob_threshold):
+                    text = ""
                 files["text"].write(f"{utt} {normalize(text, how)}\n")
                 files["token"].write(f"{utt} {' '.join(toks)}\n")
                 files["token_int"].write(f"{utt} {' '.join(map(str, ids))}\n")
@@ -243,6 +284,12 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--ngpu", type=int, default=0)
     parser.add_argument("--max_new_tokens", type=int, default=128)
+    parser.add_argument("--max_tokens_per_second", type=float, default=None,
+                        help="also cap each hypothesis at ceil(RATE * seconds) + 4 tokens (default: no)")
+    parser.add_argument("--no_speech_threshold", type=float, default=None,
+                        help='write "" where no_speech_prob > this and the average log-prob < '
+                        "--logprob_threshold (openai-whisper: 0.6; default: never)")
+    parser.add_argument("--logprob_threshold", type=float, default=-1.0)
     parser.add_argument("--normalize", choices=NORMALIZERS, default="upper_nopunct")
     parser.add_argument("--no_speech_token", default=None,
                         help="token whose probability is no_speech_prob (default <|nocaptions|> or <|nospeech|>)")
@@ -258,7 +305,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         n = decode(
             args.model_dir, Path(path), args.output_dir, args.key_file, args.batch_size,
             "cuda" if args.ngpu > 0 else "cpu", args.max_new_tokens, args.normalize,
-            args.no_speech_token,
+            args.no_speech_token, args.max_tokens_per_second, args.no_speech_threshold,
+            args.logprob_threshold,
         )  # fmt: skip
     except ValueError as e:
         sys.exit(f"whisper_inference: {e}")

