@@ -16,6 +16,7 @@ from typeguard import typechecked
 from espnet_speechllm.asr.decoding_input import DecodingInput
 from espnet_speechllm.asr.generation.ctc_prefix_logits_processor import CTCPrefixLogitsProcessor
 from espnet_speechllm.asr.generation.empty_threshold_processor import EmptyThresholdProcessor
+from espnet_speechllm.asr.generation.length_cap_processor import rate_cap
 from espnet_speechllm.pretrained.archive import packed_model
 from espnet_speechllm.tasks.speechllm import SpeechLLMTask
 from espnet_speechllm.utils.audio_input import AudioError, to_model_input
@@ -375,9 +376,7 @@ class Speech2TextLLM:
 
     def token_cap(self, n_samples: int) -> int:
         """Most new tokens for audio of ``n_samples``: ``ceil(rate * seconds) + 4``, capped."""
-        return min(
-            self.max_new_tokens, math.ceil(self.max_tokens_per_second * n_samples / self.fs) + 4
-        )
+        return min(self.max_new_tokens, rate_cap(n_samples, self.fs, self.max_tokens_per_second))
 
     def _ctc_scorer(self, ctc_logp: List[torch.Tensor]) -> CTCPrefixLogitsProcessor:
         return CTCPrefixLogitsProcessor(

@@ -33,7 +33,6 @@ own tokens of the raw output (special tokens dropped).
 
 import argparse
 import logging
-import math
 import re
 import sys
 from pathlib import Path
@@ -163,10 +162,10 @@ class WhisperASR:
             return None
         from transformers import LogitsProcessorList
 
-        from espnet_speechllm.asr.generation.length_cap_processor import RowLengthCapProcessor
+        from espnet_speechllm.asr.generation.length_cap_processor import RowLengthCapProcessor, rate_cap
 
         fs = self.features.sampling_rate
-        caps = [math.ceil(self.max_tokens_per_second * len(w) / fs) + 4 for w in waves]
+        caps = [rate_cap(len(w), fs, self.max_tokens_per_second) for w in waves]
         return LogitsProcessorList([RowLengthCapProcessor(caps, self.model.generation_config.eos_token_id)])
 
     def text_log_probability(self, waves: List, texts: Sequence[str], utts: Sequence[str]) -> List[float]:
@@ -303,10 +302,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         sys.exit(f"whisper_inference: expected WAV_SCP,speech,sound, got {args.data_path_and_name_and_type}")
     try:
         n = decode(
-            args.model_dir, Path(path), args.output_dir, args.key_file, args.batch_size,
-            "cuda" if args.ngpu > 0 else "cpu", args.max_new_tokens, args.normalize,
-            args.no_speech_token, args.max_tokens_per_second, args.no_speech_threshold,
-            args.logprob_threshold,
+            args.model_dir, Path(path), args.output_dir, key_file=args.key_file,
+            batch_size=args.batch_size, device="cuda" if args.ngpu > 0 else "cpu",
+            max_new_tokens=args.max_new_tokens, how=args.normalize,
+            no_speech_token=args.no_speech_token, max_tokens_per_second=args.max_tokens_per_second,
+            no_speech_threshold=args.no_speech_threshold, logprob_threshold=args.logprob_threshold,
         )  # fmt: skip
     except ValueError as e:
         sys.exit(f"whisper_inference: {e}")

@@ -7,10 +7,17 @@ each row once it has its own number of new tokens, so one call serves all of the
 and a row's result does not depend on what it is batched with.
 """
 
+import math
 from typing import Sequence
 
 import torch
 from transformers import LogitsProcessor
+
+
+def rate_cap(n_samples: int, fs: int, rate: float) -> int:
+    """New tokens allowed for ``n_samples`` of audio at ``rate`` tokens per second:
+    ``ceil(rate * seconds) + 4`` (the 4: room for a word or two and eos on very short audio)."""
+    return math.ceil(rate * n_samples / fs) + 4
 
 
 class RowLengthCapProcessor(LogitsProcessor):

@@ -29,3 +29,11 @@ def test_row_count_mismatch_and_negative_caps():
         RowLengthCapProcessor([1, 1], eos=EOS)(torch.zeros(3, 1, dtype=torch.long), torch.zeros(3, 5))
     with pytest.raises(ValueError, match=">= 0"):
         RowLengthCapProcessor([-1], eos=EOS)
+
+
+def test_rate_cap_is_ceil_rate_times_seconds_plus_4():
+    from espnet_speechllm.asr.generation.length_cap_processor import rate_cap
+
+    assert rate_cap(16000, 16000, 8) == 12
+    assert rate_cap(5000, 16000, 8) == 7  # ceil(2.5) + 4
+    assert rate_cap(0, 16000, 8) == 4

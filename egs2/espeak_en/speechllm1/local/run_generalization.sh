@@ -54,6 +54,17 @@ system=$1; shift
 test_sets="test100 test_ood100 test_real test_nonspeech"
 root=../../..
 . ./path.sh
+# run.sh options this script acts on too (the last value wins, as in speechllm.sh): --dumpdir
+# and --test_sets (it dumps and checks those sets there), and the held-out set stage 12
+# calibrates on (--empty_threshold_set / --empty_gate_nonspeech_set: it dumps that set once).
+args=("$@"); opt_dumpdir=""; opt_test_sets=""; calib=""
+for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+        --dumpdir) opt_dumpdir=${args[i + 1]} ;;
+        --test_sets) opt_test_sets=${args[i + 1]} ;;
+        --empty_threshold_set | --empty_gate_nonspeech_set) calib=${args[i + 1]} ;;
+    esac
+done
 
 # The training sets (data/, once): every 2nd KJV training utterance; every 4th + every 2nd
 # extra-text utterance; that + 10% non-speech.
@@ -95,14 +106,7 @@ make_short_set() {
 if [ "${system}" = whisper ]; then
     # Whisper decodes <dumpdir>/raw/<set> (stage 3's layout): make and dump the sets it lacks.
     make_sets
-    dumpdir=dump
-    args=("$@")
-    for ((i = 0; i + 1 < ${#args[@]}; i++)); do
-        case "${args[i]}" in
-            --dumpdir) dumpdir=${args[i + 1]} ;;
-            --test_sets) test_sets=${args[i + 1]} ;;  # the last one wins, as in the baseline
-        esac
-    done
+    dumpdir=${opt_dumpdir:-dump}; test_sets=${opt_test_sets:-${test_sets}}
     for x in ${test_sets}; do
         [ -f "${dumpdir}/raw/${x}/wav.scp" ] || python -m espnet_speechllm.recipe.format_wav_scp \
             --fs 16000 --nj 2 "data/${x}" "${dumpdir}/raw/${x}"
@@ -158,12 +162,7 @@ case "${system}" in
     mix_*) train_set=train_mix1600; enc=${system#mix_} ;;
     *) train_set=train_kjv1600; enc=${system} ;;
 esac
-# --dumpdir in the run.sh options (e.g. a second dump of the test sets with other hints): this
-# script dumps into and checks that dir too.
-args=("$@")
-for ((i = 0; i + 1 < ${#args[@]}; i++)); do
-    [ "${args[i]}" = --dumpdir ] && dumpdir=${args[i + 1]}
-done
+dumpdir=${opt_dumpdir:-${dumpdir}}; test_sets=${opt_test_sets:-${test_sets}}
 case "${enc}" in
     enc_lora) conf=${root}/conf/comprehensive/enc_lora_llm_lora.yaml ;;
     enc_frozen) conf=${root}/conf/comprehensive/enc_frozen_llm_lora.yaml ;;
@@ -201,13 +200,8 @@ dumped() {
 }
 # --system lora: run_whisper.sh's options without its hint system's (the conf, training set
 # and hints are this script's).
-# --empty_threshold_set / --empty_gate_nonspeech_set <set> (in the run.sh options; e.g.
-# dev_nonspeech of local/data.sh --nonspeech_dev true): stage 12 calibrates on that held-out
-# set; dump it once.
-calib=""
-for ((i = 0; i + 1 < ${#args[@]}; i++)); do
-    case "${args[i]}" in --empty_threshold_set | --empty_gate_nonspeech_set) calib=${args[i + 1]} ;; esac
-done
+# The held-out set stage 12 calibrates on (e.g. dev_nonspeech of local/data.sh --nonspeech_dev
+# true): dump it once.
 if [ -n "${calib}" ] && [ ! -f "${dumpdir}/raw/${calib}/wav.scp" ]; then
     [ -f "data/${calib}/wav.scp" ] || { echo "$0: no data/${calib}: run local/data.sh --nonspeech_dev true" >&2; exit 2; }
     python -m espnet_speechllm.recipe.format_wav_scp --fs 16000 --nj 2 "data/${calib}" "${dumpdir}/raw/${calib}"
